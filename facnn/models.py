@@ -1,0 +1,276 @@
+"""FA-CNN (our reading of the paper, DESIGN §2) and a plain ResNet baseline.
+
+Every model carries ``.config``: the JSON-able keyword arguments that rebuild it, stored in
+checkpoints and checked before weights are loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .layers import ClassPoolHead, DampenedResidual, InputAlign
+from .validation import check_images, check_layer, check_target
+
+__all__ = ["FACNN", "ResNet", "class_maps", "build_model"]
+
+
+class FACNN(nn.Module):
+    """Feature-Alignment CNN: raw feature maps are class attribution maps.
+
+    The input is normalised and tiled to ``K = C·R`` channels (:class:`~facnn.layers.InputAlign`);
+    ``depth`` dampened residual layers ``A_{l+1} = P(A_l) + λ_l f_l(P(A_l))`` keep ``K``
+    channels throughout; the head averages each class's ``R`` maps over channels and space.
+    No Linear layer; channels mix only inside residual branches.
+
+    Parameters
+    ----------
+    num_classes
+        ``C``, the number of classes.
+    in_channels
+        Channels of the input images (1 grey, 3 RGB).
+    maps_per_class
+        ``R``, the feature maps designated to each class (default 4).
+    depth
+        Number of dampened residual layers (default 6); feature maps are indexed
+        ``0..depth`` (0 = aligned input, ``depth`` = penultimate maps the head pools).
+    hidden
+        Width of the branch's hidden layer (default 64); the residual stream stays ``C·R`` wide.
+    dampening
+        Initial ``λ`` of every layer (default 0.5).
+    learn_dampening
+        Learn ``λ_l = max_dampening · sigmoid(θ_l)`` per layer (default False: fixed ``λ``).
+    max_dampening
+        Upper bound of a learned ``λ`` (default 1.0).
+    pool_at
+        Layers (1-based) whose input is 2×2 average-pooled first; default at 1/3 and 2/3 depth.
+    kernel_size
+        Branch convolution kernel size (default 3).
+    branch
+        ``"post"`` (conv-BN-ReLU-conv-BN, default) or ``"pre"`` (BN-ReLU-conv-BN-ReLU-conv).
+    zero_init
+        Start each branch at zero output, so the untrained network is the identity (default True).
+    logit_scale, learn_logit_scale
+        Positive temperature of the head (default fixed 1.0).
+    mean, std
+        Per-channel input normalisation; default 0.5 for every channel.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 1,
+        maps_per_class: int = 4,
+        depth: int = 6,
+        hidden: int = 64,
+        dampening: float = 0.5,
+        learn_dampening: bool = False,
+        max_dampening: float = 1.0,
+        pool_at: Sequence[int] | None = None,
+        kernel_size: int = 3,
+        branch: str = "post",
+        zero_init: bool = True,
+        logit_scale: float = 1.0,
+        learn_logit_scale: bool = False,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ):
+        super().__init__()
+        if num_classes < 2 or in_channels < 1 or maps_per_class < 1 or depth < 1:
+            raise ValueError("need num_classes ≥ 2, in_channels ≥ 1, maps_per_class ≥ 1, depth ≥ 1")
+        pool_at = tuple(sorted({depth // 3 + 1, 2 * depth // 3 + 1})) if pool_at is None else tuple(pool_at)
+        if any(not 1 <= p <= depth for p in pool_at):
+            raise ValueError(f"pool_at layers must lie in 1..{depth}, got {pool_at}")
+        mean = tuple(float(m) for m in (mean or (0.5,) * in_channels))
+        std = tuple(float(s) for s in (std or (0.5,) * in_channels))
+        self.config = dict(
+            num_classes=num_classes, in_channels=in_channels, maps_per_class=maps_per_class, depth=depth,
+            hidden=hidden, dampening=dampening, learn_dampening=learn_dampening, max_dampening=max_dampening,
+            pool_at=list(pool_at), kernel_size=kernel_size, branch=branch, zero_init=zero_init,
+            logit_scale=logit_scale, learn_logit_scale=learn_logit_scale, mean=list(mean), std=list(std),
+        )  # fmt: skip
+        self.num_classes, self.in_channels, self.maps_per_class = num_classes, in_channels, maps_per_class
+        k = num_classes * maps_per_class
+        self.align = InputAlign(in_channels, k, mean, std)
+        self.layers = nn.ModuleList(
+            DampenedResidual(
+                k, hidden, dampening, pool=(i + 1) in pool_at, kernel_size=kernel_size, style=branch,
+                learn=learn_dampening, max_dampening=max_dampening, zero_init=zero_init,
+            )  # fmt: skip
+            for i in range(depth)
+        )
+        self.head = ClassPoolHead(num_classes, maps_per_class, logit_scale, learn_logit_scale)
+        self.min_size = 2 ** len(pool_at)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of feature-map layers, ``depth + 1`` (the aligned input is layer 0)."""
+        return len(self.layers) + 1
+
+    def feature_module(self, layer: int) -> nn.Module:
+        """The module whose output is feature map ``layer`` (for hooks, e.g. Grad-CAM)."""
+        layer = check_layer(layer, self.num_layers)
+        return self.align if layer == 0 else self.layers[layer - 1]
+
+    def feature_maps(self, x: Tensor) -> list[Tensor]:
+        """All aligned feature maps, each ``(B, C·R, h, w)``: ``[A_0 (aligned input), …, A_depth]``."""
+        check_images(x, self.in_channels, self.min_size)
+        maps = [self.align(x)]
+        for layer in self.layers:
+            maps.append(layer(maps[-1]))
+        return maps
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_images(x, self.in_channels, self.min_size)
+        a = self.align(x)
+        for layer in self.layers:
+            a = layer(a)
+        return self.head(a)
+
+
+def class_maps(
+    model: FACNN, x: Tensor, target: int | Tensor | Sequence[int], layer: int = -1, upsample: bool = True
+) -> Tensor:
+    """The class attribution map of FA-CNN: the mean of class ``target``'s ``R`` maps at ``layer``.
+
+    Parameters
+    ----------
+    model
+        An :class:`FACNN`.
+    x
+        Images ``(B, c_in, H, W)`` in ``[0, 1]``.
+    target
+        Class index (int) or a ``(B,)`` tensor of them.
+    layer
+        Feature-map index (0 = aligned input, -1 = penultimate, default).
+    upsample
+        Bilinearly upsample to ``(H, W)`` (default); ``False`` keeps the layer's resolution.
+
+    Returns
+    -------
+    Tensor
+        ``(B, H, W)`` (or ``(B, h, w)`` without upsampling), not rectified or normalised.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad images, ``target`` out of range, ``layer`` out of range.
+    """
+    check_images(x, model.in_channels, model.min_size)
+    t = check_target(target, x.shape[0], model.num_classes, x.device)
+    layer = check_layer(layer, model.num_layers)
+    a = x
+    a = model.align(a)
+    for block in model.layers[:layer]:
+        a = block(a)
+    g = model.head.group(a)
+    m = g[torch.arange(x.shape[0], device=x.device), t].mean(dim=1)
+    if upsample and m.shape[-2:] != x.shape[-2:]:
+        m = F.interpolate(m.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False).squeeze(1)
+    return m
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        nn.init.zeros_(self.bn2.weight)
+        self.short = (
+            nn.Identity()
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.short(x))
+
+
+class ResNet(nn.Module):
+    """A plain CIFAR-style ResNet (3×3 stem, three stages, global average pool, Linear).
+
+    Parameters
+    ----------
+    num_classes, in_channels
+        Classes and input channels.
+    width
+        Channels of the first stage (doubled in each later stage; default 16).
+    blocks
+        Basic blocks per stage (default 1, i.e. a ResNet-8).
+    mean, std
+        Per-channel input normalisation (default 0.5).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 1,
+        width: int = 16,
+        blocks: int = 1,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ):
+        super().__init__()
+        mean = tuple(float(m) for m in (mean or (0.5,) * in_channels))
+        std = tuple(float(s) for s in (std or (0.5,) * in_channels))
+        self.config = dict(
+            num_classes=num_classes, in_channels=in_channels, width=width, blocks=blocks,
+            mean=list(mean), std=list(std),
+        )  # fmt: skip
+        self.num_classes, self.in_channels, self.min_size = num_classes, in_channels, 4
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        layers, cin = [], width
+        for stage, cout in enumerate((width, 2 * width, 4 * width)):
+            for b in range(blocks):
+                layers.append(_BasicBlock(cin, cout, 2 if (stage > 0 and b == 0) else 1))
+                cin = cout
+        self.stages = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, num_classes)
+
+    @property
+    def last_conv(self) -> nn.Module:
+        """The last residual block (the usual Grad-CAM layer)."""
+        return self.stages[-1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_images(x, self.in_channels, self.min_size)
+        a = self.stages(self.stem((x - self.mean) / self.std))
+        return self.fc(a.mean(dim=(2, 3)))
+
+
+def build_model(name: str, config: dict) -> nn.Module:
+    """Build a model from its registry name (``"facnn"``, ``"resnet"``, ``"coda"``) and config."""
+    from .coda import CoDANet  # local: keeps this module light for FA-CNN-only users
+
+    registry: dict[str, type[nn.Module]] = {"facnn": FACNN, "resnet": ResNet, "coda": CoDANet}
+    if name not in registry:
+        raise ValueError(f"unknown model {name!r}: choose one of {sorted(registry)}")
+    return registry[name](**config)
+
+
+def model_name(model: nn.Module) -> str:
+    """The registry name of a model instance (inverse of :func:`build_model`)."""
+    names = {"FACNN": "facnn", "ResNet": "resnet", "CoDANet": "coda"}
+    try:
+        return names[type(model).__name__]
+    except KeyError:
+        raise TypeError(f"{type(model).__name__} is not a facnn model") from None
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, batch_size: int = 512) -> Tensor:
+    """Predicted classes of ``x`` in eval mode, in batches."""
+    model.eval()
+    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
