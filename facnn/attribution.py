@@ -139,7 +139,13 @@ class GradCAM(Attribution):
 
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
         store: list[Tensor] = []
-        handle = self._module.register_forward_hook(lambda m, i, o: store.append(o))
+
+        def hook(module: nn.Module, inputs: Any, output: Tensor) -> Tensor:
+            # a leaf that requires grad: works even where nothing upstream does (e.g. the aligned input)
+            store.append(output.detach().requires_grad_(True))
+            return store[-1]
+
+        handle = self._module.register_forward_hook(hook)
         try:
             with torch.enable_grad():
                 logits = self.model(x)
