@@ -25,14 +25,14 @@ def pearson(a: Tensor, b: Tensor) -> Tensor:
     """
     if a.shape != b.shape:
         raise ValueError(f"maps must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    a = a.flatten(1).double()
-    b = b.flatten(1).double()
-    a = a - a.mean(1, keepdim=True)
-    b = b - b.mean(1, keepdim=True)
-    den = a.norm(dim=1) * b.norm(dim=1)
-    r = (a * b).sum(1) / den
-    return torch.where(den > 1e-12 * (a.abs().amax(1) * b.abs().amax(1) * a.shape[1] + 1e-300), r, torch.nan).float()
-
+    a, b = a.flatten(1).double(), b.flatten(1).double()
+    ac, bc = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    na, nb = ac.norm(dim=1), bc.norm(dim=1)
+    # a map is constant when its centred norm is rounding noise relative to its magnitude
+    eps = 1e-9 * a.shape[1] ** 0.5
+    const = (na <= eps * a.abs().amax(1)) | (nb <= eps * b.abs().amax(1))
+    r = (ac * bc).sum(1) / (na * nb).clamp_min(1e-300)
+    return torch.where(const, torch.nan, r).float()
 
 def removal_order(maps: Tensor, order: str) -> Tensor:
     """Rank of every pixel in the removal order: ``(B, H·W)``, rank 0 is removed first.

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+from captum.attr import LayerAttribution, LayerGradCam
+from captum.attr import Occlusion as CaptumOcclusion
+from torch import nn
+
+from facnn import FACNN, RISE, ClassMaps, GradCAM, Occlusion, ResNet, class_maps, explain_func
+
+from .conftest import randomize_bn
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    torch.manual_seed(0)
+    return randomize_bn(ResNet(10, width=8))
+
+
+@pytest.fixture(scope="module")
+def facnn():
+    torch.manual_seed(0)
+    return randomize_bn(FACNN(10, maps_per_class=2, depth=4, hidden=16, zero_init=False))
+
+
+X = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+T = torch.tensor([1, 4, 7])
+
+
+def test_gradcam_matches_captum_on_resnet(resnet):
+    ours = GradCAM(resnet).attribute(X, T)
+    cam = LayerGradCam(resnet, resnet.last_conv).attribute(X, target=T, relu_attributions=True)
+    ref = LayerAttribution.interpolate(cam, (28, 28), "bilinear")[:, 0]
+    assert ref.abs().max() > 0
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("layer", [1, 2, 3, 4])
+def test_gradcam_matches_captum_on_facnn_layers(facnn, layer):
+    ours = GradCAM(facnn, layer, upsample=False).attribute(X, T)
+    ref = LayerGradCam(facnn, facnn.layers[layer - 1]).attribute(X, target=T, relu_attributions=True)[:, 0]
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-7)
+
+
+def test_gradcam_options(facnn):
+    signed = GradCAM(facnn, 2, relu=False).attribute(X, T)
+    assert (signed < 0).any()
+    norm = GradCAM(facnn, 2, normalize=True).attribute(X, T)
+    assert torch.allclose(norm.flatten(1).amax(1), torch.ones(3))
+    assert facnn.training is False
+
+
+@pytest.mark.parametrize("window,stride", [(4, 2), (5, 3), (7, 7), (3, 1), (6, 4)])
+def test_occlusion_matches_captum(resnet, window, stride):
+    ours = Occlusion(resnet, window, stride, batch_size=37).attribute(X, T)
+    ref = CaptumOcclusion(resnet).attribute(X, sliding_window_shapes=(1, window, window), strides=(1, stride, stride),
+                                            target=T, baselines=0.0)[:, 0]  # fmt: skip
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_occlusion_rgb_and_fill_match_captum():
+    torch.manual_seed(0)
+    m = randomize_bn(ResNet(5, in_channels=3, width=8))
+    x = torch.rand(2, 3, 16, 16)
+    ours = Occlusion(m, 4, 2, fill=0.5).attribute(x, 2)
+    ref = CaptumOcclusion(m).attribute(x, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2), target=2, baselines=0.5)
+    torch.testing.assert_close(ours, ref[:, 0], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(ref[:, 0], ref[:, 2])
+
+
+class CornerModel(nn.Module):
+    """A model whose class-1 logit depends only on the top-left 7×7 region (known ground truth)."""
+
+    num_classes, in_channels, min_size = 2, 1, 1
+
+    def forward(self, x):
+        s = (x[:, 0, :7, :7].mean((1, 2)) - 0.5) * 8  # centred: the softmax is not saturated
+        return torch.stack([torch.zeros_like(s), s], 1)
+
+
+@pytest.mark.parametrize("method", ["rise", "occlusion"])
+def test_perturbation_maps_find_the_region_that_matters(method):
+    x = torch.ones(2, 1, 28, 28)
+    m = CornerModel()
+    expl = RISE(m, n_masks=1000, cells=4, batch_size=250) if method == "rise" else Occlusion(m, 4, 2)
+    sal = expl.attribute(x, 1)
+    inside, outside = sal[:, :7, :7].mean(), sal[:, 14:, 14:].mean()
+    if method == "rise":
+        assert inside > 1.3 * outside
+    else:
+        assert inside > 0 and outside.abs() < 1e-6
+
+
+def test_rise_is_seeded_and_chunking_invariant(facnn):
+    a = RISE(facnn, n_masks=120, batch_size=50, seed=3).attribute(X[:2], 1)
+    b = RISE(facnn, n_masks=120, batch_size=50, seed=3).attribute(X[:2], 1)
+    c = RISE(facnn, n_masks=120, batch_size=50, seed=4).attribute(X[:2], 1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    masks = RISE(facnn, n_masks=120, batch_size=50, seed=3).masks((28, 28), 0, 120, torch.device("cpu"))
+    assert masks.shape == (120, 1, 28, 28) and 0 <= masks.min() and masks.max() <= 1
+    assert abs(masks.mean().item() - 0.5) < 0.1
+
+
+def test_class_maps_method_is_the_function(facnn):
+    torch.testing.assert_close(ClassMaps(facnn, 2).attribute(X, T), class_maps(facnn, X, T, 2))
+    with pytest.raises(TypeError, match="FACNN"):
+        ClassMaps(ResNet(10))
+
+
+@pytest.mark.parametrize("method,opts", [("intrinsic", {"layer": -1}), ("gradcam", {"layer": 2}),
+                                         ("rise", {"n_masks": 50, "batch_size": 25}), ("occlusion", {"window": 7})])  # fmt: skip
+def test_explain_func_quantus_shape(facnn, method, opts):
+    out = explain_func(facnn, X.numpy(), T.numpy(), method=method, device="cpu", **opts)
+    assert isinstance(out, np.ndarray) and out.shape == (3, 1, 28, 28) and out.dtype == np.float32
+    assert np.isfinite(out).all()
+
+
+def test_attribution_input_errors(facnn):
+    for expl in (GradCAM(facnn), Occlusion(facnn), RISE(facnn, 10), ClassMaps(facnn)):
+        with pytest.raises(ValueError, match="classes"):
+            expl.attribute(X, 10)
+        with pytest.raises(ValueError, match="channels"):
+            expl.attribute(torch.rand(1, 3, 28, 28), 0)
+        with pytest.raises(ValueError, match="empty"):
+            expl.attribute(torch.rand(0, 1, 28, 28), 0)
+    with pytest.raises(ValueError, match="unknown method"):
+        explain_func(facnn, X, T, method="lime")
+    with pytest.raises(ValueError, match="larger than"):
+        Occlusion(facnn, 40).attribute(X, 0)
