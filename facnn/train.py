@@ -198,9 +198,11 @@ def train(
     start_epoch, wall_before = 0, 0.0
     if resume and ckpt_path.is_file():
         ckpt = read_checkpoint(ckpt_path, map_location=device)
-        saved = ckpt["extra"].get("train_config")
-        if saved != asdict(cfg) | {"device": saved.get("device") if saved else None}:
-            raise ValueError(f"{ckpt_path} was made by another training config; use another out_dir or resume=False")
+        saved = TrainConfig(**ckpt["extra"]["train_config"])
+        if saved.key() != cfg.key():
+            diff = sorted(k for k, v in asdict(cfg).items() if asdict(saved)[k] != v)
+            raise ValueError(f"{ckpt_path} was made by another training config (differs in {diff}); "
+                             f"use another out_dir or resume=False")  # fmt: skip
         load_checkpoint(ckpt_path, model, map_location=device)
         opt.load_state_dict(ckpt["optimizer"])
         history, start_epoch = ckpt["extra"]["history"], ckpt["extra"]["epoch"]
