@@ -74,6 +74,18 @@ class Attribution:
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
+        """Maps of several classes per image: ``classes (B, K)`` → ``(B, K, H, W)``.
+
+        Perturbation methods override this to reuse one set of forward passes for all classes.
+        """
+        if classes.dim() != 2 or classes.shape[0] != x.shape[0]:
+            raise ValueError(f"classes must be (B, K) with B={x.shape[0]}, got {tuple(classes.shape)}")
+        for k in range(classes.shape[1]):
+            self._prepare(x, classes[:, k])
+        with eval_mode(self.model):
+            return torch.stack([self._attribute(x, classes[:, k]) for k in range(classes.shape[1])], 1)
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "model" and not k.startswith("_"))
         return f"{type(self).__name__}({opts})"
@@ -212,15 +224,24 @@ class RISE(Attribution):
         return m[off : off + count]
 
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
+        return self._saliency(x, t[:, None])[:, 0]
+
+    def attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
+        for k in range(classes.shape[1]):
+            self._prepare(x, classes[:, k])
+        with eval_mode(self.model):
+            return self._saliency(x, classes)
+
+    def _saliency(self, x: Tensor, classes: Tensor) -> Tensor:
         b, _, h, w = x.shape
-        sal = torch.zeros(b, h, w, device=x.device)
+        sal = torch.zeros(b, classes.shape[1], h, w, device=x.device)
         with torch.no_grad():
             for s in range(0, self.n_masks, self.batch_size):
                 m = self.masks((h, w), s, min(self.batch_size, self.n_masks - s), x.device)
                 for i in range(b):
                     xi = x[i : i + 1] * m + self.fill * (1 - m)
-                    prob = F.softmax(self.model(xi).float(), dim=1)[:, t[i]]
-                    sal[i] += torch.einsum("n,nhw->hw", prob, m[:, 0])
+                    prob = F.softmax(self.model(xi).float(), dim=1)[:, classes[i]]  # (n, K)
+                    sal[i] += torch.einsum("nk,nhw->khw", prob, m[:, 0])
         return sal / (self.n_masks * self.p)
 
 
@@ -264,18 +285,27 @@ class Occlusion(Attribution):
         return (iny[:, None, :, None] & inx[None, :, None, :]).reshape(-1, h, w)
 
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
+        return self._drops(x, t[:, None])[:, 0]
+
+    def attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
+        for k in range(classes.shape[1]):
+            self._prepare(x, classes[:, k])
+        with eval_mode(self.model):
+            return self._drops(x, classes)
+
+    def _drops(self, x: Tensor, classes: Tensor) -> Tensor:
         b, _, h, w = x.shape
         win = self.windows(h, w, x.device)
         cover = win.sum(0).float()
-        out = torch.zeros(b, h, w, device=x.device)
+        out = torch.zeros(b, classes.shape[1], h, w, device=x.device)
+        fill = torch.as_tensor(self.fill, dtype=x.dtype, device=x.device)
         with torch.no_grad():
-            base = self.model(x).float().gather(1, t[:, None])[:, 0]
+            base = self.model(x).float().gather(1, classes)  # (B, K)
             for i in range(b):
                 for s in range(0, len(win), self.batch_size):
                     m = win[s : s + self.batch_size, None]
-                    occluded = torch.where(m, torch.as_tensor(self.fill, dtype=x.dtype, device=x.device), x[i : i + 1])
-                    drop = base[i] - self.model(occluded).float()[:, t[i]]
-                    out[i] += torch.einsum("p,phw->hw", drop, m[:, 0].float())
+                    drop = base[i] - self.model(torch.where(m, fill, x[i : i + 1])).float()[:, classes[i]]  # (P, K)
+                    out[i] += torch.einsum("pk,phw->khw", drop, m[:, 0].float())
         return out / cover
 
 

@@ -194,10 +194,12 @@ def pointing_game(explainer: Any, grids: Tensor, classes: Tensor, n: int = 3) ->
     """Grid pointing game scores ``(G, n²)``: for each cell, the share of the positive attribution
     of that cell's class that falls inside the cell. Oracle maps score 1, uniform maps ``1/n²``.
 
-    ``explainer`` is any object with ``.attribute(x, target) -> (B, H, W)``.
+    ``explainer`` is any object with ``.attribute(x, target) -> (B, H, W)``; its
+    ``.attribute_classes(x, classes) -> (B, K, H, W)`` is used when present.
     """
-    scores = []
-    for k in range(n * n):
-        maps = explainer.attribute(grids, classes[:, k])
-        scores.append(grid_shares(maps, torch.full((len(grids),), k, device=grids.device), n))
-    return torch.stack(scores, dim=1)
+    if hasattr(explainer, "attribute_classes"):
+        maps = explainer.attribute_classes(grids, classes)  # (G, n², H, W), one pass where possible
+    else:
+        maps = torch.stack([explainer.attribute(grids, classes[:, k]) for k in range(n * n)], 1)
+    cells = torch.arange(n * n, device=grids.device)
+    return torch.stack([grid_shares(maps[:, k], cells[k].expand(len(grids)), n) for k in range(n * n)], dim=1)

@@ -1,0 +1,194 @@
+"""The experiments behind the notebooks, as functions (the notebooks only call these and plot).
+
+Each returns plain records (lists of dicts) that :func:`write_records` merges into
+``figures/<name>.json`` together with the command that reproduces them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .attribution import Attribution, ClassMaps, Contributions, GradCAM, Occlusion, RISE
+from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
+from .models import FACNN
+from .paths import figures_dir, project_root
+from .theory import head_error, layer_correlations, morph_profile, theorem1_error
+from .train import TrainConfig
+
+__all__ = ["load_config", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
+           "pixel_removal_experiment", "localisation_experiment", "write_records", "papermill_command", "test_batch"]  # fmt: skip
+
+
+def load_config(name: str, **overrides: Any) -> TrainConfig:
+    """``configs/<name>.json`` as a :class:`TrainConfig`, with ``overrides`` applied
+    (``model_config`` overrides are merged key by key)."""
+    d = json.loads((project_root() / "configs" / f"{name}.json").read_text())
+    mc = {**d.get("model_config", {}), **overrides.pop("model_config", {})}
+    return TrainConfig(**{**d, **overrides, "model_config": mc})
+
+
+def paper_layers(depth: int) -> list[int]:
+    """The last layer and the middle layer in the proportion of the paper's 24 and 18."""
+    return [depth, max(1, round(depth * 18 / 24))]
+
+
+def test_batch(dataset: str, n: int, seed: int = 0, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
+    """``n`` test images and labels, a seeded random subset (the same for every method)."""
+    from .data import load_dataset
+
+    return load_dataset(dataset, "test").subset(n, seed).tensors(device)
+
+
+def random_theorem_sweep(n_models: int, seed: int = 0, image_size: int = 28, batch: int = 4) -> list[dict[str, Any]]:
+    """Theorem checks on ``n_models`` random FA-CNNs of random shape (seeded): Theorem-1 error,
+    head error, and the worst Theorem-2 ratios per model."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n_models):
+        cfg = dict(num_classes=rng.randint(2, 10), maps_per_class=rng.randint(1, 6), depth=rng.randint(1, 8),
+                   hidden=rng.choice([8, 16, 32]), branch=rng.choice(["post", "pre", "inverted"]),
+                   dampening=rng.choice([0.05, 0.1, 0.5, 1.0]), in_channels=rng.choice([1, 3]))  # fmt: skip
+        torch.manual_seed(seed * 1000 + i)
+        m = FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **cfg)
+        for mod in m.modules():  # non-trivial BN statistics, as after training
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.weight.data.uniform_(0.5, 1.5)
+                mod.bias.data.normal_(0, 0.2)
+                mod.running_var.uniform_(0.5, 1.5)
+        m.eval()
+        x = torch.rand(batch, cfg["in_channels"], image_size, image_size)
+        t = torch.randint(0, cfg["num_classes"], (batch,))
+        prof = morph_profile(m, x, t)
+        rows.append(dict(
+            model=i, **cfg, theorem1_error=theorem1_error(m, x, t), head_error=head_error(m, x),
+            morph_equality_error=max(abs(r.step - r.bound) / max(r.bound, 1e-30) for r in prof),
+            class_ratio_max=max(r.class_ratio for r in prof), pool_commute_error=max(r.pool_commute_error for r in prof),
+        ))  # fmt: skip
+    return rows
+
+
+def theorem_report(model: FACNN, x: Tensor, y: Tensor) -> dict[str, Any]:
+    """All theorem quantities for one (trained) model on images ``x`` with labels ``y``."""
+    prof = morph_profile(model, x)
+    return dict(
+        theorem1_error=theorem1_error(model, x, y), head_error=head_error(model, x),
+        morph=[vars(r) for r in prof], gradcam_correlation=layer_correlations(model, x, y),
+    )  # fmt: skip
+
+
+def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str], *, rise_n: int = 4000,
+                     rise_cells: int = 7, occlusion_k: int = 4, occlusion_stride: int | None = None,
+                     coda: nn.Module | None = None, seed: int = 0) -> dict[str, tuple[nn.Module, Attribution | None, int | None]]:  # fmt: skip
+    """``{label: (model evaluated, explainer, layer)}`` for the pixel-removal and localisation
+    experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"};
+    "random" has no explainer (random maps, seeded)."""
+    out: dict[str, tuple[nn.Module, Attribution | None, int | None]] = {}
+    for method in methods:
+        if method == "intrinsic":
+            out.update({f"FA-CNN maps L{l}": (facnn, ClassMaps(facnn, l), l) for l in layers})
+        elif method == "gradcam":
+            out.update({f"Grad-CAM L{l}": (facnn, GradCAM(facnn, l), l) for l in layers})
+        elif method == "rise":
+            out["RISE"] = (facnn, RISE(facnn, rise_n, rise_cells, seed=seed), None)
+        elif method == "occlusion":
+            out[f"K-OCC k={occlusion_k}"] = (facnn, Occlusion(facnn, occlusion_k, occlusion_stride), None)
+        elif method == "random":
+            out["random"] = (facnn, None, None)
+        elif method == "contributions":
+            if coda is None:
+                raise ValueError("method 'contributions' needs a trained CoDA-Net (coda=...)")
+            out["CoDA contributions"] = (coda, Contributions(coda), None)
+        else:
+            raise ValueError(f"unknown method {method!r}")
+    return out
+
+
+def pixel_removal_experiment(explainers: dict[str, tuple[nn.Module, Attribution | None, int | None]], x: Tensor,
+                             y: Tensor, *, percents: Sequence[float] = DEFAULT_PERCENTS, orders: Sequence[str] = ("morf", "lerf"),
+                             fill: str = "zero", batch_size: int = 50, seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+    """Percent-pixels-removed curves (FA-CNN Fig. 4) for every explainer and order.
+
+    Maps are those of the *true* class ``y``; see :class:`~facnn.metrics.PixelRemoval` for the protocol.
+    """
+    from tqdm.auto import tqdm
+
+    records = []
+    for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
+        g = torch.Generator().manual_seed(seed)
+        meters = {o: PixelRemoval(model, percents, o, fill=fill) for o in orders}
+        for s in range(0, len(x), batch_size):
+            xb, yb = x[s : s + batch_size], y[s : s + batch_size]
+            maps = torch.rand(xb.shape[0], *xb.shape[-2:], generator=g).to(x.device) if expl is None else expl.attribute(xb, yb)
+            for meter in meters.values():
+                meter.update(xb, yb, maps)
+        for o, meter in meters.items():
+            r = meter.compute()
+            records.append(dict(method=label, layer=layer, order=o, auc=r["auc"], percents=r["percents"],
+                                accuracy=r["accuracy"], n_images=r["n_images"], fill=fill, explainer=repr(expl)))  # fmt: skip
+    return records
+
+
+def localisation_experiment(explainers: dict[str, tuple[nn.Module, Attribution | None, int | None]], x: Tensor,
+                            y: Tensor, *, n: int = 3, n_grids: int = 50, seed: int = 0, min_confidence: float = 0.5,
+                            progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:  # fmt: skip
+    """Grid pointing game for every explainer; grids are built per evaluated model (each model's
+    own confident, correct images). Returns summary records and the per-cell scores."""
+    from tqdm.auto import tqdm
+
+    grids_for: dict[int, tuple[Tensor, Tensor]] = {}
+    records, scores = [], {}
+    for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
+        if id(model) not in grids_for:
+            grids_for[id(model)] = make_grids(model, x, y, n=n, n_grids=n_grids, seed=seed, min_confidence=min_confidence)
+        grids, classes = grids_for[id(model)]
+        if expl is None:
+            g = torch.Generator().manual_seed(seed)
+
+            class _Random:
+                def attribute(self, xx, t):
+                    return torch.rand(xx.shape[0], *xx.shape[-2:], generator=g).to(xx.device)
+
+            expl_ = _Random()
+        else:
+            expl_ = expl
+        s = pointing_game(expl_, grids, classes, n).flatten().cpu()
+        scores[label] = s.tolist()
+        records.append(dict(method=label, layer=layer, mean=float(s.mean()), median=float(s.median()),
+                            n_grids=len(grids), grid=n, explainer=repr(expl)))  # fmt: skip
+    return records, scores
+
+
+def papermill_command(notebook: str, params: dict[str, Any]) -> str:
+    """The papermill command that reproduces a notebook run with these parameters."""
+    ps = " ".join(f"-p {k} {shlex.quote(json.dumps(v) if not isinstance(v, str) else v)}" for k, v in params.items())
+    return f"papermill notebooks/{notebook} out.ipynb {ps}".strip()
+
+
+def write_records(name: str, records: Sequence[dict[str, Any]], key: Sequence[str], **common: Any) -> Path:
+    """Merge ``records`` (each extended with ``common``) into ``figures/<name>.json``; records with
+    the same ``key`` fields replace older ones. Returns the path."""
+    path = figures_dir() / f"{name}.json"
+    old = json.loads(path.read_text()) if path.is_file() else []
+    merged = {json.dumps([r.get(k) for k in key]): r for r in old}
+    for r in records:
+        r = {**r, **common}
+        merged[json.dumps([r.get(k) for k in key])] = r
+    path.write_text(json.dumps(list(merged.values()), indent=1, default=_plain))
+    return path
+
+
+def _plain(o: Any) -> Any:
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    if isinstance(o, (Tensor,)):
+        return o.tolist()
+    return str(o)
