@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine (each sets itself up first):
+#   make reproduce   the main job: every notebook, on the embedded default (Fashion-MNIST)
+#   make test        every test: unit/property tests and pytest --nbval notebooks/
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: setup dataset reproduce test bench notebooks clean-cache
+
+setup: $(VENV)/.installed dataset
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,notebooks]'
+	touch $@
+
+dataset:
+	@if [ -f $(FASHION) ] || [ -f data/fashion-mnist/train-images-idx3-ubyte.gz ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q dataset-fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }; \
+	else echo "Fashion-MNIST is missing: run 'sudo apt-get install -y dataset-fashion-mnist'" \
+	          "or copy its four *-ubyte.gz files into data/fashion-mnist/"; exit 1; fi
+
+reproduce: setup
+	mkdir -p runs/notebooks
+	for nb in notebooks/0*.ipynb; do \
+	  $(BIN)/papermill $$nb runs/notebooks/$$(basename $$nb) -k python3 || exit 1; done
+	@echo "figures and tables: figures/   executed notebooks: runs/notebooks/"
+
+test: setup
+	$(BIN)/python -m pytest -q tests/ --nbval --nbval-current-env notebooks/; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
+
+bench: setup
+	$(BIN)/python -m benchmarks.attribution
+	$(BIN)/python -m benchmarks.training
+
+notebooks:
+	$(BIN)/python tools/build_notebooks.py
+
+clean-cache:
+	rm -rf data/checkpoints
