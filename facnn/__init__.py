@@ -11,7 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "FACNN": "models", "ResNet": "models", "class_maps": "models", "build_model": "models",
+    "FACNN": "models", "ResNet": "models", "class_maps": "models", "all_class_maps": "models", "build_model": "models",
     "count_params": "models", "predict": "models",
     "CoDANet": "coda", "explanation_mode": "coda",
     "ClassMaps": "attribution", "GradCAM": "attribution", "RISE": "attribution", "Occlusion": "attribution",

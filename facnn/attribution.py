@@ -299,13 +299,16 @@ class Occlusion(Attribution):
         cover = win.sum(0).float()
         out = torch.zeros(b, classes.shape[1], h, w, device=x.device)
         fill = torch.as_tensor(self.fill, dtype=x.dtype, device=x.device)
+        p = len(win)
         with torch.no_grad():
             base = self.model(x).float().gather(1, classes)  # (B, K)
-            for i in range(b):
-                for s in range(0, len(win), self.batch_size):
-                    m = win[s : s + self.batch_size, None]
-                    drop = base[i] - self.model(torch.where(m, fill, x[i : i + 1])).float()[:, classes[i]]  # (P, K)
-                    out[i] += torch.einsum("pk,phw->khw", drop, m[:, 0].float())
+            # (image, window) pairs in chunks: few large forwards across images and windows
+            for s in range(0, b * p, self.batch_size):
+                pair = torch.arange(s, min(s + self.batch_size, b * p), device=x.device)
+                img, w_ = pair // p, pair % p
+                logits = self.model(torch.where(win[w_, None], fill, x[img])).float()
+                drop = base[img] - logits.gather(1, classes[img])  # (n, K)
+                out.index_add_(0, img, torch.einsum("nk,nhw->nkhw", drop, win[w_].float()))
         return out / cover
 
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from .layers import ClassPoolHead, DampenedResidual, InputAlign
 from .validation import check_images, check_layer, check_target
 
-__all__ = ["FACNN", "ResNet", "class_maps", "build_model"]
+__all__ = ["FACNN", "ResNet", "class_maps", "all_class_maps", "build_model", "count_params", "predict"]
 
 
 class FACNN(nn.Module):
@@ -171,6 +171,30 @@ def class_maps(
     if upsample and m.shape[-2:] != x.shape[-2:]:
         m = F.interpolate(m.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False).squeeze(1)
     return m
+
+
+@torch.no_grad()
+def all_class_maps(model: FACNN, x: Tensor, upsample: bool = True) -> tuple[Tensor, list[Tensor]]:
+    """Logits and every class's map at every layer from one forward pass.
+
+    Returns
+    -------
+    logits ``(B, C)`` and a list over layers ``0..depth`` of ``(B, C, H, W)`` maps (``(B, C, h, w)``
+    at each layer's resolution when ``upsample`` is False).
+    """
+    maps = model.feature_maps(x)
+    b, c = x.shape[0], model.num_classes
+    out = [a.view(b, c, model.maps_per_class, *a.shape[-2:]).mean(2) for a in maps]
+    if upsample:  # one interpolation per distinct resolution, not per layer
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, m in enumerate(out):
+            by_size.setdefault(tuple(m.shape[-2:]), []).append(i)
+        for size, idx in by_size.items():
+            if size != tuple(x.shape[-2:]):
+                up = F.interpolate(torch.cat([out[i] for i in idx], 1), size=x.shape[-2:], mode="bilinear", align_corners=False)
+                for j, i in enumerate(idx):
+                    out[i] = up[:, j * c : (j + 1) * c]
+    return model.head(maps[-1]), out
 
 
 class _BasicBlock(nn.Module):

@@ -121,3 +121,17 @@ def test_resnet_baseline():
     assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match="channels"):
         m(torch.rand(2, 1, 32, 32))
+
+
+def test_all_class_maps_from_one_forward():
+    from facnn import all_class_maps
+
+    m = make(depth=4)
+    x = torch.rand(2, 1, 28, 28)
+    logits, maps = all_class_maps(m, x)
+    assert torch.allclose(logits, m(x), atol=1e-6) and len(maps) == m.num_layers
+    for layer, mm in enumerate(maps):
+        assert mm.shape == (2, 10, 28, 28)
+        torch.testing.assert_close(mm[:, 7], class_maps(m, x, 7, layer=layer))
+    _, raw = all_class_maps(m, x, upsample=False)
+    assert raw[-1].shape == (2, 10, 7, 7)

@@ -1,0 +1,128 @@
+"""What each explanation costs, as a ratio to one plain forward pass of the same model and batch.
+
+    python -m benchmarks.attribution                 # CPU defaults, a few minutes
+    python -m benchmarks.attribution --device cuda --batch 64 --rise-n 4000
+
+Times (min and median over repeats, one run, same inputs): plain forward; FA-CNN class maps of all
+classes at all layers; Grad-CAM (ours, captum LayerGradCam, pytorch-grad-cam); RISE with N masks
+and, separately, its N masked forwards alone; k×k occlusion (ours and captum Occlusion, checked
+identical); CoDA-Net forward and contributions. Writes benchmarks/results/attribution-<machine>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from facnn import FACNN, RISE, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
+from facnn.attribution import eval_mode
+
+from .common import summary, timed, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--image-size", type=int, default=28)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--rise-n", type=int, default=4000)
+    p.add_argument("--rise-repeats", type=int, default=2)
+    p.add_argument("--occlusion-k", type=int, default=4)
+    p.add_argument("--no-write", action="store_true")
+    a = p.parse_args(argv)
+    dev = torch.device(a.device)
+    torch.manual_seed(0)
+    cfg = json.loads((ROOT / "configs/fashion_mnist_facnn.json").read_text())["model_config"]
+    model = FACNN(10, **cfg).to(dev).eval()
+    coda_cfg = json.loads((ROOT / "configs/fashion_mnist_coda.json").read_text())["model_config"]
+    coda = CoDANet(10, **coda_cfg).to(dev).eval()
+    x = torch.rand(a.batch, 1, a.image_size, a.image_size, device=dev)
+    t = torch.arange(a.batch, device=dev) % 10
+    R, records = a.repeats, []
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    ref = timed(forward, R, dev)
+
+    def add(method: str, times: list[float], base: list[float] = ref, **extra) -> None:
+        rec = dict(method=method, batch=a.batch, image_size=a.image_size, device=str(dev), **summary(times, base), **extra)
+        records.append(rec)
+        print(f"{method:45s} ratio min {rec['ratio_min']:8.2f}  median {rec['ratio_median']:8.2f}   "
+              f"({rec['seconds_median'] * 1e3:9.2f} ms)", flush=True)
+
+    add("forward (FA-CNN)", ref)
+    add("FA-CNN maps, all classes and layers (layer res.)", timed(lambda: all_class_maps(model, x, upsample=False), R, dev))
+    add("FA-CNN maps, all classes and layers (upsampled)", timed(lambda: all_class_maps(model, x), R, dev))
+
+    ours_gc = GradCAM(model, -1)
+    add("Grad-CAM (ours)", timed(lambda: ours_gc.attribute(x, t), R, dev))
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    cap_gc = LayerGradCam(model, model.layers[-1])
+    add("Grad-CAM (captum LayerGradCam + upsample)", timed(
+        lambda: LayerAttribution.interpolate(cap_gc.attribute(x, target=t, relu_attributions=True), x.shape[-2:], "bilinear"), R, dev))
+    from pytorch_grad_cam import GradCAM as PGC
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    pgc = PGC(model=model, target_layers=[model.layers[-1]])
+    targets = [ClassifierOutputTarget(int(c)) for c in t]
+    add("Grad-CAM (pytorch-grad-cam)", timed(lambda: pgc(input_tensor=x, targets=targets), R, dev))
+
+    rise = RISE(model, a.rise_n, 7, batch_size=500)
+    add(f"RISE N={a.rise_n}", timed(lambda: rise.attribute(x, t), a.rise_repeats, dev))
+    masks = rise.masks(x.shape[-2:], 0, min(500, a.rise_n), dev)
+
+    def rise_forwards_alone():  # the N masked forwards per image, nothing else (masks reused)
+        with torch.no_grad():
+            for i in range(a.batch):
+                for s in range(0, a.rise_n, 500):
+                    n = min(500, a.rise_n - s)
+                    model(x[i : i + 1] * masks[:n])
+
+    fw = timed(rise_forwards_alone, a.rise_repeats, dev)
+    add(f"RISE N={a.rise_n}: its forwards alone", fw)
+    records[-2]["ratio_to_its_forwards_min"] = records[-2]["seconds_min"] / min(fw)
+    records[-2]["ratio_to_its_forwards_median"] = records[-2]["seconds_median"] / sorted(fw)[len(fw) // 2]
+
+    k = a.occlusion_k
+    occ = Occlusion(model, k, k // 2)
+    from captum.attr import Occlusion as COcc
+
+    cap_occ = COcc(model)
+    run_cap = lambda: cap_occ.attribute(x, sliding_window_shapes=(1, k, k), strides=(1, k // 2, k // 2), target=t, baselines=0.0)  # noqa: E731
+    with eval_mode(model):
+        same = torch.allclose(occ.attribute(x, t), run_cap()[:, 0], rtol=1e-4, atol=1e-5)
+    ours_occ = timed(lambda: occ.attribute(x, t), R, dev)
+    captum_occ = timed(run_cap, R, dev)
+    add(f"occlusion k={k} stride {k // 2} (ours)", ours_occ, identical_to_captum=same)
+    add(f"occlusion k={k} stride {k // 2} (captum)", captum_occ)
+    records[-2]["speedup_vs_captum_min"] = min(captum_occ) / min(ours_occ)
+    records[-2]["speedup_vs_captum_median"] = sorted(captum_occ)[len(captum_occ) // 2] / sorted(ours_occ)[len(ours_occ) // 2]
+
+    def coda_forward():
+        with torch.no_grad():
+            coda(x)
+
+    cref = timed(coda_forward, R, dev)
+    add("forward (CoDA-Net)", cref, cref)
+    contrib = Contributions(coda)
+    add("CoDA-Net contributions (vs CoDA forward)", timed(lambda: contrib.attribute(x, t), R, dev), cref)
+
+    print(f"\nbatch {a.batch}, {a.image_size}×{a.image_size}, device {dev}, threads {torch.get_num_threads()}; "
+          f"occlusion identical to captum: {same}; ours {records[-4]['speedup_vs_captum_median']:.2f}× faster (median)")
+    if not a.no_write:
+        print("wrote", write("attribution", dev, records, vars(a)))
+    return records
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Timing helpers shared by the benchmarks: min and median of repeats, CUDA-synchronised."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: int = 1) -> list[float]:
+    """Seconds per call of ``fn`` for ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def machine_kind(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device).lower().replace(" ", "-")
+    return f"cpu-{torch.get_num_threads()}threads"
+
+
+def summary(times: list[float], ref: list[float]) -> dict[str, float]:
+    return dict(seconds_min=min(times), seconds_median=statistics.median(times),
+                ratio_min=min(times) / min(ref), ratio_median=statistics.median(times) / statistics.median(ref))  # fmt: skip
+
+
+def write(name: str, device: torch.device, records: list[dict], settings: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{machine_kind(device)}.json"
+    meta = dict(device=str(device), device_name=machine_kind(device), threads=torch.get_num_threads(),
+                torch=torch.__version__, host=platform.node(), **settings)  # fmt: skip
+    path.write_text(json.dumps({"meta": meta, "records": records}, indent=1))
+    return path

@@ -1,0 +1,76 @@
+"""Training step time of FA-CNN vs the same-budget ResNet (and CoDA-Net), with FLOPs and parameters.
+
+    python -m benchmarks.training                    # CPU: eager fp32
+    python -m benchmarks.training --device cuda      # also bf16 autocast + channels_last (+ torch.compile)
+
+Writes benchmarks/results/training-<machine>.json; ratios are to the ResNet's eager fp32 step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from facnn import build_model, count_params
+
+from .common import summary, timed, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--models", nargs="*", default=["resnet", "facnn", "coda"])
+    p.add_argument("--no-write", action="store_true")
+    a = p.parse_args(argv)
+    dev = torch.device(a.device)
+    x = torch.rand(a.batch, 1, 28, 28, device=dev)
+    y = torch.randint(0, 10, (a.batch,), device=dev)
+    variants = [("eager fp32", False, False, False)]
+    if dev.type == "cuda":
+        variants += [("bf16 + channels_last", True, True, False), ("bf16 + channels_last + compile", True, True, True)]
+    records, ref = [], None
+    for name in a.models:
+        cfg = json.loads((ROOT / f"configs/fashion_mnist_{name}.json").read_text())
+        for label, amp, cl, comp in variants:
+            torch.manual_seed(0)
+            model = build_model(name, {"num_classes": 10, "in_channels": 1, **cfg["model_config"]}).to(dev)
+            with FlopCounterMode(display=False) as fc:
+                model(x[:1])
+            flops = fc.get_total_flops()
+            if cl:
+                model = model.to(memory_format=torch.channels_last)
+            net = torch.compile(model) if comp else model
+            opt = torch.optim.AdamW(model.parameters(), 1e-3)
+            xx = x.contiguous(memory_format=torch.channels_last) if cl else x
+
+            def step():
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                    out = net(xx)
+                loss = F.cross_entropy(out.float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+            times = timed(step, a.repeats, dev, warmup=3 if comp else 1)
+            ref = ref or times
+            rec = dict(method=f"{name} train step ({label})", model=name, params=count_params(model),
+                       forward_flops_per_image=flops, batch=a.batch, image_size=28, device=str(dev), **summary(times, ref))  # fmt: skip
+            records.append(rec)
+            print(f"{rec['method']:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to ResNet {rec['ratio_median']:5.2f}  "
+                  f"params {rec['params']:>9,}  fwd GFLOP/img {flops / 1e9:.3f}", flush=True)
+    if not a.no_write:
+        print("wrote", write("training", dev, records, vars(a)))
+    return records
+
+
+if __name__ == "__main__":
+    main()
