@@ -23,15 +23,16 @@ __all__ = ["save_figure", "line_figure", "training_curves", "table_figure", "map
 
 
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
-    """Write ``figures/<name>.html`` and ``.json`` (and ``.png`` if static export works).
+    """Write ``figures/<name>.html`` and ``<name>.plotly.json`` (and ``.png`` if static export works).
 
     Returns the written paths by kind; a failed PNG export is reported under ``"png_error"``.
     """
     out: dict[str, str] = {}
     base = figures_dir() / name
     fig.write_html(str(base.with_suffix(".html")), include_plotlyjs="cdn")
-    base.with_suffix(".json").write_text(fig.to_json())
-    out["html"], out["json"] = str(base.with_suffix(".html")), str(base.with_suffix(".json"))
+    plotly_json = base.with_name(f"{name}.plotly.json")
+    plotly_json.write_text(fig.to_json())
+    out["html"], out["json"] = str(base.with_suffix(".html")), str(plotly_json)
     if png:
         try:
             fig.write_image(str(base.with_suffix(".png")), scale=2)
