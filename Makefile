@@ -30,7 +30,7 @@ reproduce: setup
 	@echo "figures and tables: figures/   executed notebooks: runs/notebooks/"
 
 test: setup
-	$(BIN)/python -m pytest -q tests/ --nbval --nbval-current-env notebooks/; rc=$$?; \
+	$(BIN)/python -m pytest -q --durations=15 tests/ --nbval --nbval-current-env notebooks/; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
 
 bench: setup

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         variants += [("bf16 + channels_last", True, True, False), ("bf16 + channels_last + compile", True, True, True)]
     records, ref = [], None
     for name in a.models:
-        cfg = json.loads((ROOT / f"configs/fashion_mnist_{name}.json").read_text())
+        cfg = json.loads((ROOT / f"facnn/configs/fashion_mnist_{name}.json").read_text())
         for label, amp, cl, comp in variants:
             torch.manual_seed(0)
             model = build_model(name, {"num_classes": 10, "in_channels": 1, **cfg["model_config"]}).to(dev)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .attribution import Attribution, ClassMaps, Contributions, GradCAM, Occlusion, RISE
 from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
 from .models import FACNN
-from .paths import figures_dir, project_root
+from .paths import figures_dir
 from .theory import head_error, layer_correlations, morph_profile, theorem1_error
 from .train import TrainConfig
 
@@ -29,9 +29,13 @@ __all__ = ["load_config", "paper_layers", "random_theorem_sweep", "theorem_repor
 
 
 def load_config(name: str, **overrides: Any) -> TrainConfig:
-    """``configs/<name>.json`` as a :class:`TrainConfig`, with ``overrides`` applied
+    """``facnn/configs/<name>.json`` as a :class:`TrainConfig`, with ``overrides`` applied
     (``model_config`` overrides are merged key by key)."""
-    d = json.loads((project_root() / "configs" / f"{name}.json").read_text())
+    path = Path(__file__).resolve().parent / "configs" / f"{name}.json"
+    if not path.is_file():
+        names = sorted(q.stem for q in path.parent.glob("*.json"))
+        raise FileNotFoundError(f"no config {name!r}: choose one of {names}")
+    d = json.loads(path.read_text())
     mc = {**d.get("model_config", {}), **overrides.pop("model_config", {})}
     return TrainConfig(**{**d, **overrides, "model_config": mc})
 

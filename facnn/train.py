@@ -3,7 +3,7 @@
 Use from Python (``train(TrainConfig(...))``, ``get_or_train(config)``) or the command line::
 
     python -m facnn.train --model facnn --epochs 10 --out runs/facnn
-    python -m facnn.train --config configs/fashion_mnist_facnn.json --resume
+    python -m facnn.train --config fashion_mnist_facnn --resume     # a name from facnn/configs/ or a path
     torchrun --nproc_per_node 2 -m facnn.train --config ... --out runs/ddp
 
 Every epoch ends with an atomic checkpoint (``checkpoint.pt``) and ``results.json`` (config,
@@ -308,7 +308,7 @@ def get_or_train(
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m facnn.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
-    p.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    p.add_argument("--config", help="JSON file with TrainConfig fields, or a name in facnn/configs/ (flags override it)")
     p.add_argument("--out", help="output folder (default: the cache folder for this config)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -326,7 +326,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
-    base: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
+    base: dict[str, Any] = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            path = Path(__file__).resolve().parent / "configs" / f"{args.config}.json"
+        if not path.is_file():
+            raise SystemExit(f"--config {args.config}: no such file, nor a name in facnn/configs/")
+        base = json.loads(path.read_text())
     unknown = set(base) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise SystemExit(f"{args.config}: unknown config keys {sorted(unknown)}")

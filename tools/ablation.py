@@ -17,10 +17,10 @@ sys.path.insert(0, str(ROOT))
 
 from facnn.train import TrainConfig, train  # noqa: E402
 
-BASE = json.loads((ROOT / "configs/fashion_mnist_facnn.json").read_text())
+BASE = json.loads((ROOT / "facnn/configs/fashion_mnist_facnn.json").read_text())
 VARIANTS: dict[str, dict] = {
     "facnn-pre-l0.5": {},
-    "resnet-w28": json.loads((ROOT / "configs/fashion_mnist_resnet.json").read_text()),
+    "resnet-w28": json.loads((ROOT / "facnn/configs/fashion_mnist_resnet.json").read_text()),
     "facnn-post-l0.5": {"model_config": {**BASE["model_config"], "branch": "post"}},
     "facnn-pre-learned-l": {"model_config": {**BASE["model_config"], "learn_dampening": True, "learn_logit_scale": True}},
     "facnn-pre-l0.1": {"model_config": {**BASE["model_config"], "dampening": 0.1}},

@@ -56,7 +56,7 @@ and on a quickly trained FA-CNN; `tests/test_theory.py` checks the same with hyp
 n_random_models: int = 30  # random FA-CNNs of random shape checked against Theorems 1 and 2
 seed: int = 0  # seed for random models, the test subset and training
 dataset: str = "fashion-mnist"  # dataset of the quickly trained model
-config: str = "fashion_mnist_facnn"  # configs/<config>.json: FA-CNN architecture and optimiser
+config: str = "fashion_mnist_facnn"  # facnn/configs/<config>.json: FA-CNN architecture and optimiser
 epochs: int = 2  # training epochs of the quick model
 train_subset: int = 10000  # training images used (0: the whole training split)
 n_images: int = 256  # test images for the checks on the trained model
@@ -121,13 +121,13 @@ ex.write_records("theorems", [dict(model="facnn", dataset=dataset, n_random_mode
 write("02_training.ipynb", """
 # Training FA-CNN, the ResNet baseline and CoDA-Net (Table 1)
 
-Trains each model from `configs/<config_prefix>_<model>.json` (or loads it from the checkpoint
+Trains each model from `facnn/configs/<config_prefix>_<model>.json` (or loads it from the checkpoint
 cache `data/checkpoints/`), plots the training curves and writes the accuracy table to
 `figures/accuracy.json`. CPU defaults use a 10k-image subset and 2 epochs; the full-scale table
 comes from `-p train_subset 0 -p epochs 10` (or more on a GPU: see the README).
 """, [
     params('''
-config_prefix: str = "fashion_mnist"  # configs/<config_prefix>_<model>.json ("cifar10" for CIFAR-10)
+config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json ("cifar10" for CIFAR-10)
 models: list = ["facnn", "resnet", "coda"]  # which models to train or load
 epochs: int = 2  # training epochs (overrides the config file)
 train_subset: int = 10000  # training images used (0: the whole training split)
@@ -173,7 +173,7 @@ contributions (on the CoDA-Net). Maps of the **true** class; removed pixels set 
 Protocol: `facnn.metrics.PixelRemoval`.
 """, [
     params('''
-config_prefix: str = "fashion_mnist"  # configs/<config_prefix>_<model>.json
+config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
 epochs: int = 2  # epochs of the cached models (as in notebook 02)
 train_subset: int = 10000  # training images of the cached models (0: all)
 seed: int = 0  # seed for models, image subset, RISE masks and the random control
@@ -239,7 +239,7 @@ Grad-CAM at the same layer, then RISE and k×k occlusion; the per-layer correlat
 (1.0 at the penultimate layer, Theorem 1); and an explorer widget (image, layer, class, method).
 """, [
     params('''
-config_prefix: str = "fashion_mnist"  # configs/<config_prefix>_facnn.json
+config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_facnn.json
 epochs: int = 2  # epochs of the cached model (as in notebook 02)
 train_subset: int = 10000  # training images of the cached model (0: all)
 seed: int = 0  # seed for the image subset and RISE
@@ -298,7 +298,7 @@ each cell's class, the share of positive attribution inside that cell (oracle 1,
 Protocol: `facnn.metrics.make_grids` / `pointing_game`.
 """, [
     params('''
-config_prefix: str = "fashion_mnist"  # configs/<config_prefix>_<model>.json
+config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
 epochs: int = 2  # epochs of the cached FA-CNN and CoDA-Net (as in notebook 02)
 train_subset: int = 10000  # training images of the cached models (0: all)
 seed: int = 0  # seed for grids, RISE and the random control
