@@ -194,14 +194,20 @@ class RISE(Attribution):
         Mask seed (default 0).
     fill
         Value of masked-out pixels (default 0, as in the paper).
+    center
+        Subtract the mean score: ``Σ_i (f_c(x ⊙ M_i) − f̄_c) · M_i / (N·p)`` (default False, the
+        paper's form). The paper's saliency carries a baseline ≈ ``f̄_c`` on every pixel, so any
+        "share of positive attribution" metric sees it as near-uniform; centring removes that
+        baseline and keeps the pixel ranking up to mask-coverage noise.
     """
 
     def __init__(self, model: nn.Module, n_masks: int = 4000, cells: int = 7, p: float = 0.5, *,
-                 batch_size: int = 500, seed: int = 0, fill: float = 0.0):  # fmt: skip
+                 batch_size: int = 500, seed: int = 0, fill: float = 0.0, center: bool = False):  # fmt: skip
         super().__init__(model)
         if n_masks < 1 or cells < 1 or not 0 < p <= 1:
             raise ValueError("RISE needs n_masks ≥ 1, cells ≥ 1 and 0 < p ≤ 1")
         self.n_masks, self.cells, self.p, self.batch_size, self.seed, self.fill = n_masks, cells, p, batch_size, seed, fill
+        self.center = center
 
     def masks(self, size: tuple[int, int], start: int, count: int, device: torch.device) -> Tensor:
         """Masks ``start … start+count-1`` as ``(count, 1, H, W)``; mask ``i`` depends only on ``(seed, i)``."""
@@ -235,13 +241,19 @@ class RISE(Attribution):
     def _saliency(self, x: Tensor, classes: Tensor) -> Tensor:
         b, _, h, w = x.shape
         sal = torch.zeros(b, classes.shape[1], h, w, device=x.device)
+        fsum = torch.zeros(b, classes.shape[1], device=x.device)  # Σ_i f_c(x ⊙ M_i)
+        msum = torch.zeros(h, w, device=x.device)  # Σ_i M_i
         with torch.no_grad():
             for s in range(0, self.n_masks, self.batch_size):
                 m = self.masks((h, w), s, min(self.batch_size, self.n_masks - s), x.device)
+                msum += m[:, 0].sum(0)
                 for i in range(b):
                     xi = x[i : i + 1] * m + self.fill * (1 - m)
                     prob = F.softmax(self.model(xi).float(), dim=1)[:, classes[i]]  # (n, K)
                     sal[i] += torch.einsum("nk,nhw->khw", prob, m[:, 0])
+                    fsum[i] += prob.sum(0)
+        if self.center:
+            sal -= (fsum / self.n_masks)[:, :, None, None] * msum
         return sal / (self.n_masks * self.p)
 
 

@@ -90,7 +90,7 @@ def theorem_report(model: FACNN, x: Tensor, y: Tensor) -> dict[str, Any]:
 
 
 def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str], *, rise_n: int = 4000,
-                     rise_cells: int = 7, occlusion_k: int = 4, occlusion_stride: int | None = None,
+                     rise_cells: int = 7, rise_center: bool = False, occlusion_k: int = 4, occlusion_stride: int | None = None,
                      coda: nn.Module | None = None, seed: int = 0) -> dict[str, tuple[nn.Module, Attribution | None, int | None]]:  # fmt: skip
     """``{label: (model evaluated, explainer, layer)}`` for the pixel-removal and localisation
     experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"};
@@ -102,7 +102,7 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
         elif method == "gradcam":
             out.update({f"Grad-CAM L{l}": (facnn, GradCAM(facnn, l), l) for l in layers})
         elif method == "rise":
-            out["RISE"] = (facnn, RISE(facnn, rise_n, rise_cells, seed=seed), None)
+            out["RISE (centred)" if rise_center else "RISE"] = (facnn, RISE(facnn, rise_n, rise_cells, seed=seed, center=rise_center), None)
         elif method == "occlusion":
             out[f"K-OCC k={occlusion_k}"] = (facnn, Occlusion(facnn, occlusion_k, occlusion_stride), None)
         elif method == "random":

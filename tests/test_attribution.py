@@ -136,3 +136,13 @@ def test_attribute_classes_equals_per_class_calls(facnn, make):
     assert both.shape == (3, 2, 28, 28)
     for k in range(2):
         torch.testing.assert_close(both[:, k], expl.attribute(X, classes[:, k]), rtol=1e-5, atol=1e-6)
+
+
+def test_centred_rise_removes_the_baseline_and_keeps_the_ranking(facnn):
+    raw = RISE(facnn, 200, batch_size=50).attribute(X[:2], 3)
+    cen = RISE(facnn, 200, batch_size=50, center=True).attribute(X[:2], 3)
+    masks = RISE(facnn, 200, batch_size=50).masks((28, 28), 0, 200, torch.device("cpu"))[:, 0]
+    probs = torch.stack([torch.softmax(facnn(X[i : i + 1] * masks[:, None]), 1)[:, 3] for i in range(2)])
+    expected = raw - (probs.mean(1)[:, None, None] * masks.sum(0)) / (200 * 0.5)
+    torch.testing.assert_close(cen, expected, rtol=1e-4, atol=1e-6)
+    assert (raw > 0).all() and (cen < 0).any() and (cen > 0).any()

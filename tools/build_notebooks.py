@@ -309,6 +309,7 @@ n_candidates: int = 1000  # test images from which grids are drawn
 min_confidence: float = 0.5  # confidence an image needs to enter a grid
 methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"]  # methods compared
 rise_n: int = 300  # RISE masks
+rise_center: bool = True  # subtract RISE's mean score (its raw maps carry a uniform baseline the metric reads as uniform)
 occlusion_k: int = 12  # occlusion window (stride k/2)
 temperatures: list = [10.0, 100.0, 1000.0]  # CoDA-Net temperature sweep
 sweep_epochs: int = 1  # epochs of each sweep model
@@ -322,7 +323,7 @@ coda = facnn.get_or_train(ex.load_config(f"{config_prefix}_coda", **kw))[0] if "
 dev = next(model.parameters()).device
 x, y = ex.test_batch(res["dataset"], n_candidates, seed, dev)
 explainers = ex.build_explainers(model, ex.paper_layers(len(model.layers)), methods, rise_n=rise_n,
-                                 occlusion_k=occlusion_k, coda=coda, seed=seed)
+                                 rise_center=rise_center, occlusion_k=occlusion_k, coda=coda, seed=seed)
 records, scores = ex.localisation_experiment(explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence)
 '''),
     code('''
@@ -345,7 +346,7 @@ print("all pointing-game scores lie in [0, 1]:", all(0 <= s <= 1 for v in scores
     code('''
 fig = viz.box_figure(scores, f"Grid pointing game ({grid}×{grid}, {res['dataset']}); uniform = {1 / grid**2:.3f}", "share of positive attribution in the cell")
 viz.save_figure(fig, f"localisation_{config_prefix}")
-settings = dict(dataset=res["dataset"], grid=grid, n_grids=n_grids, min_confidence=min_confidence, rise_n=rise_n,
+settings = dict(dataset=res["dataset"], grid=grid, n_grids=n_grids, min_confidence=min_confidence, rise_n=rise_n, rise_center=rise_center,
                 occlusion_k=occlusion_k, seed=seed, epochs=epochs, train_subset=train_subset)
 cmd = ex.papermill_command("05_localisation.ipynb", dict(config_prefix=config_prefix, epochs=epochs, train_subset=train_subset,
                            seed=seed, grid=grid, n_grids=n_grids, temperatures=temperatures))
