@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from facnn import FACNN, RISE, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
 from facnn.attribution import eval_mode
 
-from .common import summary, timed, write
+from .common import RESULTS, summary, timed, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--rise-repeats", type=int, default=2)
     p.add_argument("--occlusion-k", type=int, default=4)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--out-dir", type=Path, default=RESULTS)
     a = p.parse_args(argv)
     dev = torch.device(a.device)
     torch.manual_seed(0)
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"\nbatch {a.batch}, {a.image_size}×{a.image_size}, device {dev}, threads {torch.get_num_threads()}; "
           f"occlusion identical to captum: {same}; ours {records[-4]['speedup_vs_captum_median']:.2f}× faster (median)")
     if not a.no_write:
-        print("wrote", write("attribution", dev, records, vars(a)))
+        print("wrote", write("attribution", dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
     return records
 
 

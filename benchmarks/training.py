@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from facnn import build_model, count_params
 
-from .common import summary, timed, write
+from .common import RESULTS, summary, timed, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--models", nargs="*", default=["resnet", "facnn", "coda"])
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--out-dir", type=Path, default=RESULTS)
     a = p.parse_args(argv)
     dev = torch.device(a.device)
     x = torch.rand(a.batch, 1, 28, 28, device=dev)
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             print(f"{rec['method']:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to ResNet {rec['ratio_median']:5.2f}  "
                   f"params {rec['params']:>9,}  fwd GFLOP/img {flops / 1e9:.3f}", flush=True)
     if not a.no_write:
-        print("wrote", write("training", dev, records, vars(a)))
+        print("wrote", write("training", dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
     return records
 
 

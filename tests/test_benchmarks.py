@@ -1,10 +1,14 @@
 """The benchmark scripts run (tiny settings); their timings are not asserted — machines are noisy."""
 
+import json
+
 from benchmarks import attribution, training
 
 
-def test_attribution_benchmark_runs_tiny():
-    recs = attribution.main(["--batch", "2", "--repeats", "1", "--rise-n", "20", "--rise-repeats", "1", "--no-write"])
+def test_attribution_benchmark_runs_tiny(tmp_path):
+    recs = attribution.main(["--batch", "2", "--repeats", "1", "--rise-n", "20", "--rise-repeats", "1", "--out-dir", str(tmp_path)])
+    written = json.loads(next(tmp_path.glob("attribution-*.json")).read_text())
+    assert written["records"] == recs and written["meta"]["settings"]["batch"] == "2"
     methods = {r["method"] for r in recs}
     assert "Grad-CAM (pytorch-grad-cam)" in methods and "CoDA-Net contributions (vs CoDA forward)" in methods
     occ = next(r for r in recs if r["method"].endswith("(ours)") and "occlusion" in r["method"])
@@ -12,6 +16,7 @@ def test_attribution_benchmark_runs_tiny():
     assert all({"ratio_min", "ratio_median", "batch", "image_size", "device"} <= set(r) for r in recs)
 
 
-def test_training_benchmark_runs_tiny():
-    recs = training.main(["--batch", "4", "--repeats", "1", "--models", "resnet", "facnn", "--no-write"])
+def test_training_benchmark_runs_tiny(tmp_path):
+    recs = training.main(["--batch", "4", "--repeats", "1", "--models", "resnet", "facnn", "--out-dir", str(tmp_path)])
+    assert json.loads(next(tmp_path.glob("training-*.json")).read_text())["records"] == recs
     assert [r["model"] for r in recs] == ["resnet", "facnn"] and all(r["forward_flops_per_image"] > 0 for r in recs)
