@@ -84,7 +84,10 @@ class Attribution:
         for k in range(classes.shape[1]):
             self._prepare(x, classes[:, k])
         with eval_mode(self.model):
-            return torch.stack([self._attribute(x, classes[:, k]) for k in range(classes.shape[1])], 1)
+            return self._attribute_classes(x, classes)
+
+    def _attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
+        return torch.stack([self._attribute(x, classes[:, k]) for k in range(classes.shape[1])], 1)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "model" and not k.startswith("_"))
@@ -230,15 +233,9 @@ class RISE(Attribution):
         return m[off : off + count]
 
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
-        return self._saliency(x, t[:, None])[:, 0]
+        return self._attribute_classes(x, t[:, None])[:, 0]
 
-    def attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
-        for k in range(classes.shape[1]):
-            self._prepare(x, classes[:, k])
-        with eval_mode(self.model):
-            return self._saliency(x, classes)
-
-    def _saliency(self, x: Tensor, classes: Tensor) -> Tensor:
+    def _attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:  # one set of masked forwards for all classes
         b, _, h, w = x.shape
         sal = torch.zeros(b, classes.shape[1], h, w, device=x.device)
         fsum = torch.zeros(b, classes.shape[1], device=x.device)  # Σ_i f_c(x ⊙ M_i)
@@ -297,15 +294,9 @@ class Occlusion(Attribution):
         return (iny[:, None, :, None] & inx[None, :, None, :]).reshape(-1, h, w)
 
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
-        return self._drops(x, t[:, None])[:, 0]
+        return self._attribute_classes(x, t[:, None])[:, 0]
 
-    def attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
-        for k in range(classes.shape[1]):
-            self._prepare(x, classes[:, k])
-        with eval_mode(self.model):
-            return self._drops(x, classes)
-
-    def _drops(self, x: Tensor, classes: Tensor) -> Tensor:
+    def _attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:  # one pass of occluded images for all classes
         b, _, h, w = x.shape
         win = self.windows(h, w, x.device)
         cover = win.sum(0).float()
