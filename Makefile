@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup dataset reproduce test bench notebooks clean-cache
+.PHONY: setup dataset browser reproduce test bench notebooks clean-cache
 
 setup: $(VENV)/.installed dataset
 
@@ -23,7 +23,12 @@ dataset:
 	else echo "Fashion-MNIST is missing: run 'sudo apt-get install -y dataset-fashion-mnist'" \
 	          "or copy its four *-ubyte.gz files into data/fashion-mnist/"; exit 1; fi
 
-reproduce: setup
+# Optional: Chromium lets kaleido write static PNGs beside the HTML/JSON figures (best effort).
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  echo "no Chromium: figures are written as HTML and JSON only"
+
+reproduce: setup browser
 	mkdir -p runs/notebooks
 	for nb in notebooks/0*.ipynb; do \
 	  $(BIN)/papermill $$nb runs/notebooks/$$(basename $$nb) -k python3 || exit 1; done

@@ -207,8 +207,7 @@ print("MoRF and LeRF start at the same accuracy for every method:",
     code('''
 from plotly.subplots import make_subplots
 import plotly.graph_objects as go
-fig = make_subplots(rows=1, cols=2, subplot_titles=("MoRF: most relevant removed first (lower is better)",
-                                                    "LeRF: least relevant removed first (higher is better)"))
+fig = make_subplots(rows=1, cols=2, subplot_titles=("MoRF (lower is better)", "LeRF (higher is better)"))
 for r in records:
     fig.add_trace(go.Scatter(x=r["percents"], y=r["accuracy"], name=r["method"], legendgroup=r["method"],
                              showlegend=r["order"] == "morf"), 1, 1 if r["order"] == "morf" else 2)
@@ -263,7 +262,7 @@ for l in range(model.num_layers):
     rows[f"FA-CNN L{l}"] = facnn.ClassMaps(model, l).attribute(xs, pred).cpu().numpy()
     if l > 0:
         rows[f"Grad-CAM L{l}"] = facnn.GradCAM(model, l).attribute(xs, pred).cpu().numpy()
-rows["RISE"] = facnn.RISE(model, rise_n, seed=seed).attribute(xs, pred).cpu().numpy()
+rows["RISE (centred)"] = facnn.RISE(model, rise_n, seed=seed, center=True).attribute(xs, pred).cpu().numpy()
 rows[f"K-OCC k={occlusion_k}"] = facnn.Occlusion(model, occlusion_k).attribute(xs, pred).cpu().numpy()
 fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, "Averaged raw FA-CNN maps per layer beside Grad-CAM, RISE and K-OCC (predicted class)")
 viz.save_figure(fig, f"feature_maps_{config_prefix}")
