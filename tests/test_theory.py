@@ -19,7 +19,7 @@ configs = st.fixed_dictionaries(
         hidden=st.sampled_from([4, 8, 16]), branch=st.sampled_from(["post", "pre", "inverted"]),
         dampening=st.sampled_from([0.05, 0.3, 1.0]), in_channels=st.sampled_from([1, 3]),
         logit_scale=st.sampled_from([1.0, 0.1, 7.5]), seed=st.integers(0, 10_000),
-        batch=st.integers(1, 4), size=st.sampled_from([8, 12, 17, 28]),
+        batch=st.integers(1, 4), size=st.sampled_from([8, 12, 17, 28]), learn=st.booleans(),
     )
 )  # fmt: skip
 
@@ -27,7 +27,12 @@ configs = st.fixed_dictionaries(
 def random_model(cfg):
     torch.manual_seed(cfg["seed"])
     kw = {k: cfg[k] for k in ("num_classes", "maps_per_class", "depth", "hidden", "branch", "dampening", "in_channels", "logit_scale")}
-    m = randomize_bn(FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **kw), cfg["seed"])
+    learn = dict(learn_dampening=cfg["learn"], learn_logit_scale=cfg["learn"], max_dampening=1.0)
+    m = randomize_bn(FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **kw, **learn), cfg["seed"])
+    if cfg["learn"]:  # move the learned λ and scale away from their initial values
+        for layer in m.layers:
+            layer.theta.data.normal_(0, 1)
+        m.head.log_scale.data.normal_(0, 1)
     x = torch.rand(cfg["batch"], cfg["in_channels"], cfg["size"], cfg["size"], generator=torch.Generator().manual_seed(cfg["seed"]))
     t = torch.randint(0, cfg["num_classes"], (cfg["batch"],), generator=torch.Generator().manual_seed(cfg["seed"] + 1))
     return m, x, t
