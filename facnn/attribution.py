@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .models import FACNN, class_maps
+from .models import FACNN, class_maps, class_means
 from .validation import check_images, check_target
 
 __all__ = [
@@ -45,6 +45,12 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was)
+
+
+def _upsample_nchw(m: Tensor, size: tuple[int, int]) -> Tensor:
+    if m.shape[-2:] == size:
+        return m
+    return F.interpolate(m, size=size, mode="bilinear", align_corners=False)
 
 
 def _upsample(m: Tensor, size: tuple[int, int]) -> Tensor:
@@ -77,8 +83,10 @@ class Attribution:
     def attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
         """Maps of several classes per image: ``classes (B, K)`` → ``(B, K, H, W)``.
 
-        Perturbation methods override this to reuse one set of forward passes for all classes.
+        Subclasses override ``_attribute_classes`` where one pass can serve all classes
+        (FA-CNN maps, RISE, occlusion).
         """
+        classes = torch.as_tensor(classes, device=x.device)
         if classes.dim() != 2 or classes.shape[0] != x.shape[0]:
             raise ValueError(f"classes must be (B, K) with B={x.shape[0]}, got {tuple(classes.shape)}")
         for k in range(classes.shape[1]):
@@ -114,6 +122,12 @@ class ClassMaps(Attribution):
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
         with torch.no_grad():
             return class_maps(self.model, x, t, self.layer)
+
+    def _attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:  # one forward for all classes
+        with torch.no_grad():
+            m = class_means(self.model, x, self.layer)  # (B, C, h, w)
+            m = m.gather(1, classes[:, :, None, None].expand(-1, -1, *m.shape[-2:]))
+            return _upsample_nchw(m, x.shape[-2:])
 
 
 def _resolve_layer(model: nn.Module, layer: int | nn.Module | None) -> nn.Module:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from .layers import ClassPoolHead, DampenedResidual, InputAlign
 from .validation import check_images, check_layer, check_target
 
-__all__ = ["FACNN", "ResNet", "class_maps", "all_class_maps", "build_model", "count_params", "predict"]
+__all__ = ["FACNN", "ResNet", "class_maps", "class_means", "all_class_maps", "build_model", "count_params", "predict"]
 
 
 class FACNN(nn.Module):
@@ -131,6 +131,17 @@ class FACNN(nn.Module):
         return self.head(a)
 
 
+def class_means(model: FACNN, x: Tensor, layer: int = -1) -> Tensor:
+    """Every class's map at ``layer`` at that layer's resolution: ``(B, C, h, w)`` (runs the
+    network only up to ``layer``)."""
+    check_images(x, model.in_channels, model.min_size)
+    layer = check_layer(layer, model.num_layers)
+    a = model.align(x)
+    for block in model.layers[:layer]:
+        a = block(a)
+    return model.head.group(a).mean(dim=2)
+
+
 def class_maps(
     model: FACNN, x: Tensor, target: int | Tensor | Sequence[int], layer: int = -1, upsample: bool = True
 ) -> Tensor:
@@ -161,13 +172,7 @@ def class_maps(
     """
     check_images(x, model.in_channels, model.min_size)
     t = check_target(target, x.shape[0], model.num_classes, x.device)
-    layer = check_layer(layer, model.num_layers)
-    a = x
-    a = model.align(a)
-    for block in model.layers[:layer]:
-        a = block(a)
-    g = model.head.group(a)
-    m = g[torch.arange(x.shape[0], device=x.device), t].mean(dim=1)
+    m = class_means(model, x, layer)[torch.arange(x.shape[0], device=x.device), t]
     if upsample and m.shape[-2:] != x.shape[-2:]:
         m = F.interpolate(m.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False).squeeze(1)
     return m

@@ -128,11 +128,12 @@ def test_attribution_input_errors(facnn):
         Occlusion(facnn, 40).attribute(X, 0)
 
 
-@pytest.mark.parametrize("make", [lambda m: RISE(m, 60, batch_size=25), lambda m: Occlusion(m, 7, 7), lambda m: GradCAM(m, 2)])
+@pytest.mark.parametrize("make", [lambda m: RISE(m, 60, batch_size=25), lambda m: Occlusion(m, 7, 7), lambda m: GradCAM(m, 2),
+                                  lambda m: ClassMaps(m, 3)])
 def test_attribute_classes_equals_per_class_calls(facnn, make):
     expl = make(facnn)
     classes = torch.tensor([[0, 3], [5, 5], [9, 1]])
-    both = expl.attribute_classes(X, classes)
+    both = expl.attribute_classes(X, classes.tolist())
     assert both.shape == (3, 2, 28, 28)
     for k in range(2):
         torch.testing.assert_close(both[:, k], expl.attribute(X, classes[:, k]), rtol=1e-5, atol=1e-6)
