@@ -18,6 +18,15 @@ sys.path.insert(0, str(ROOT))
 from facnn.train import TrainConfig, train  # noqa: E402
 
 BASE = json.loads((ROOT / "facnn/configs/fashion_mnist_facnn.json").read_text())
+CHANGES = {
+    "facnn-pre-l0.5": "default: pre-activation branch, λ=0.5 fixed, R=4, pool before layers 1 and 3",
+    "resnet-w28": "plain ResNet baseline (width 28, one block per stage)",
+    "facnn-post-l0.5": "post-activation branch (conv-BN-ReLU-conv-BN, zero-init last BN)",
+    "facnn-pre-learned-l": "λ learned in (0, 1] per layer and a learned logit temperature",
+    "facnn-pre-l0.1": "λ=0.1",
+    "facnn-pre-pool2,4": "pool before layers 2 and 4 (one layer at 28×28)",
+    "facnn-pre-R8": "R=8 maps per class",
+}
 VARIANTS: dict[str, dict] = {
     "facnn-pre-l0.5": {},
     "resnet-w28": json.loads((ROOT / "facnn/configs/fashion_mnist_resnet.json").read_text()),
@@ -27,6 +36,23 @@ VARIANTS: dict[str, dict] = {
     "facnn-pre-pool2,4": {"model_config": {**BASE["model_config"], "pool_at": [2, 4]}},
     "facnn-pre-R8": {"model_config": {**BASE["model_config"], "maps_per_class": 8}},
 }
+
+
+def properties(checkpoint: Path) -> dict:
+    """The alignment properties measured on the trained weights (64 test images): Theorem 1's
+    error and the worst Theorem-2 ratios; ``None`` for models without class-aligned maps."""
+    from facnn import FACNN, load_checkpoint
+    from facnn.experiments import test_batch
+    from facnn.theory import morph_profile, theorem1_error
+
+    model = load_checkpoint(checkpoint).eval()
+    if not isinstance(model, FACNN):
+        return dict(theorem1_error=None, morph_equality_error=None, class_ratio_max=None)
+    x, y = test_batch("fashion-mnist", 64)
+    prof = morph_profile(model, x)
+    return dict(theorem1_error=theorem1_error(model, x, y),
+                morph_equality_error=max(abs(r.step - r.bound) / max(r.bound, 1e-30) for r in prof),
+                class_ratio_max=max(r.class_ratio for r in prof))  # fmt: skip
 
 
 def main() -> None:
@@ -45,9 +71,9 @@ def main() -> None:
         else:
             _, res = train(cfg, out, resume=True, progress=False,
                            command=f"python tools/ablation.py --epochs {args.epochs} --only {name}")
-        rec = dict(variant=name, test_accuracy=res["test_accuracy"], params=res["params"], epochs=res["epochs"],
+        rec = dict(variant=name, change=CHANGES[name], test_accuracy=res["test_accuracy"], params=res["params"], epochs=res["epochs"],
                    wall_time=res["wall_time"], threads=res["threads"], model_config=res["model_config"],
-                   config=asdict(cfg), command=res["command"])  # fmt: skip
+                   config=asdict(cfg), command=res["command"], **properties(out / "checkpoint.pt"))  # fmt: skip
         print(json.dumps({k: rec[k] for k in ("variant", "test_accuracy", "params", "wall_time")}), flush=True)
         records.append(rec)
     out_json = ROOT / "figures" / "ablation.json"

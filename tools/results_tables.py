@@ -26,6 +26,14 @@ def accuracy() -> None:
         # ablation runs shared the machine with other work and were paused: their wall time is not a measurement
         print(f"| {r['variant']} | 60,000 | {r['epochs']} | {r['test_accuracy']:.4f} | {r['params']:,} | (shared machine) "
               f"| cpu | `{r['command']}` |")
+    abl = load(FIG / "ablation.json") or []
+    if abl:
+        print("\nAlignment properties measured on each trained model (64 test images):\n")
+        print("| variant | what changes | Theorem-1 error | morph equality error | max class-map step / bound |\n|---|---|---|---|---|")
+        for r in abl:
+            fmt = lambda v: "n/a (no aligned maps)" if v is None else f"{v:.1e}" if v < 0.01 else f"{v:.4f}"  # noqa: E731
+            print(f"| {r['variant']} | {r.get('change', '')} | {fmt(r['theorem1_error'])} | {fmt(r['morph_equality_error'])} "
+                  f"| {fmt(r['class_ratio_max'])} |")
 
 
 def pixel_removal() -> None:
