@@ -18,6 +18,11 @@ from .validation import check_images, check_layer, check_target
 __all__ = ["FACNN", "ResNet", "class_maps", "class_means", "all_class_maps", "build_model", "count_params", "predict"]
 
 
+def _stats(mean: Sequence[float] | None, std: Sequence[float] | None, channels: int) -> tuple[tuple[float, ...], ...]:
+    """Per-channel normalisation statistics as float tuples (default 0.5 and 0.5)."""
+    return tuple(float(m) for m in (mean or (0.5,) * channels)), tuple(float(s) for s in (std or (0.5,) * channels))
+
+
 class FACNN(nn.Module):
     """Feature-Alignment CNN: raw feature maps are class attribution maps.
 
@@ -84,8 +89,7 @@ class FACNN(nn.Module):
         pool_at = tuple(sorted({depth // 3 + 1, 2 * depth // 3 + 1})) if pool_at is None else tuple(pool_at)
         if any(not 1 <= p <= depth for p in pool_at):
             raise ValueError(f"pool_at layers must lie in 1..{depth}, got {pool_at}")
-        mean = tuple(float(m) for m in (mean or (0.5,) * in_channels))
-        std = tuple(float(s) for s in (std or (0.5,) * in_channels))
+        mean, std = _stats(mean, std, in_channels)
         self.config = dict(
             num_classes=num_classes, in_channels=in_channels, maps_per_class=maps_per_class, depth=depth,
             hidden=hidden, dampening=dampening, learn_dampening=learn_dampening, max_dampening=max_dampening,
@@ -246,8 +250,7 @@ class ResNet(nn.Module):
         std: Sequence[float] | None = None,
     ):
         super().__init__()
-        mean = tuple(float(m) for m in (mean or (0.5,) * in_channels))
-        std = tuple(float(s) for s in (std or (0.5,) * in_channels))
+        mean, std = _stats(mean, std, in_channels)
         self.config = dict(
             num_classes=num_classes, in_channels=in_channels, width=width, blocks=blocks,
             mean=list(mean), std=list(std),
