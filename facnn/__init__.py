@@ -17,7 +17,7 @@ _EXPORTS = {
     "ClassMaps": "attribution", "GradCAM": "attribution", "RISE": "attribution", "Occlusion": "attribution",
     "Contributions": "attribution", "explain_func": "attribution", "make_explainer": "attribution",
     "load_dataset": "data",
-    "train": "train", "TrainConfig": "train", "get_or_train": "train",
+    "TrainConfig": "train", "get_or_train": "train",
     "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
     "project_root": "paths", "data_dir": "paths", "figures_dir": "paths",
 }  # fmt: skip
