@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from facnn import FACNN, RISE, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
 from facnn.attribution import eval_mode

@@ -11,6 +11,7 @@ resolution on the input's device. Nothing is rectified or normalised unless aske
 - :class:`Occlusion` — k×k occlusion, identical to captum's ``Occlusion`` with a full-channel
   window, evaluated in batches of occluded images.
 - :class:`Contributions` — CoDA-Net input × gradient in explanation mode, summed over channels.
+- :class:`RandomMaps` — the control: seeded uniform noise, independent of model and target.
 
 :func:`explain_func` wraps them all for Quantus-style evaluation code.
 """
@@ -31,7 +32,7 @@ from .models import FACNN, class_maps, class_means
 from .validation import check_images, check_target
 
 __all__ = [
-    "Attribution", "ClassMaps", "GradCAM", "RISE", "Occlusion", "Contributions",
+    "Attribution", "ClassMaps", "GradCAM", "RISE", "Occlusion", "Contributions", "RandomMaps",
     "make_explainer", "explain_func", "METHODS", "eval_mode",
 ]  # fmt: skip
 
@@ -344,8 +345,37 @@ class Contributions(Attribution):
         return (e * g).sum(1).detach()
 
 
+class RandomMaps(Attribution):
+    """The control every metric is read against: maps of uniform noise, drawn from a seeded CPU
+    generator and independent of the model and the target.
+
+    Parameters
+    ----------
+    model
+        Any model (used only to validate inputs).
+    seed
+        Seed of the generator; :meth:`reset` restarts the sequence, so an experiment that resets
+        first draws the same maps on every run.
+    """
+
+    def __init__(self, model: nn.Module, seed: int = 0):
+        super().__init__(model)
+        self.seed = seed
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        """Restart the generator (with ``seed`` when given)."""
+        if seed is not None:
+            self.seed = seed
+        self._generator = torch.Generator().manual_seed(self.seed)
+
+    def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
+        return torch.rand(x.shape[0], *x.shape[-2:], generator=self._generator).to(x.device)
+
+
 METHODS: dict[str, type[Attribution]] = {
     "intrinsic": ClassMaps, "gradcam": GradCAM, "rise": RISE, "occlusion": Occlusion, "contributions": Contributions,
+    "random": RandomMaps,
 }  # fmt: skip
 
 

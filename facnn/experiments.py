@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .attribution import Attribution, ClassMaps, Contributions, GradCAM, Occlusion, RISE
+from .attribution import RISE, Attribution, ClassMaps, Contributions, GradCAM, Occlusion, RandomMaps
 from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
 from .models import FACNN
 from .paths import figures_dir
-from .theory import head_error, layer_correlations, morph_profile, theorem1_error
+from .theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
 from .train import TrainConfig
 
 __all__ = ["load_config", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
@@ -63,12 +63,7 @@ def random_theorem_sweep(n_models: int, seed: int = 0, image_size: int = 28, bat
                    dampening=rng.choice([0.05, 0.1, 0.5, 1.0]), in_channels=rng.choice([1, 3]))  # fmt: skip
         torch.manual_seed(seed * 1000 + i)
         m = FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **cfg)
-        for mod in m.modules():  # non-trivial BN statistics, as after training
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.weight.data.uniform_(0.5, 1.5)
-                mod.bias.data.normal_(0, 0.2)
-                mod.running_var.uniform_(0.5, 1.5)
-        m.eval()
+        randomize_batchnorm(m, seed * 1000 + i)  # non-trivial BN statistics, as after training; eval mode
         x = torch.rand(batch, cfg["in_channels"], image_size, image_size)
         t = torch.randint(0, cfg["num_classes"], (batch,))
         prof = morph_profile(m, x, t)
@@ -91,11 +86,12 @@ def theorem_report(model: FACNN, x: Tensor, y: Tensor) -> dict[str, Any]:
 
 def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str], *, rise_n: int = 4000,
                      rise_cells: int = 7, rise_center: bool = False, occlusion_k: int = 4, occlusion_stride: int | None = None,
-                     coda: nn.Module | None = None, seed: int = 0) -> dict[str, tuple[nn.Module, Attribution | None, int | None]]:  # fmt: skip
+                     coda: nn.Module | None = None, seed: int = 0) -> dict[str, tuple[nn.Module, Attribution, int | None]]:  # fmt: skip
     """``{label: (model evaluated, explainer, layer)}`` for the pixel-removal and localisation
     experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"};
-    "random" has no explainer (random maps, seeded)."""
-    out: dict[str, tuple[nn.Module, Attribution | None, int | None]] = {}
+    "random" is the :class:`~facnn.attribution.RandomMaps` control (each experiment restarts it
+    with its own seed)."""
+    out: dict[str, tuple[nn.Module, Attribution, int | None]] = {}
     for method in methods:
         if method == "intrinsic":
             out.update({f"FA-CNN maps L{l}": (facnn, ClassMaps(facnn, l), l) for l in layers})
@@ -106,7 +102,7 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
         elif method == "occlusion":
             out[f"K-OCC k={occlusion_k}"] = (facnn, Occlusion(facnn, occlusion_k, occlusion_stride), None)
         elif method == "random":
-            out["random"] = (facnn, None, None)
+            out["random"] = (facnn, RandomMaps(facnn, seed), None)
         elif method == "contributions":
             if coda is None:
                 raise ValueError("method 'contributions' needs a trained CoDA-Net (coda=...)")
@@ -116,7 +112,7 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
     return out
 
 
-def pixel_removal_experiment(explainers: dict[str, tuple[nn.Module, Attribution | None, int | None]], x: Tensor,
+def pixel_removal_experiment(explainers: dict[str, tuple[nn.Module, Attribution, int | None]], x: Tensor,
                              y: Tensor, *, percents: Sequence[float] = DEFAULT_PERCENTS, orders: Sequence[str] = ("morf", "lerf"),
                              fill: str = "zero", batch_size: int = 50, seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:  # fmt: skip
     """Percent-pixels-removed curves (FA-CNN Fig. 4) for every explainer and order.
@@ -127,11 +123,12 @@ def pixel_removal_experiment(explainers: dict[str, tuple[nn.Module, Attribution 
 
     records = []
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
-        g = torch.Generator().manual_seed(seed)
+        if isinstance(expl, RandomMaps):
+            expl.reset(seed)
         meters = {o: PixelRemoval(model, percents, o, fill=fill) for o in orders}
         for s in range(0, len(x), batch_size):
             xb, yb = x[s : s + batch_size], y[s : s + batch_size]
-            maps = torch.rand(xb.shape[0], *xb.shape[-2:], generator=g).to(x.device) if expl is None else expl.attribute(xb, yb)
+            maps = expl.attribute(xb, yb)
             for meter in meters.values():
                 meter.update(xb, yb, maps)
         for o, meter in meters.items():
@@ -141,7 +138,7 @@ def pixel_removal_experiment(explainers: dict[str, tuple[nn.Module, Attribution 
     return records
 
 
-def localisation_experiment(explainers: dict[str, tuple[nn.Module, Attribution | None, int | None]], x: Tensor,
+def localisation_experiment(explainers: dict[str, tuple[nn.Module, Attribution, int | None]], x: Tensor,
                             y: Tensor, *, n: int = 3, n_grids: int = 50, seed: int = 0, min_confidence: float = 0.5,
                             progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:  # fmt: skip
     """Grid pointing game for every explainer; grids are built per evaluated model (each model's
@@ -154,17 +151,9 @@ def localisation_experiment(explainers: dict[str, tuple[nn.Module, Attribution |
         if id(model) not in grids_for:
             grids_for[id(model)] = make_grids(model, x, y, n=n, n_grids=n_grids, seed=seed, min_confidence=min_confidence)
         grids, classes = grids_for[id(model)]
-        if expl is None:
-            g = torch.Generator().manual_seed(seed)
-
-            class _Random:
-                def attribute(self, xx, t):
-                    return torch.rand(xx.shape[0], *xx.shape[-2:], generator=g).to(xx.device)
-
-            expl_ = _Random()
-        else:
-            expl_ = expl
-        s = pointing_game(expl_, grids, classes, n).flatten().cpu()
+        if isinstance(expl, RandomMaps):
+            expl.reset(seed)
+        s = pointing_game(expl, grids, classes, n).flatten().cpu()
         scores[label] = s.tolist()
         records.append(dict(method=label, layer=layer, mean=float(s.mean()), median=float(s.median()),
                             n_grids=len(grids), grid=n, explainer=repr(expl)))  # fmt: skip

@@ -99,8 +99,10 @@ class PixelRemoval:
                  batch_size: int = 1024):  # fmt: skip
         if not percents or any(not 0 <= p <= 100 for p in percents) or list(percents) != sorted(percents):
             raise ValueError("percents must be a non-empty increasing list of values in [0, 100]")
-        removal_order(torch.zeros(1, 1), order)  # validate order
-        _fill_images(torch.zeros(1, 1, 2, 2), fill, mean, blur_sigma)  # validate fill
+        if order not in ("morf", "lerf"):
+            raise ValueError(f"order must be 'morf' or 'lerf', got {order!r}")
+        if fill not in ("zero", "mean", "blur"):
+            raise ValueError(f"fill must be 'zero', 'mean' or 'blur', got {fill!r}")
         self.model, self.percents, self.order = model, list(percents), order
         self.fill, self.mean, self.blur_sigma, self.batch_size = fill, mean, blur_sigma, batch_size
         self.correct = torch.zeros(len(self.percents), dtype=torch.long)

@@ -174,9 +174,9 @@ def class_maps(
     TypeError, ValueError
         Bad images, ``target`` out of range, ``layer`` out of range.
     """
-    check_images(x, model.in_channels, model.min_size)
+    means = class_means(model, x, layer)  # validates x and layer
     t = check_target(target, x.shape[0], model.num_classes, x.device)
-    m = class_means(model, x, layer)[torch.arange(x.shape[0], device=x.device), t]
+    m = means[torch.arange(x.shape[0], device=x.device), t]
     if upsample and m.shape[-2:] != x.shape[-2:]:
         m = F.interpolate(m.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False).squeeze(1)
     return m

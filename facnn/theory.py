@@ -42,11 +42,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from .models import FACNN, class_maps
 
-__all__ = ["theorem1_error", "gradcam_captum", "head_error", "morph_profile", "MorphLayer", "layer_correlations"]
+__all__ = ["theorem1_error", "gradcam_captum", "head_error", "morph_profile", "MorphLayer", "layer_correlations",
+           "randomize_batchnorm"]  # fmt: skip
 
 
 def gradcam_captum(model: FACNN, x: Tensor, target: Tensor | int) -> Tensor:
@@ -154,3 +155,23 @@ def layer_correlations(model: FACNN, x: Tensor, target: Tensor | int) -> list[fl
         g = GradCAM(model, l, relu=False, upsample=False).attribute(x, target)
         out.append(float(pearson(m, g).nanmean()))
     return out
+
+
+def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm non-trivial affine parameters and running statistics, as after
+    training, and put ``model`` in eval mode: untrained BN (γ=1, β=0, μ=0, σ²=1) would hide
+    errors the theorem checks are meant to find. Returns ``model``."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            weight, bias = torch.rand(n, generator=g) + 0.5, torch.randn(n, generator=g) * 0.2
+            mean, var = torch.randn(n, generator=g) * 0.1, torch.rand(n, generator=g) + 0.5
+            with torch.no_grad():
+                if m.affine:
+                    m.weight.copy_(weight)
+                    m.bias.copy_(bias)
+                if m.running_mean is not None:
+                    m.running_mean.copy_(mean)
+                    m.running_var.copy_(var)
+    return model.eval()

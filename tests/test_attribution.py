@@ -6,20 +6,20 @@ from captum.attr import Occlusion as CaptumOcclusion
 from torch import nn
 
 from facnn import FACNN, RISE, ClassMaps, GradCAM, Occlusion, ResNet, class_maps, explain_func
-
-from .conftest import randomize_bn
+from facnn.attribution import RandomMaps, make_explainer
+from facnn.theory import randomize_batchnorm
 
 
 @pytest.fixture(scope="module")
 def resnet():
     torch.manual_seed(0)
-    return randomize_bn(ResNet(10, width=8))
+    return randomize_batchnorm(ResNet(10, width=8))
 
 
 @pytest.fixture(scope="module")
 def facnn():
     torch.manual_seed(0)
-    return randomize_bn(FACNN(10, maps_per_class=2, depth=4, hidden=16, zero_init=False))
+    return randomize_batchnorm(FACNN(10, maps_per_class=2, depth=4, hidden=16, zero_init=False))
 
 
 X = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
@@ -59,7 +59,7 @@ def test_occlusion_matches_captum(resnet, window, stride):
 
 def test_occlusion_rgb_and_fill_match_captum():
     torch.manual_seed(0)
-    m = randomize_bn(ResNet(5, in_channels=3, width=8))
+    m = randomize_batchnorm(ResNet(5, in_channels=3, width=8))
     x = torch.rand(2, 3, 16, 16)
     ours = Occlusion(m, 4, 2, fill=0.5).attribute(x, 2)
     ref = CaptumOcclusion(m).attribute(x, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2), target=2, baselines=0.5)
@@ -147,3 +147,16 @@ def test_centred_rise_removes_the_baseline_and_keeps_the_ranking(facnn):
     expected = raw - (probs.mean(1)[:, None, None] * masks.sum(0)) / (200 * 0.5)
     torch.testing.assert_close(cen, expected, rtol=1e-4, atol=1e-6)
     assert (raw > 0).all() and (cen < 0).any() and (cen > 0).any()
+
+
+def test_random_maps_control_is_seeded_and_ignores_model_and_target(facnn, resnet):
+    rm = RandomMaps(facnn, seed=3)
+    a, b = rm.attribute(X, T), rm.attribute(X, T)
+    assert a.shape == (3, 28, 28) and not torch.equal(a, b)  # a stream, not one map repeated
+    rm.reset()
+    torch.testing.assert_close(rm.attribute(X, 0), a, rtol=0, atol=0)  # replayed; target plays no part
+    torch.testing.assert_close(make_explainer(resnet, "random", seed=3).attribute(X, T), a, rtol=0, atol=0)
+    rm.reset(4)
+    assert not torch.equal(rm.attribute(X, T), a) and repr(rm) == "RandomMaps(seed=4)"
+    with pytest.raises(ValueError, match="channel"):
+        rm.attribute(torch.rand(2, 3, 28, 28), 0)

@@ -4,13 +4,12 @@ from torch import nn
 
 from facnn import FACNN, ResNet, class_maps
 from facnn.layers import DampenedResidual
-
-from .conftest import randomize_bn
+from facnn.theory import randomize_batchnorm
 
 
 def make(**kw):
     torch.manual_seed(0)
-    return randomize_bn(FACNN(10, zero_init=False, **kw))
+    return randomize_batchnorm(FACNN(10, zero_init=False, **kw))
 
 
 def test_contract_shapes():

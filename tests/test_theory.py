@@ -2,16 +2,13 @@
 
 import math
 
-import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from facnn import FACNN, class_maps
 from facnn.layers import ClassPoolHead
-from facnn.theory import head_error, layer_correlations, morph_profile, theorem1_error
-
-from .conftest import randomize_bn
+from facnn.theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
 
 configs = st.fixed_dictionaries(
     dict(
@@ -28,7 +25,7 @@ def random_model(cfg):
     torch.manual_seed(cfg["seed"])
     kw = {k: cfg[k] for k in ("num_classes", "maps_per_class", "depth", "hidden", "branch", "dampening", "in_channels", "logit_scale")}
     learn = dict(learn_dampening=cfg["learn"], learn_logit_scale=cfg["learn"], max_dampening=1.0)
-    m = randomize_bn(FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **kw, **learn), cfg["seed"])
+    m = randomize_batchnorm(FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **kw, **learn), cfg["seed"])
     if cfg["learn"]:  # move the learned λ and scale away from their initial values
         for layer in m.layers:
             layer.theta.data.normal_(0, 1)
@@ -69,7 +66,7 @@ class MixingHead(ClassPoolHead):
 
 def test_theorem1_check_fails_when_head_mixes_classes():
     torch.manual_seed(0)
-    m = randomize_bn(FACNN(5, maps_per_class=2, depth=2, zero_init=False))
+    m = randomize_batchnorm(FACNN(5, maps_per_class=2, depth=2, zero_init=False))
     x, t = torch.rand(3, 1, 12, 12), torch.tensor([0, 2, 4])
     assert theorem1_error(m, x, t) <= 1e-5
     m.head = MixingHead(5, 2)

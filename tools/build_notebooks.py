@@ -31,6 +31,8 @@ def params(src: str):
 
 def write(name: str, title: str, cells: list) -> None:
     nb = new_notebook(cells=[new_markdown_cell(title.strip()), *cells])
+    for i, cell in enumerate(nb.cells):  # stable ids: rebuilding leaves unchanged notebooks unchanged
+        cell.id = f"{Path(name).stem[:2]}-{i:02d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, NB / name)
