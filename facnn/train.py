@@ -300,9 +300,20 @@ def get_or_train(
         if results.get("epochs") == cfg.epochs:
             model = load_checkpoint(out / "checkpoint.pt", map_location="cpu").to(dev).eval()
             return model, results
-    cmd = f"python -m facnn.train --config <(echo '{json.dumps(asdict(cfg))}') --out {out}"
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.json"  # the exact config, so the recorded command is a plain one
+    atomic_write(cfg_path, lambda p: p.write_text(json.dumps(asdict(cfg), indent=1)))
+    cmd = f"python -m facnn.train --config {shlex.quote(_shown(cfg_path))} --out {shlex.quote(_shown(out))} --resume"
     model, results = train(cfg, out, resume=True, progress=progress, command=cmd)
     return model.to(dev).eval(), results
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,16 +1,18 @@
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from facnn import FACNN, CheckpointError, load_checkpoint, save_checkpoint
 from facnn.checkpoint import read_checkpoint
-from facnn.train import TrainConfig, get_or_train, train
+from facnn.train import TrainConfig, get_or_train, main, train
 
 SMALL = ["--dataset", "digits", "--model-config", '{"depth": 2, "hidden": 8, "pool_at": [2]}', "--lr", "0.005", "--no-progress"]
 
@@ -110,6 +112,13 @@ def test_get_or_train_uses_the_cache(tmp_path, monkeypatch):
     for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
         assert torch.equal(a, b), k
     assert cfg.key() != TrainConfig(dataset="digits", epochs=2, model_config=cfg.model_config).key()
+    # the recorded command names a plain config file that reproduces the run
+    args = shlex.split(r1["command"])
+    assert args[:4] == ["python", "-m", "facnn.train", "--config"], r1["command"]
+    cfg_file = ckpt.parent / "config.json"
+    assert Path(args[4]).resolve() == cfg_file.resolve()
+    again = main(["--config", str(cfg_file), "--out", str(tmp_path / "again"), "--no-progress"])
+    assert again["test_accuracy"] == r1["test_accuracy"] and again["config"] == r1["config"]
 
 
 def test_training_is_deterministic_and_checks_classes(tmp_path):

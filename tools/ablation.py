@@ -26,6 +26,7 @@ CHANGES = {
     "facnn-pre-l0.1": "λ=0.1",
     "facnn-pre-pool2,4": "pool before layers 2 and 4 (one layer at 28×28)",
     "facnn-pre-R8": "R=8 maps per class",
+    "facnn-pre-R8-h32": "R=8 maps per class, branch hidden 32: same parameters and FLOPs, a residual stream twice as wide",
 }
 VARIANTS: dict[str, dict] = {
     "facnn-pre-l0.5": {},
@@ -35,6 +36,7 @@ VARIANTS: dict[str, dict] = {
     "facnn-pre-l0.1": {"model_config": {**BASE["model_config"], "dampening": 0.1}},
     "facnn-pre-pool2,4": {"model_config": {**BASE["model_config"], "pool_at": [2, 4]}},
     "facnn-pre-R8": {"model_config": {**BASE["model_config"], "maps_per_class": 8}},
+    "facnn-pre-R8-h32": {"model_config": {**BASE["model_config"], "maps_per_class": 8, "hidden": 32}},
 }
 
 
