@@ -15,7 +15,7 @@ _EXPORTS = {
     "count_params": "models", "predict": "models",
     "CoDANet": "coda", "explanation_mode": "coda",
     "ClassMaps": "attribution", "GradCAM": "attribution", "RISE": "attribution", "Occlusion": "attribution",
-    "Contributions": "attribution", "explain_func": "attribution", "make_explainer": "attribution",
+    "Contributions": "attribution", "RandomMaps": "attribution", "explain_func": "attribution", "make_explainer": "attribution",
     "load_dataset": "data",
     "TrainConfig": "train", "get_or_train": "train",
     "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
