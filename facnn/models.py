@@ -43,7 +43,8 @@ class FACNN(nn.Module):
         Number of dampened residual layers (default 6); feature maps are indexed
         ``0..depth`` (0 = aligned input, ``depth`` = penultimate maps the head pools).
     hidden
-        Width of the branch's hidden layer (default 64); the residual stream stays ``C·R`` wide.
+        Width of the branch's hidden layer (default 64), or one width per layer (e.g. a narrow
+        branch for a first layer that runs at full resolution); the residual stream stays ``C·R`` wide.
     dampening
         Initial ``λ`` of every layer (default 0.5).
     learn_dampening
@@ -70,7 +71,7 @@ class FACNN(nn.Module):
         in_channels: int = 1,
         maps_per_class: int = 4,
         depth: int = 6,
-        hidden: int = 64,
+        hidden: int | Sequence[int] = 64,
         dampening: float = 0.5,
         learn_dampening: bool = False,
         max_dampening: float = 1.0,
@@ -89,6 +90,10 @@ class FACNN(nn.Module):
         pool_at = tuple(sorted({depth // 3 + 1, 2 * depth // 3 + 1})) if pool_at is None else tuple(pool_at)
         if any(not 1 <= p <= depth for p in pool_at):
             raise ValueError(f"pool_at layers must lie in 1..{depth}, got {pool_at}")
+        widths = [hidden] * depth if isinstance(hidden, int) else [int(h) for h in hidden]
+        if len(widths) != depth or min(widths) < 1:
+            raise ValueError(f"hidden must be a positive int or {depth} positive widths (one per layer), got {hidden}")
+        hidden = hidden if isinstance(hidden, int) else widths
         mean, std = _stats(mean, std, in_channels)
         self.config = dict(
             num_classes=num_classes, in_channels=in_channels, maps_per_class=maps_per_class, depth=depth,
@@ -101,7 +106,7 @@ class FACNN(nn.Module):
         self.align = InputAlign(in_channels, k, mean, std)
         self.layers = nn.ModuleList(
             DampenedResidual(
-                k, hidden, dampening, pool=(i + 1) in pool_at, kernel_size=kernel_size, style=branch,
+                k, widths[i], dampening, pool=(i + 1) in pool_at, kernel_size=kernel_size, style=branch,
                 learn=learn_dampening, max_dampening=max_dampening, zero_init=zero_init,
             )  # fmt: skip
             for i in range(depth)

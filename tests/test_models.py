@@ -113,6 +113,16 @@ def test_constructor_validation():
         FACNN(10, dampening=2.0)
     with pytest.raises(ValueError, match="branch style"):
         FACNN(10, branch="dense")
+    with pytest.raises(ValueError, match="one per layer"):
+        FACNN(10, depth=3, hidden=[8, 8])
+
+
+def test_per_layer_branch_widths():
+    m = FACNN(10, depth=3, hidden=[8, 16, 24], pool_at=[2])
+    assert [layer.branch[0].out_channels for layer in m.layers] == [8, 16, 24]
+    assert m.config["hidden"] == [8, 16, 24]
+    assert FACNN(**m.config).config == m.config  # the config rebuilds the model (checkpoints)
+    assert m(torch.rand(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_resnet_baseline():

@@ -17,6 +17,7 @@ configs = st.fixed_dictionaries(
         dampening=st.sampled_from([0.05, 0.3, 1.0]), in_channels=st.sampled_from([1, 3]),
         logit_scale=st.sampled_from([1.0, 0.1, 7.5]), seed=st.integers(0, 10_000),
         batch=st.integers(1, 4), size=st.sampled_from([8, 12, 17, 28]), learn=st.booleans(),
+        per_layer=st.booleans(),
     )
 )  # fmt: skip
 
@@ -24,6 +25,8 @@ configs = st.fixed_dictionaries(
 def random_model(cfg):
     torch.manual_seed(cfg["seed"])
     kw = {k: cfg[k] for k in ("num_classes", "maps_per_class", "depth", "hidden", "branch", "dampening", "in_channels", "logit_scale")}
+    if cfg["per_layer"]:  # one branch width per layer
+        kw["hidden"] = [cfg["hidden"] * (1 + i % 2) for i in range(cfg["depth"])]
     learn = dict(learn_dampening=cfg["learn"], learn_logit_scale=cfg["learn"], max_dampening=1.0)
     m = randomize_batchnorm(FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **kw, **learn), cfg["seed"])
     if cfg["learn"]:  # move the learned λ and scale away from their initial values

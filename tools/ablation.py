@@ -27,6 +27,8 @@ CHANGES = {
     "facnn-pre-pool2,4": "pool before layers 2 and 4 (one layer at 28×28)",
     "facnn-pre-R8": "R=8 maps per class",
     "facnn-pre-R8-h32": "R=8 maps per class, branch hidden 32: same parameters and FLOPs, a residual stream twice as wide",
+    "facnn-pre-full1": "layer 1 at 28×28 with a 16-wide branch, pool before layers 2 and 3: the default's FLOPs, 13% fewer parameters",
+    "facnn-pre-full1-h32": "layer 1 at 28×28 with a 32-wide branch, pool before layers 2 and 3: 1.33× the default's FLOPs",
 }
 VARIANTS: dict[str, dict] = {
     "facnn-pre-l0.5": {},
@@ -37,6 +39,8 @@ VARIANTS: dict[str, dict] = {
     "facnn-pre-pool2,4": {"model_config": {**BASE["model_config"], "pool_at": [2, 4]}},
     "facnn-pre-R8": {"model_config": {**BASE["model_config"], "maps_per_class": 8}},
     "facnn-pre-R8-h32": {"model_config": {**BASE["model_config"], "maps_per_class": 8, "hidden": 32}},
+    "facnn-pre-full1": {"model_config": {**BASE["model_config"], "hidden": [16, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
+    "facnn-pre-full1-h32": {"model_config": {**BASE["model_config"], "hidden": [32, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
 }
 
 
