@@ -18,8 +18,10 @@ sys.path.insert(0, str(ROOT))
 from facnn.train import TrainConfig, train  # noqa: E402
 
 BASE = json.loads((ROOT / "facnn/configs/fashion_mnist_facnn.json").read_text())
+# The first default (pool before layers 1 and 3, every branch 64 wide): the variants change it.
+FIRST = {"maps_per_class": 4, "depth": 6, "hidden": 64, "branch": "pre", "pool_at": [1, 3], "dampening": 0.5}
 CHANGES = {
-    "facnn-pre-l0.5": "default: pre-activation branch, λ=0.5 fixed, R=4, pool before layers 1 and 3",
+    "facnn-pre-l0.5": "first default: pre-activation branch, λ=0.5 fixed, R=4, hidden 64, pool before layers 1 and 3",
     "resnet-w28": "plain ResNet baseline (width 28, one block per stage)",
     "facnn-post-l0.5": "post-activation branch (conv-BN-ReLU-conv-BN, zero-init last BN)",
     "facnn-pre-learned-l": "λ learned in (0, 1] per layer and a learned logit temperature",
@@ -27,20 +29,20 @@ CHANGES = {
     "facnn-pre-pool2,4": "pool before layers 2 and 4 (one layer at 28×28)",
     "facnn-pre-R8": "R=8 maps per class",
     "facnn-pre-R8-h32": "R=8 maps per class, branch hidden 32: same parameters and FLOPs, a residual stream twice as wide",
-    "facnn-pre-full1": "layer 1 at 28×28 with a 16-wide branch, pool before layers 2 and 3: the default's FLOPs, 13% fewer parameters",
-    "facnn-pre-full1-h32": "layer 1 at 28×28 with a 32-wide branch, pool before layers 2 and 3: 1.33× the default's FLOPs",
+    "facnn-pre-full1": "default now: layer 1 at 28×28 with a 16-wide branch, pool before layers 2 and 3: the first default's FLOPs, 13% fewer parameters",
+    "facnn-pre-full1-h32": "layer 1 at 28×28 with a 32-wide branch, pool before layers 2 and 3: 1.33× the first default's FLOPs",
 }
 VARIANTS: dict[str, dict] = {
-    "facnn-pre-l0.5": {},
+    "facnn-pre-l0.5": {"model_config": FIRST},
     "resnet-w28": json.loads((ROOT / "facnn/configs/fashion_mnist_resnet.json").read_text()),
-    "facnn-post-l0.5": {"model_config": {**BASE["model_config"], "branch": "post"}},
-    "facnn-pre-learned-l": {"model_config": {**BASE["model_config"], "learn_dampening": True, "learn_logit_scale": True}},
-    "facnn-pre-l0.1": {"model_config": {**BASE["model_config"], "dampening": 0.1}},
-    "facnn-pre-pool2,4": {"model_config": {**BASE["model_config"], "pool_at": [2, 4]}},
-    "facnn-pre-R8": {"model_config": {**BASE["model_config"], "maps_per_class": 8}},
-    "facnn-pre-R8-h32": {"model_config": {**BASE["model_config"], "maps_per_class": 8, "hidden": 32}},
-    "facnn-pre-full1": {"model_config": {**BASE["model_config"], "hidden": [16, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
-    "facnn-pre-full1-h32": {"model_config": {**BASE["model_config"], "hidden": [32, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
+    "facnn-post-l0.5": {"model_config": {**FIRST, "branch": "post"}},
+    "facnn-pre-learned-l": {"model_config": {**FIRST, "learn_dampening": True, "learn_logit_scale": True}},
+    "facnn-pre-l0.1": {"model_config": {**FIRST, "dampening": 0.1}},
+    "facnn-pre-pool2,4": {"model_config": {**FIRST, "pool_at": [2, 4]}},
+    "facnn-pre-R8": {"model_config": {**FIRST, "maps_per_class": 8}},
+    "facnn-pre-R8-h32": {"model_config": {**FIRST, "maps_per_class": 8, "hidden": 32}},
+    "facnn-pre-full1": {"model_config": {**FIRST, "hidden": [16, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
+    "facnn-pre-full1-h32": {"model_config": {**FIRST, "hidden": [32, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
 }
 
 
