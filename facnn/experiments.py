@@ -10,6 +10,7 @@ import json
 import math
 import random
 import shlex
+from dataclasses import asdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from .theory import head_error, layer_correlations, morph_profile, randomize_bat
 from .train import TrainConfig
 
 __all__ = ["load_config", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
-           "pixel_removal_experiment", "localisation_experiment", "write_records", "papermill_command", "test_batch"]  # fmt: skip
+           "pixel_removal_experiment", "localisation_experiment", "write_records", "papermill_command", "test_batch",
+           "full_scale_records"]  # fmt: skip
 
 
 def load_config(name: str, **overrides: Any) -> TrainConfig:
@@ -177,6 +179,51 @@ def write_records(name: str, records: Sequence[dict[str, Any]], key: Sequence[st
         merged[json.dumps([r.get(k) for k in key])] = r
     path.write_text(json.dumps(list(merged.values()), indent=1, default=_plain))
     return path
+
+
+# Fields that change how a run executes, not what it computes (up to floating-point order).
+_EXECUTION_FIELDS = ("epochs", "device", "data_root", "num_workers", "amp", "channels_last", "compile")
+
+
+def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "ablation") -> list[dict[str, Any]]:
+    """The committed full-training-set runs of today's default configs.
+
+    Reads ``figures/<name>.json`` (written by ``tools/ablation.py``) and keeps, for each model,
+    the runs whose recorded config equals ``facnn/configs/<config_prefix>_<model>.json`` in every
+    field but the execution ones (epochs, device, AMP, ...) and that trained on the whole split.
+
+    Parameters
+    ----------
+    config_prefix : str
+        ``"fashion_mnist"`` or ``"cifar10"``: which config files count as the defaults.
+    models : sequence of str
+        Model names (``"facnn"``, ``"resnet"``, ...); those without a config file are skipped.
+    name : str
+        The records file under ``figures/``.
+
+    Returns
+    -------
+    list of dict
+        Records with ``model``, ``dataset``, ``test_accuracy``, ``epochs``, ``params``, ``seed``,
+        ``command`` and ``variant``, ordered by model then epochs; empty when none match.
+    """
+    path = figures_dir() / f"{name}.json"
+    if not path.is_file():
+        return []
+    runs = json.loads(path.read_text())
+    out = []
+    for model in models:
+        try:
+            want = asdict(load_config(f"{config_prefix}_{model}"))
+        except FileNotFoundError:
+            continue
+        for r in runs:
+            c = r.get("config", {})
+            if c.get("train_subset") is None and all(c.get(k) == v for k, v in want.items() if k not in _EXECUTION_FIELDS):
+                out.append(dict(model=model, dataset=c["dataset"], test_accuracy=r["test_accuracy"], epochs=r["epochs"],
+                                params=r["params"], seed=c["seed"], train_subset=None, command=r["command"],
+                                variant=r["variant"]))  # fmt: skip
+    return sorted(out, key=lambda r: (list(models).index(r["model"]), r["epochs"]))
 
 
 def _plain(o: Any) -> Any:

@@ -36,3 +36,25 @@ def test_localisation_experiment_scores_and_uniform_control(setup):
     assert all(0 <= s <= 1 for v in scores.values() for s in v)
     random_mean = next(r["mean"] for r in recs if r["method"] == "random")
     assert abs(random_mean - 0.25) < 0.05  # uniform noise puts a quarter of its mass in each cell
+
+
+def test_full_scale_records_keep_only_todays_default_configs(tmp_path, monkeypatch):
+    import json
+    from dataclasses import asdict
+
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    assert ex.full_scale_records("fashion_mnist", ["facnn"]) == []  # no records file yet
+    default = asdict(ex.load_config("fashion_mnist_facnn"))
+    other = {**default, "model_config": {**default["model_config"], "pool_at": [1, 3]}}
+    subset = {**default, "train_subset": 10000}
+    recs = [dict(variant=v, test_accuracy=a, params=1, epochs=e, command=f"cmd {v}", config={**c, "epochs": e, "device": "cuda"})
+            for v, a, e, c in [("now", 0.93, 20, default), ("old", 0.92, 20, other), ("sub", 0.8, 2, subset), ("now", 0.92, 10, default)]]  # fmt: skip
+    (tmp_path / "figures" / "ablation.json").write_text(json.dumps(recs))
+    got = ex.full_scale_records("fashion_mnist", ["facnn", "resnet", "no-such-model"])
+    assert [(r["variant"], r["epochs"], r["test_accuracy"]) for r in got] == [("now", 10, 0.92), ("now", 20, 0.93)]
+
+
+def test_committed_table1_matches_todays_defaults():
+    """README's Table 1 quotes full-scale runs of the default configs: they must be in figures/."""
+    got = ex.full_scale_records("fashion_mnist", ["facnn", "resnet"])
+    assert {r["model"] for r in got if r["epochs"] == 20} == {"facnn", "resnet"}

@@ -1,7 +1,7 @@
 """FA-CNN accuracy ablation on Fashion-MNIST: train each variant (skipping finished ones) and
 write ``figures/ablation.json`` with accuracy, parameters, time and the command.
 
-    python tools/ablation.py [--epochs 10] [--only NAME ...]
+    python tools/ablation.py [--epochs 10] [--seed 0] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -66,27 +66,33 @@ def properties(checkpoint: Path) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=BASE["seed"])
     p.add_argument("--only", nargs="*")
     args = p.parse_args()
     records = []
     for name, change in VARIANTS.items():
         if args.only and name not in args.only:
             continue
-        cfg = TrainConfig(**{**BASE, **change, "epochs": args.epochs})
-        out = ROOT / "runs" / "ablation" / f"{name}-e{args.epochs}"
+        cfg = TrainConfig(**{**BASE, **change, "epochs": args.epochs, "seed": args.seed})
+        tag = f"{name}-e{args.epochs}" + (f"-s{args.seed}" if args.seed != BASE["seed"] else "")
+        out = ROOT / "runs" / "ablation" / tag
         if (out / "results.json").is_file() and json.loads((out / "results.json").read_text())["epochs"] == args.epochs:
             res = json.loads((out / "results.json").read_text())
         else:
             _, res = train(cfg, out, resume=True, progress=False,
-                           command=f"python tools/ablation.py --epochs {args.epochs} --only {name}")
+                           command=f"python tools/ablation.py --epochs {args.epochs}"
+                           + (f" --seed {args.seed}" if args.seed != BASE["seed"] else "") + f" --only {name}")
         rec = dict(variant=name, change=CHANGES[name], test_accuracy=res["test_accuracy"], params=res["params"], epochs=res["epochs"],
                    wall_time=res["wall_time"], threads=res["threads"], model_config=res["model_config"],
                    config=asdict(cfg), command=res["command"], **properties(out / "checkpoint.pt"))  # fmt: skip
         print(json.dumps({k: rec[k] for k in ("variant", "test_accuracy", "params", "wall_time")}), flush=True)
         records.append(rec)
     out_json = ROOT / "figures" / "ablation.json"
-    old = {r["variant"] + str(r["epochs"]): r for r in json.loads(out_json.read_text())} if out_json.is_file() else {}
-    old.update({r["variant"] + str(r["epochs"]): r for r in records})
+    def key(r: dict) -> str:
+        return f"{r['variant']} e{r['epochs']} s{r['config']['seed']}"
+
+    old = {key(r): r for r in json.loads(out_json.read_text())} if out_json.is_file() else {}
+    old.update({key(r): r for r in records})
     out_json.write_text(json.dumps(list(old.values()), indent=1))
 
 

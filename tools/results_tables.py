@@ -17,22 +17,22 @@ def load(path: Path):
 
 
 def accuracy() -> None:
-    print("| model | train images | epochs | test accuracy | params | wall time | device | command |\n|---|---|---|---|---|---|---|---|")
+    print("| model | train images | epochs | seed | test accuracy | params | wall time | device | command |\n|---|---|---|---|---|---|---|---|---|")
     for r in load(FIG / "accuracy.json") or []:
         n = r["train_subset"] or 60000
-        print(f"| {r['model']} | {n:,} | {r['epochs']} | {r['test_accuracy']:.4f} | {r['params']:,} | {r['wall_time']:.0f} s "
+        print(f"| {r['model']} | {n:,} | {r['epochs']} | {r['seed']} | {r['test_accuracy']:.4f} | {r['params']:,} | {r['wall_time']:.0f} s "
               f"| {r['device']} | `{r['command']}` |")
     for r in load(FIG / "ablation.json") or []:
         # ablation runs shared the machine with other work and were paused: their wall time is not a measurement
-        print(f"| {r['variant']} | 60,000 | {r['epochs']} | {r['test_accuracy']:.4f} | {r['params']:,} | (shared machine) "
+        print(f"| {r['variant']} | 60,000 | {r['epochs']} | {r['config']['seed']} | {r['test_accuracy']:.4f} | {r['params']:,} | (shared machine) "
               f"| cpu | `{r['command']}` |")
     abl = load(FIG / "ablation.json") or []
     if abl:
         print("\nAlignment properties measured on each trained model (64 test images):\n")
-        print("| variant | epochs | what changes | Theorem-1 error | morph equality error | max class-map step / bound |\n|---|---|---|---|---|---|")
+        print("| variant | epochs | seed | what changes | Theorem-1 error | morph equality error | max class-map step / bound |\n|---|---|---|---|---|---|---|")
         for r in abl:
             fmt = lambda v: "n/a (no aligned maps)" if v is None else f"{v:.1e}" if v < 0.01 else f"{v:.4f}"
-            print(f"| {r['variant']} | {r['epochs']} | {r.get('change', '')} | {fmt(r['theorem1_error'])} | {fmt(r['morph_equality_error'])} "
+            print(f"| {r['variant']} | {r['epochs']} | {r['config']['seed']} | {r.get('change', '')} | {fmt(r['theorem1_error'])} | {fmt(r['morph_equality_error'])} "
                   f"| {fmt(r['class_ratio_max'])} |")
 
 
