@@ -74,14 +74,14 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         cfg = TrainConfig(**{**BASE, **change, "epochs": args.epochs, "seed": args.seed})
-        tag = f"{name}-e{args.epochs}" + (f"-s{args.seed}" if args.seed != BASE["seed"] else "")
-        out = ROOT / "runs" / "ablation" / tag
+        non_default_seed = args.seed != BASE["seed"]
+        out = ROOT / "runs" / "ablation" / (f"{name}-e{args.epochs}" + (f"-s{args.seed}" if non_default_seed else ""))
         if (out / "results.json").is_file() and json.loads((out / "results.json").read_text())["epochs"] == args.epochs:
             res = json.loads((out / "results.json").read_text())
         else:
             _, res = train(cfg, out, resume=True, progress=False,
                            command=f"python tools/ablation.py --epochs {args.epochs}"
-                           + (f" --seed {args.seed}" if args.seed != BASE["seed"] else "") + f" --only {name}")
+                           + (f" --seed {args.seed}" if non_default_seed else "") + f" --only {name}")
         rec = dict(variant=name, change=CHANGES[name], test_accuracy=res["test_accuracy"], params=res["params"], epochs=res["epochs"],
                    wall_time=res["wall_time"], threads=res["threads"], model_config=res["model_config"],
                    config=asdict(cfg), command=res["command"], **properties(out / "checkpoint.pt"))  # fmt: skip
