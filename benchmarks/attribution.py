@@ -12,13 +12,13 @@ identical); CoDA-Net forward and contributions. Writes benchmarks/results/attrib
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
 from facnn import FACNN, RISE, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
 from facnn.attribution import eval_mode
+from facnn.config import load_config
 
 from .common import RESULTS, summary, timed, write
 
@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     a = p.parse_args(argv)
     dev = torch.device(a.device)
     torch.manual_seed(0)
-    cfg = json.loads((ROOT / "facnn/configs/fashion_mnist_facnn.json").read_text())["model_config"]
+    cfg = load_config("fashion_mnist_facnn").model_config
     model = FACNN(10, **cfg).to(dev).eval()
-    coda_cfg = json.loads((ROOT / "facnn/configs/fashion_mnist_coda.json").read_text())["model_config"]
+    coda_cfg = load_config("fashion_mnist_coda").model_config
     coda = CoDANet(10, **coda_cfg).to(dev).eval()
     x = torch.rand(a.batch, 1, a.image_size, a.image_size, device=dev)
     t = torch.arange(a.batch, device=dev) % 10

@@ -9,7 +9,7 @@ Writes benchmarks/results/training-<machine>.json; ratios are to the ResNet's ea
 from __future__ import annotations
 
 import argparse
-import json
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from facnn import build_model, count_params
+from facnn.config import load_config
 
 from .common import RESULTS, summary, timed, write
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         variants += [("bf16 + channels_last", True, True, False), ("bf16 + channels_last + compile", True, True, True)]
     records, ref = [], None
     for name in a.models:
-        cfg = json.loads((ROOT / f"facnn/configs/fashion_mnist_{name}.json").read_text())
+        cfg = asdict(load_config(f"fashion_mnist_{name}"))
         for label, amp, cl, comp in variants:
             torch.manual_seed(0)
             model = build_model(name, {"num_classes": 10, "in_channels": 1, **cfg["model_config"]}).to(dev)

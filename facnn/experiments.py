@@ -23,23 +23,11 @@ from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
 from .models import FACNN
 from .paths import figures_dir
 from .theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
-from .train import TrainConfig
+from .config import EXECUTION_FIELDS, load_config
 
 __all__ = ["load_config", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
            "pixel_removal_experiment", "localisation_experiment", "write_records", "papermill_command", "test_batch",
            "full_scale_records"]  # fmt: skip
-
-
-def load_config(name: str, **overrides: Any) -> TrainConfig:
-    """``facnn/configs/<name>.json`` as a :class:`TrainConfig`, with ``overrides`` applied
-    (``model_config`` overrides are merged key by key)."""
-    path = Path(__file__).resolve().parent / "configs" / f"{name}.json"
-    if not path.is_file():
-        names = sorted(q.stem for q in path.parent.glob("*.json"))
-        raise FileNotFoundError(f"no config {name!r}: choose one of {names}")
-    d = json.loads(path.read_text())
-    mc = {**d.get("model_config", {}), **overrides.pop("model_config", {})}
-    return TrainConfig(**{**d, **overrides, "model_config": mc})
 
 
 def paper_layers(depth: int) -> list[int]:
@@ -181,8 +169,7 @@ def write_records(name: str, records: Sequence[dict[str, Any]], key: Sequence[st
     return path
 
 
-# Fields that change how a run executes, not what it computes (up to floating-point order).
-_EXECUTION_FIELDS = ("epochs", "device", "data_root", "num_workers", "amp", "channels_last", "compile")
+_IGNORED = ("epochs", "device", "amp", *EXECUTION_FIELDS)  # a full-scale run may differ in these
 
 
 def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "ablation") -> list[dict[str, Any]]:
@@ -219,7 +206,7 @@ def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "a
             continue
         for r in runs:
             c = r.get("config", {})
-            if c.get("train_subset") is None and all(c.get(k) == v for k, v in want.items() if k not in _EXECUTION_FIELDS):
+            if c.get("train_subset") is None and all(c.get(k) == v for k, v in want.items() if k not in _IGNORED):
                 out.append(dict(model=model, dataset=c["dataset"], test_accuracy=r["test_accuracy"], epochs=r["epochs"],
                                 params=r["params"], seed=c["seed"], train_subset=None, command=r["command"],
                                 variant=r["variant"]))  # fmt: skip

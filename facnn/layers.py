@@ -154,5 +154,10 @@ class ClassPoolHead(nn.Module):
             )
         return a.view(b, self.num_classes, self.maps_per_class, h, w)
 
+    def class_maps(self, a: Tensor) -> Tensor:
+        """The class maps of any layer's ``(B, C·R, H, W)`` maps: each class's ``R`` maps averaged,
+        ``(B, C, H, W)``. This is the one place the reduction is written."""
+        return self.group(a).mean(dim=2)
+
     def forward(self, a: Tensor) -> Tensor:
-        return self.group(a).mean(dim=(2, 3, 4)) * self.scale
+        return self.class_maps(a).mean(dim=(2, 3)) * self.scale

@@ -105,8 +105,13 @@ class PixelRemoval:
             raise ValueError(f"fill must be 'zero', 'mean' or 'blur', got {fill!r}")
         self.model, self.percents, self.order = model, list(percents), order
         self.fill, self.mean, self.blur_sigma, self.batch_size = fill, mean, blur_sigma, batch_size
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every image added so far."""
         self.correct = torch.zeros(len(self.percents), dtype=torch.long)
         self.count = 0
+        self._hits: list[Tensor] = []
 
     @torch.no_grad()
     def update(self, x: Tensor, y: Tensor, maps: Tensor) -> None:
@@ -123,14 +128,30 @@ class PixelRemoval:
         self.model.eval()
         try:
             per_chunk = max(1, self.batch_size // b)
+            hits = torch.zeros(len(counts), b, dtype=torch.bool)
             for s in range(0, len(counts), per_chunk):
                 n = counts[s : s + per_chunk].view(-1, 1, 1, 1, 1)
                 removed = torch.where(rank.unsqueeze(0) < n, filler.unsqueeze(0), x.unsqueeze(0))  # (L, B, C, H, W)
                 pred = self.model(removed.flatten(0, 1)).argmax(1).view(len(n), b)
-                self.correct[s : s + len(n)] += (pred == y.to(x.device)).sum(1).cpu()
+                hits[s : s + len(n)] = (pred == y.to(x.device)).cpu()
         finally:
             self.model.train(was)
+        self.correct += hits.sum(1)
+        self._hits.append(hits.T)
         self.count += b
+
+    def per_image(self) -> np.ndarray:
+        """Hits ``(n_images, n_percents)`` (1 where the image was still classified correctly)."""
+        if self.count == 0:
+            raise ValueError("no images: call update() first")
+        return torch.cat(self._hits).double().numpy()
+
+    def per_image_auc(self) -> np.ndarray:
+        """Each image's area under its own 0/1 curve, ``(n_images,)``; their mean is the curve's AUC
+        (the trapezoid is linear), so they are the units of the bootstrap interval."""
+        hits = self.per_image()
+        frac = np.asarray(self.percents) / 100
+        return np.trapezoid(hits, frac, axis=1) if len(frac) > 1 else hits[:, 0]
 
     def compute(self) -> dict[str, Any]:
         """``{"percents", "accuracy", "auc", "n_images", "order", "fill"}``."""

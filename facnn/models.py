@@ -148,7 +148,7 @@ def class_means(model: FACNN, x: Tensor, layer: int = -1) -> Tensor:
     a = model.align(x)
     for block in model.layers[:layer]:
         a = block(a)
-    return model.head.group(a).mean(dim=2)
+    return model.head.class_maps(a)
 
 
 def class_maps(
@@ -197,8 +197,8 @@ def all_class_maps(model: FACNN, x: Tensor, upsample: bool = True) -> tuple[Tens
     at each layer's resolution when ``upsample`` is False).
     """
     maps = model.feature_maps(x)
-    b, c = x.shape[0], model.num_classes
-    out = [a.view(b, c, model.maps_per_class, *a.shape[-2:]).mean(2) for a in maps]
+    c = model.num_classes
+    out = [model.head.class_maps(a) for a in maps]
     if upsample:  # one interpolation per distinct resolution, not per layer
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, m in enumerate(out):

@@ -79,8 +79,7 @@ def theorem1_error(model: FACNN, x: Tensor, target: Tensor | int) -> float:
 def head_error(model: FACNN, x: Tensor) -> float:
     """Max ``|y_c − s·mean(M_L^c)|`` over the batch and classes, and ``|head(A_L) − model(x)|``."""
     a = model.feature_maps(x)[-1]
-    b, k, h, w = a.shape
-    group_mean = a.view(b, model.num_classes, model.maps_per_class, h * w).mean(dim=(2, 3)) * model.head.scale
+    group_mean = model.head.class_maps(a).mean(dim=(2, 3)) * model.head.scale
     y = model(x)
     return max(float((y - group_mean).abs().max()), float((model.head(a) - y).abs().max()))
 
@@ -115,8 +114,7 @@ def morph_profile(model: FACNN, x: Tensor, target: Tensor | int | None = None) -
     t = model.head(maps[-1]).argmax(1) if target is None else torch.as_tensor(target, device=x.device).expand(b)
     idx = torch.arange(b, device=x.device)
 
-    def cmap(a: Tensor) -> Tensor:
-        return a.view(b, c, r, *a.shape[-2:]).mean(2)  # (B, C, h, w)
+    cmap = model.head.class_maps  # (B, C·R, h, w) -> (B, C, h, w)
 
     final = cmap(maps[-1])[idx, t]
     final_up = F.interpolate(final[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]

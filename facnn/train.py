@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -25,7 +24,7 @@ import shlex
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,52 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import TrainConfig, load_config, merge
 from .checkpoint import atomic_write, load_checkpoint, read_checkpoint, save_checkpoint
 from .data import augment, batches, load_dataset
 from .models import build_model, count_params
 from .paths import checkpoint_dir
 
 __all__ = ["TrainConfig", "train", "get_or_train", "evaluate", "main"]
-
-
-@dataclass
-class TrainConfig:
-    """Everything that determines a training run (and its cache key).
-
-    ``model_config`` holds the model's keyword arguments; ``num_classes``, ``in_channels``,
-    ``mean`` and ``std`` are filled in from the dataset when absent.
-    """
-
-    model: str = "facnn"  # "facnn", "resnet" or "coda"
-    model_config: dict[str, Any] = field(default_factory=dict)
-    dataset: str = "fashion-mnist"
-    data_root: str | None = None
-    train_subset: int | None = None  # seeded random subset of the training split
-    test_subset: int | None = None
-    epochs: int = 2
-    batch_size: int = 128  # global batch (split over DDP processes)
-    lr: float = 3e-3
-    weight_decay: float = 5e-4
-    optimizer: str = "adamw"  # "adamw" or "sgd" (Nesterov, momentum 0.9)
-    schedule: str = "onecycle"  # "onecycle" (linear warm-up, cosine decay), "cosine", "constant"
-    warmup: float = 0.15  # fraction of steps spent warming up ("onecycle")
-    augment: bool = True  # random 2-pixel translation + horizontal flip
-    label_smoothing: float = 0.0
-    loss: str = "ce"  # "ce" or "bce" (one-hot binary cross-entropy, CoDA-Nets)
-    seed: int = 0
-    device: str = "auto"  # "auto" = cuda when available
-    amp: bool = True  # bf16 autocast (CUDA only)
-    channels_last: bool = False
-    compile: bool = False  # torch.compile the model (CUDA only)
-    num_workers: int = 0  # DataLoader workers for imagefolder
-    image_size: int = 64  # imagefolder only
-
-    def key(self) -> str:
-        """A short hash of the config fields that change the trained weights."""
-        d = asdict(self)
-        for k in ("device", "num_workers", "compile"):
-            d.pop(k)
-        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
@@ -337,22 +297,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
-    base: dict[str, Any] = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            path = Path(__file__).resolve().parent / "configs" / f"{args.config}.json"
-        if not path.is_file():
-            raise SystemExit(f"--config {args.config}: no such file, nor a name in facnn/configs/")
-        base = json.loads(path.read_text())
-    unknown = set(base) - {f.name for f in dataclasses.fields(TrainConfig)}
-    if unknown:
-        raise SystemExit(f"{args.config}: unknown config keys {sorted(unknown)}")
-    for f in dataclasses.fields(TrainConfig):
-        v = getattr(args, f.name)
-        if v is not None:
-            base[f.name] = v
-    cfg = TrainConfig(**base)
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    try:
+        cfg = load_config(args.config, **overrides) if args.config else TrainConfig(**merge({}, overrides))
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        raise SystemExit(f"--config {args.config}: {e}") from None
     _, results = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({k: results[k] for k in ("model", "dataset", "epochs", "test_accuracy", "params", "wall_time")}))

@@ -15,9 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from facnn.train import TrainConfig, train  # noqa: E402
+from facnn.config import load_config  # noqa: E402
+from facnn.train import train  # noqa: E402
 
-BASE = json.loads((ROOT / "facnn/configs/fashion_mnist_facnn.json").read_text())
+BASE = asdict(load_config("fashion_mnist_facnn"))
 # The first default (pool before layers 1 and 3, every branch 64 wide): the variants change it.
 FIRST = {"maps_per_class": 4, "depth": 6, "hidden": 64, "branch": "pre", "pool_at": [1, 3], "dampening": 0.5}
 CHANGES = {
@@ -34,7 +35,7 @@ CHANGES = {
 }
 VARIANTS: dict[str, dict] = {
     "facnn-pre-l0.5": {"model_config": FIRST},
-    "resnet-w28": json.loads((ROOT / "facnn/configs/fashion_mnist_resnet.json").read_text()),
+    "resnet-w28": {"base": "fashion_mnist_resnet"},
     "facnn-post-l0.5": {"model_config": {**FIRST, "branch": "post"}},
     "facnn-pre-learned-l": {"model_config": {**FIRST, "learn_dampening": True, "learn_logit_scale": True}},
     "facnn-pre-l0.1": {"model_config": {**FIRST, "dampening": 0.1}},
@@ -70,10 +71,11 @@ def main() -> None:
     p.add_argument("--only", nargs="*")
     args = p.parse_args()
     records = []
-    for name, change in VARIANTS.items():
+    for name in VARIANTS:
         if args.only and name not in args.only:
             continue
-        cfg = TrainConfig(**{**BASE, **change, "epochs": args.epochs, "seed": args.seed})
+        change = dict(VARIANTS[name])
+        cfg = load_config(change.pop("base", "fashion_mnist_facnn"), **change, epochs=args.epochs, seed=args.seed)
         non_default_seed = args.seed != BASE["seed"]
         out = ROOT / "runs" / "ablation" / (f"{name}-e{args.epochs}" + (f"-s{args.seed}" if non_default_seed else ""))
         if (out / "results.json").is_file() and json.loads((out / "results.json").read_text())["epochs"] == args.epochs:

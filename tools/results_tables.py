@@ -31,7 +31,8 @@ def accuracy() -> None:
         print("\nAlignment properties measured on each trained model (64 test images):\n")
         print("| variant | epochs | seed | what changes | Theorem-1 error | morph equality error | max class-map step / bound |\n|---|---|---|---|---|---|---|")
         for r in abl:
-            fmt = lambda v: "n/a (no aligned maps)" if v is None else f"{v:.1e}" if v < 0.01 else f"{v:.4f}"
+            def fmt(v):
+                return "n/a (no aligned maps)" if v is None else f"{v:.1e}" if v < 0.01 else f"{v:.4f}"
             print(f"| {r['variant']} | {r['epochs']} | {r['config']['seed']} | {r.get('change', '')} | {fmt(r['theorem1_error'])} | {fmt(r['morph_equality_error'])} "
                   f"| {fmt(r['class_ratio_max'])} |")
 

@@ -1,0 +1,140 @@
+"""Experiment records: one file per experiment, one entry per distinct set of notebook parameters.
+
+``figures/<experiment>.json`` is ``{"experiment", "runs": [run, ...]}``. A run holds, once, the
+notebook's parameters (all of them), the papermill command that repeats it, the git commit, the
+shipped weights it read, its headline ``quantities`` (each with the tolerance a reproduction must
+meet and why) and its per-method ``records``. A run with the same parameters (the execution-only
+``device`` aside) replaces the older one, so a caption and its rows always describe one run.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import shlex
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .paths import figures_dir, project_root
+
+__all__ = ["notebook_parameters", "papermill_command", "run_key", "write_run", "committed_run", "quantity",
+           "image_tolerance", "git_commit", "EXECUTION_PARAMETERS"]  # fmt: skip
+
+# Notebook parameters that change where a run executes, not what it computes.
+EXECUTION_PARAMETERS = ("device",)
+
+
+def notebook_parameters(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of ``notebooks/<notebook>`` (the names assigned in its ``parameters``
+    cell) with its value in ``namespace`` (the kernel's globals after papermill's injection).
+
+    Examples
+    --------
+    >>> p = notebook_parameters("03_pixel_removal.ipynb", {"seed": 3, "n_images": 10})  # doctest: +SKIP
+    """
+    path = project_root() / "notebooks" / notebook
+    nb = json.loads(path.read_text())
+    cell = next((c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        raise ValueError(f"{path} has no cell tagged 'parameters'")
+    names = []
+    for node in ast.parse("".join(cell["source"])).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise ValueError(f"parameters {missing} of {notebook} are not defined: run the parameters cell first")
+    return {n: namespace[n] for n in names}
+
+
+def papermill_command(notebook: str, params: Mapping[str, Any]) -> str:
+    """The papermill command that repeats a run: every parameter in one ``-y`` YAML (JSON) mapping,
+    which papermill parses back to the same types (``-p`` would pass lists as strings).
+
+    Examples
+    --------
+    >>> papermill_command("03_pixel_removal.ipynb", {"n_images": 100, "methods": ["rise"]})
+    'papermill notebooks/03_pixel_removal.ipynb out.ipynb -y \\'{"n_images": 100, "methods": ["rise"]}\\''
+    """
+    return f"papermill notebooks/{notebook} out.ipynb -y {shlex.quote(json.dumps(dict(params)))}"
+
+
+def run_key(params: Mapping[str, Any]) -> str:
+    """A short hash of the parameters that change a run's numbers."""
+    d = {k: v for k, v in params.items() if k not in EXECUTION_PARAMETERS}
+    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (``None`` outside a git checkout), ``+dirty`` when files changed."""
+    try:
+        root = project_root()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def image_tolerance(n: int) -> dict[str, Any]:
+    """Tolerance of a mean over ``n`` images of a model whose weights ship: one image's worth."""
+    return dict(tol=round(1 / n + 1e-9, 6), basis="evaluation of shipped weights: one image's worth (1/n), "
+                "since float summation order can differ across CPUs and flip a near-tie")  # fmt: skip
+
+
+def quantity(value: float, tol: float | dict[str, Any], basis: str = "") -> dict[str, Any]:
+    """A headline number with the tolerance a reproduction must meet: ``{"value", "tol", "basis"}``."""
+    t = tol if isinstance(tol, dict) else dict(tol=tol, basis=basis)
+    return dict(value=None if value is None or math.isnan(value) else round(float(value), 6), **t)
+
+
+def _path(experiment: str) -> Path:
+    return figures_dir() / f"{experiment}.json"
+
+
+def _read(experiment: str) -> dict[str, Any]:
+    path = _path(experiment)
+    if not path.is_file():
+        return {"experiment": experiment, "runs": []}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or "runs" not in data:
+        raise ValueError(f"{path} is not a records file of this version (no 'runs'); delete it and rerun its notebook")
+    return data
+
+
+def committed_run(experiment: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The recorded run of ``experiment`` with these parameters, or ``None``."""
+    key = run_key(params)
+    return next((r for r in _read(experiment)["runs"] if r["key"] == key), None)
+
+
+def write_run(experiment: str, notebook: str, params: Mapping[str, Any], *, quantities: Mapping[str, dict[str, Any]],
+              records: list[dict[str, Any]], **extra: Any) -> Path:  # fmt: skip
+    """Record a run (replacing the one with the same parameters) in ``figures/<experiment>.json``."""
+    data = _read(experiment)
+    run = dict(key=run_key(params), notebook=notebook, parameters=dict(params),
+               command=papermill_command(notebook, params), commit=git_commit(), **extra,
+               quantities=dict(quantities), records=records)  # fmt: skip
+    data["runs"] = [r for r in data["runs"] if r["key"] != run["key"]] + [run]
+    path = _path(experiment)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=_plain) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _plain(o: Any) -> Any:
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)

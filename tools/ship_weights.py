@@ -1,0 +1,75 @@
+"""Ship a finished training run as package weights: a slim checkpoint (no optimizer state) named
+``<name>-<sha256[:10]>.pt`` in ``facnn/weights/`` and its entry in ``manifest.json``.
+
+    python tools/ship_weights.py fashion-mnist/facnn runs/pretrained/facnn \
+        --command "python -m facnn.train --config fashion_mnist_facnn --epochs 20 --out runs/pretrained/facnn"
+
+The test accuracy written to the manifest is re-measured here, on the whole test split, from the
+slim file itself (the number ``tests/test_pretrained.py`` must reproduce).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from facnn.checkpoint import atomic_write, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
+from facnn.pretrained import FORMAT, manifest, sha256_of, weights_dir  # noqa: E402
+
+
+def test_accuracy(model: torch.nn.Module, dataset: str) -> tuple[int, int]:
+    """``(correct, images)`` of ``model`` on the whole test split."""
+    from facnn.data import load_dataset
+    from facnn.models import predict
+
+    x, y = load_dataset(dataset, "test").tensors()
+    return int((predict(model, x) == y).sum()), len(y)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("name", help='"<dataset>/<model>", e.g. fashion-mnist/facnn')
+    p.add_argument("run", type=Path, help="run folder with checkpoint.pt and results.json")
+    p.add_argument("--command", required=True, help="the command that retrains this run from scratch")
+    args = p.parse_args()
+    res = json.loads((args.run / "results.json").read_text())
+    ckpt = read_checkpoint(args.run / "checkpoint.pt")
+    if ckpt["extra"]["epoch"] != res["config"]["epochs"]:
+        raise SystemExit(f"{args.run} is unfinished ({ckpt['extra']['epoch']} of {res['config']['epochs']} epochs)")
+    model = load_checkpoint(args.run / "checkpoint.pt").eval()
+    folder = weights_dir()
+    stem = args.name.replace("/", "-")
+    tmp = save_checkpoint(folder / f".{stem}.pt", model)
+    digest = sha256_of(tmp)
+    final = folder / f"{stem}-{digest[:10]}.pt"
+    tmp.replace(final)
+    correct, n = test_accuracy(load_checkpoint(final).eval(), res["dataset"])
+    models = manifest()
+    old = models.get(args.name, {}).get("file")
+    if old and old != final.name:
+        (folder / old).unlink(missing_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    models[args.name] = dict(
+        file=final.name, sha256=digest, bytes=final.stat().st_size, model=res["model"], dataset=res["dataset"],
+        model_config=model.config, train_config=res["config"], params=res["params"],
+        test_accuracy=correct / n, test_correct=correct, test_images=n, training_test_accuracy=res["test_accuracy"],
+        epochs=res["epochs"], seed=res["seed"], torch=res["torch"], threads=res["threads"], device=res["device"],
+        wall_time_s=round(res["wall_time"], 1), history=[round(h["test_acc"], 4) for h in res["history"]],
+        command=f"{args.command} && python tools/ship_weights.py {args.name} {args.run} --command '{args.command}'",
+        trained_at_commit=commit,
+    )  # fmt: skip
+    body = json.dumps({"format": FORMAT, "models": dict(sorted(models.items()))}, indent=1)
+    atomic_write(folder / "manifest.json", lambda q: q.write_text(body + "\n"))
+    print(json.dumps({"name": args.name, "file": final.name, "test_accuracy": correct / n, "bytes": final.stat().st_size}))
+
+
+if __name__ == "__main__":
+    main()
