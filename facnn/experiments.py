@@ -1,33 +1,77 @@
 """The experiments behind the notebooks, as functions (the notebooks only call these and plot).
 
-Each returns plain records (lists of dicts) that :func:`write_records` merges into
-``figures/<name>.json`` together with the command that reproduces them.
+Models come from the shipped weights (:func:`load_model` with ``weights="pretrained"``) or are
+trained at the notebook's budget (``weights="train"``); records are written by
+:mod:`facnn.records` and checked by :mod:`facnn.reproduce`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
-import shlex
 from dataclasses import asdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .attribution import RISE, Attribution, ClassMaps, Contributions, GradCAM, Occlusion, RandomMaps
-from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
+from .map_evaluation import accuracy_estimate, comparisons, localisation_experiment, pixel_removal_experiment
 from .models import FACNN
 from .paths import figures_dir
+from .train import get_or_train
 from .theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
 from .config import EXECUTION_FIELDS, load_config
 
-__all__ = ["load_config", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
-           "pixel_removal_experiment", "localisation_experiment", "write_records", "papermill_command", "test_batch",
-           "full_scale_records"]  # fmt: skip
+__all__ = ["load_config", "load_model", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
+           "pixel_removal_experiment", "localisation_experiment", "comparisons", "accuracy_estimate", "test_batch",
+           "full_scale_records", "dataset_of", "class_names"]  # fmt: skip
+
+
+def dataset_of(config_prefix: str) -> str:
+    """The dataset name of a config prefix: ``"fashion_mnist"`` → ``"fashion-mnist"``."""
+    return load_config(f"{config_prefix}_facnn").dataset
+
+
+def load_model(config_prefix: str, model: str, weights: str = "pretrained", **train_overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """A trained model and its record, the same way for every notebook.
+
+    Parameters
+    ----------
+    config_prefix, model
+        Which config: ``facnn/configs/<config_prefix>_<model>.json``.
+    weights
+        ``"pretrained"``: the shipped weights ``"<dataset>/<model>"`` (:func:`facnn.pretrained`;
+        ``train_overrides`` other than ``device`` are ignored); ``"train"``: train the config with
+        ``train_overrides`` (epochs, train_subset, seed, ...) through the checkpoint cache.
+
+    Returns
+    -------
+    ``(model, record)`` with ``dataset``, ``test_accuracy``, ``epochs``, ``config`` and ``source``
+    (``"pretrained <name> sha256:<prefix>"`` or ``"trained"``).
+    """
+    from .pretrained import pretrained
+
+    if weights == "pretrained":
+        device = train_overrides.get("device", "auto")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        name = f"{dataset_of(config_prefix)}/{model}"
+        m, rec = pretrained(name, map_location=device)
+        return m, dict(dataset=rec["dataset"], test_accuracy=rec["test_accuracy"], epochs=rec["epochs"],
+                       config=rec["train_config"], source=f"pretrained {name} sha256:{rec['sha256'][:10]}")  # fmt: skip
+    if weights == "train":
+        m, rec = get_or_train(load_config(f"{config_prefix}_{model}", **train_overrides))
+        return m, dict(rec, source="trained")
+    raise ValueError(f"weights must be 'pretrained' (the shipped weights) or 'train' (train at the notebook's budget), got {weights!r}")
+
+
+def class_names(dataset: str) -> list[str]:
+    """The class names of a dataset, in label order."""
+    from .data import load_dataset
+
+    return list(load_dataset(dataset, "test").classes)
 
 
 def paper_layers(depth: int) -> list[int]:
@@ -65,12 +109,20 @@ def random_theorem_sweep(n_models: int, seed: int = 0, image_size: int = 28, bat
     return rows
 
 
-def theorem_report(model: FACNN, x: Tensor, y: Tensor) -> dict[str, Any]:
-    """All theorem quantities for one (trained) model on images ``x`` with labels ``y``."""
+def theorem_report(model: FACNN, x: Tensor, y: Tensor, seed: int = 0) -> dict[str, Any]:
+    """All theorem quantities for one (trained) model on images ``x`` with labels ``y``: the
+    Theorem-1 and head errors, the per-layer morph profile, and per layer the correlation of the
+    class map with Grad-CAM (true class) and with the penultimate map (predicted class), each a
+    mean over images with its bootstrap interval."""
+    from .stats import bootstrap
+    from .theory import final_correlations
+
     prof = morph_profile(model, x)
+    grad = [bootstrap(r.cpu().numpy(), seed=seed).as_dict() for r in layer_correlations(model, x, y, per_image=True)]
+    final = [bootstrap(r.cpu().numpy(), seed=seed).as_dict() for r in final_correlations(model, x)]
     return dict(
-        theorem1_error=theorem1_error(model, x, y), head_error=head_error(model, x),
-        morph=[vars(r) for r in prof], gradcam_correlation=layer_correlations(model, x, y),
+        theorem1_error=theorem1_error(model, x, y), head_error=head_error(model, x), morph=[vars(r) for r in prof],
+        gradcam_correlation=[g["value"] for g in grad], gradcam_correlation_ci=grad, final_correlation_ci=final,
     )  # fmt: skip
 
 
@@ -78,7 +130,9 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
                      rise_cells: int = 7, rise_center: bool = False, occlusion_k: int = 4, occlusion_stride: int | None = None,
                      coda: nn.Module | None = None, seed: int = 0) -> dict[str, tuple[nn.Module, Attribution, int | None]]:  # fmt: skip
     """``{label: (model evaluated, explainer, layer)}`` for the pixel-removal and localisation
-    experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"};
+    experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions",
+    "coda-rise", "coda-occlusion"};
+    "coda-rise"/"coda-occlusion" run RISE/occlusion on the CoDA-Net (as the CoDA-Nets paper compares);
     "random" is the :class:`~facnn.attribution.RandomMaps` control (each experiment restarts it
     with its own seed)."""
     out: dict[str, tuple[nn.Module, Attribution, int | None]] = {}
@@ -97,76 +151,17 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
             if coda is None:
                 raise ValueError("method 'contributions' needs a trained CoDA-Net (coda=...)")
             out["CoDA contributions"] = (coda, Contributions(coda), None)
+        elif method in ("coda-rise", "coda-occlusion"):  # post-hoc methods on the CoDA-Net itself
+            if coda is None:
+                raise ValueError(f"method {method!r} needs a trained CoDA-Net (coda=...)")
+            if method == "coda-rise":
+                label = "RISE (centred) on CoDA" if rise_center else "RISE on CoDA"
+                out[label] = (coda, RISE(coda, rise_n, rise_cells, seed=seed, center=rise_center), None)
+            else:
+                out[f"K-OCC k={occlusion_k} on CoDA"] = (coda, Occlusion(coda, occlusion_k, occlusion_stride), None)
         else:
             raise ValueError(f"unknown method {method!r}")
     return out
-
-
-def pixel_removal_experiment(explainers: dict[str, tuple[nn.Module, Attribution, int | None]], x: Tensor,
-                             y: Tensor, *, percents: Sequence[float] = DEFAULT_PERCENTS, orders: Sequence[str] = ("morf", "lerf"),
-                             fill: str = "zero", batch_size: int = 50, seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:  # fmt: skip
-    """Percent-pixels-removed curves (FA-CNN Fig. 4) for every explainer and order.
-
-    Maps are those of the *true* class ``y``; see :class:`~facnn.metrics.PixelRemoval` for the protocol.
-    """
-    from tqdm.auto import tqdm
-
-    records = []
-    for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
-        if isinstance(expl, RandomMaps):
-            expl.reset(seed)
-        meters = {o: PixelRemoval(model, percents, o, fill=fill) for o in orders}
-        for s in range(0, len(x), batch_size):
-            xb, yb = x[s : s + batch_size], y[s : s + batch_size]
-            maps = expl.attribute(xb, yb)
-            for meter in meters.values():
-                meter.update(xb, yb, maps)
-        for o, meter in meters.items():
-            r = meter.compute()
-            records.append(dict(method=label, layer=layer, order=o, auc=r["auc"], percents=r["percents"],
-                                accuracy=r["accuracy"], n_images=r["n_images"], fill=fill, explainer=repr(expl)))  # fmt: skip
-    return records
-
-
-def localisation_experiment(explainers: dict[str, tuple[nn.Module, Attribution, int | None]], x: Tensor,
-                            y: Tensor, *, n: int = 3, n_grids: int = 50, seed: int = 0, min_confidence: float = 0.5,
-                            progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:  # fmt: skip
-    """Grid pointing game for every explainer; grids are built per evaluated model (each model's
-    own confident, correct images). Returns summary records and the per-cell scores."""
-    from tqdm.auto import tqdm
-
-    grids_for: dict[int, tuple[Tensor, Tensor]] = {}
-    records, scores = [], {}
-    for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
-        if id(model) not in grids_for:
-            grids_for[id(model)] = make_grids(model, x, y, n=n, n_grids=n_grids, seed=seed, min_confidence=min_confidence)
-        grids, classes = grids_for[id(model)]
-        if isinstance(expl, RandomMaps):
-            expl.reset(seed)
-        s = pointing_game(expl, grids, classes, n).flatten().cpu()
-        scores[label] = s.tolist()
-        records.append(dict(method=label, layer=layer, mean=float(s.mean()), median=float(s.median()),
-                            n_grids=len(grids), grid=n, explainer=repr(expl)))  # fmt: skip
-    return records, scores
-
-
-def papermill_command(notebook: str, params: dict[str, Any]) -> str:
-    """The papermill command that reproduces a notebook run with these parameters."""
-    ps = " ".join(f"-p {k} {shlex.quote(json.dumps(v) if not isinstance(v, str) else v)}" for k, v in params.items())
-    return f"papermill notebooks/{notebook} out.ipynb {ps}".strip()
-
-
-def write_records(name: str, records: Sequence[dict[str, Any]], key: Sequence[str], **common: Any) -> Path:
-    """Merge ``records`` (each extended with ``common``) into ``figures/<name>.json``; records with
-    the same ``key`` fields replace older ones. Returns the path."""
-    path = figures_dir() / f"{name}.json"
-    old = json.loads(path.read_text()) if path.is_file() else []
-    merged = {json.dumps([r.get(k) for k in key]): r for r in old}
-    for r in records:
-        r = {**r, **common}
-        merged[json.dumps([r.get(k) for k in key])] = r
-    path.write_text(json.dumps(list(merged.values()), indent=1, default=_plain))
-    return path
 
 
 _IGNORED = ("epochs", "device", "amp", *EXECUTION_FIELDS)  # a full-scale run may differ in these
@@ -211,11 +206,3 @@ def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "a
                                 params=r["params"], seed=c["seed"], train_subset=None, command=r["command"],
                                 variant=r["variant"]))  # fmt: skip
     return sorted(out, key=lambda r: (list(models).index(r["model"]), r["epochs"]))
-
-
-def _plain(o: Any) -> Any:
-    if isinstance(o, float) and math.isnan(o):
-        return None
-    if isinstance(o, (Tensor,)):
-        return o.tolist()
-    return str(o)

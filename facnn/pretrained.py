@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, overload
 
@@ -36,8 +37,10 @@ class PretrainedError(ValueError):
 
 
 def weights_dir() -> Path:
-    """The folder of the shipped weights (inside the installed package)."""
-    return Path(__file__).resolve().parent / "weights"
+    """The folder of the shipped weights: inside the installed package, or ``$FACNN_WEIGHTS_DIR``
+    (for tests and for trying weights before they ship)."""
+    env = os.environ.get("FACNN_WEIGHTS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent / "weights"
 
 
 def manifest(folder: Path | None = None) -> dict[str, dict[str, Any]]:

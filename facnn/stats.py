@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "bootstrap", "paired_difference", "bootstrap_curve", "N_RESAMPLES"]
+__all__ = ["Estimate", "bootstrap", "paired_difference", "unpaired_difference", "bootstrap_curve", "N_RESAMPLES"]
 
 N_RESAMPLES = 2000
 
@@ -101,6 +101,23 @@ def paired_difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.n
     if a.shape != b.shape:
         raise ValueError(f"paired_difference needs the same units for both: got {a.shape} and {b.shape}")
     return bootstrap(a - b, n_resamples=n_resamples, level=level, seed=seed)
+
+
+def unpaired_difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
+                        n_resamples: int = N_RESAMPLES, level: float = 0.95, seed: int = 0) -> Estimate:  # fmt: skip
+    """``mean(a) − mean(b)`` for two independent samples (different units), resampling each on its own.
+
+    Examples
+    --------
+    >>> unpaired_difference([1.0, 0.9, 0.95], [0.1, 0.2, 0.15]).significant
+    True
+    """
+    a, b = _as_units(a, "unpaired_difference a"), _as_units(b, "unpaired_difference b")
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    diffs = _resampled_means(a, n_resamples, seed) - _resampled_means(b, n_resamples, seed + 1)
+    q = (1 - level) / 2
+    return Estimate(float(a.mean() - b.mean()), float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q)),
+                    min(len(a), len(b)), level)  # fmt: skip
 
 
 def bootstrap_curve(values: np.ndarray, *, n_resamples: int = N_RESAMPLES, level: float = 0.95,

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from .models import FACNN, class_maps
 
-__all__ = ["theorem1_error", "gradcam_captum", "head_error", "morph_profile", "MorphLayer", "layer_correlations",
+__all__ = ["final_correlations", "theorem1_error", "gradcam_captum", "head_error", "morph_profile", "MorphLayer", "layer_correlations",
            "randomize_batchnorm"]  # fmt: skip
 
 
@@ -139,10 +139,11 @@ def morph_profile(model: FACNN, x: Tensor, target: Tensor | int | None = None) -
     return out
 
 
-def layer_correlations(model: FACNN, x: Tensor, target: Tensor | int) -> list[float]:
+def layer_correlations(model: FACNN, x: Tensor, target: Tensor | int, per_image: bool = False) -> list:
     """Per feature-map layer, the mean Pearson correlation (over images, at the layer's
     resolution) between FA-CNN's class map and Grad-CAM at the same layer before its ReLU.
-    Layers where either map is constant give NaN and are left out of the mean."""
+    Layers where either map is constant give NaN and are left out of the mean; with
+    ``per_image`` each layer gives its ``(B,)`` tensor of correlations instead (NaN kept)."""
     from .attribution import GradCAM
     from .metrics import pearson
 
@@ -151,8 +152,29 @@ def layer_correlations(model: FACNN, x: Tensor, target: Tensor | int) -> list[fl
         with torch.no_grad():
             m = class_maps(model, x, target, layer=l, upsample=False)
         g = GradCAM(model, l, relu=False, upsample=False).attribute(x, target)
-        out.append(float(pearson(m, g).nanmean()))
+        r = pearson(m, g)
+        out.append(r if per_image else float(r.nanmean()))
     return out
+
+
+@torch.no_grad()
+def final_correlations(model: FACNN, x: Tensor, target: Tensor | int | None = None) -> list[Tensor]:
+    """Per layer ``1..L``, each image's Pearson correlation between its class map (upsampled) and
+    the penultimate class map, for ``target`` (default: the predicted class): ``(B,)`` each.
+    Their means are :class:`MorphLayer`'s ``corr_to_final`` (Theorem 2's slow morph, image by image)."""
+    from .metrics import pearson
+
+    model.eval()
+    maps = model.feature_maps(x)
+    b = x.shape[0]
+    t = model.head(maps[-1]).argmax(1) if target is None else torch.as_tensor(target, device=x.device).expand(b)
+    idx = torch.arange(b, device=x.device)
+
+    def up(a: Tensor) -> Tensor:
+        return F.interpolate(model.head.class_maps(a)[idx, t][:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+
+    final = up(maps[-1])
+    return [pearson(up(a), final) for a in maps[1:]]
 
 
 def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:

@@ -295,13 +295,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    """The :class:`TrainConfig` the command line describes: ``--config`` (name or file) with every
+    other flag merged over it (``--model-config`` key by key), validated."""
     args = _parser().parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     try:
         cfg = load_config(args.config, **overrides) if args.config else TrainConfig(**merge({}, overrides))
     except (FileNotFoundError, ValueError, TypeError) as e:
-        raise SystemExit(f"--config {args.config}: {e}") from None
+        raise SystemExit(f"facnn.train: {e}") from None
+    return cfg, args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    cfg, args = config_from_args(argv)
     _, results = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({k: results[k] for k in ("model", "dataset", "epochs", "test_accuracy", "params", "wall_time")}))

@@ -17,8 +17,12 @@ from plotly.subplots import make_subplots
 
 from .paths import figures_dir
 
+from .viz_results import (auc_table, comparison_table, estimate_bars, fmt_ci, layer_estimates, method_color,  # noqa: F401
+                          removal_curves)
+
 __all__ = ["save_figure", "line_figure", "training_curves", "table_figure", "map_grid", "box_figure",
-           "explorer_figure", "make_explorer"]  # fmt: skip
+           "explorer_figure", "make_explorer", "auc_table", "comparison_table", "estimate_bars", "fmt_ci",
+           "method_color", "removal_curves", "layer_estimates"]  # fmt: skip
 
 
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
@@ -28,7 +32,7 @@ def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     base = figures_dir() / name
-    fig.write_html(str(base.with_suffix(".html")), include_plotlyjs="cdn")
+    fig.write_html(str(base.with_suffix(".html")), include_plotlyjs=True)  # opens offline
     plotly_json = base.with_name(f"{name}.plotly.json")
     plotly_json.write_text(fig.to_json())
     out["html"], out["json"] = str(base.with_suffix(".html")), str(plotly_json)

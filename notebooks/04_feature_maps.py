@@ -20,27 +20,30 @@
 #
 # For a few test images: FA-CNN's averaged raw maps of the predicted class at every layer, beside
 # Grad-CAM at the same layer, then RISE and k×k occlusion; the per-layer correlation between the two
-# (1.0 at the penultimate layer, Theorem 1); and an explorer widget (image, layer, class, method).
+# (1.0 at the penultimate layer, Theorem 1) with its 95 % interval over images; and an explorer
+# widget (image, layer, class, method).
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_facnn.json
-epochs: int = 2  # epochs of the cached model (as in notebook 02)
-train_subset: int = 10000  # training images of the cached model (0: all)
-seed: int = 0  # seed for the image subset and RISE
+weights: str = "pretrained"  # "pretrained": the shipped FA-CNN; "train": train at epochs/train_subset below
+epochs: int = 2  # epochs when weights="train"
+train_subset: int = 10000  # training images when weights="train" (0: all)
+seed: int = 0  # seed for the image subset and RISE (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
 n_show: int = 6  # images shown
-n_corr: int = 200  # images for the per-layer correlation
+n_corr: int = 1000  # images for the per-layer correlation
 rise_n: int = 1000  # RISE masks
 occlusion_k: int = 4  # occlusion window
 
 # %%
-import json
-import facnn
-from facnn import experiments as ex, viz
-
 import torch
-model, res = facnn.get_or_train(ex.load_config(f"{config_prefix}_facnn", epochs=epochs, train_subset=train_subset or None,
-                                               seed=seed, device=device))
+
+import facnn
+from facnn import experiments as ex, records as rec, reproduce, viz
+
+params = rec.notebook_parameters("04_feature_maps.ipynb", globals())
+model, res = ex.load_model(config_prefix, "facnn", weights, epochs=epochs, train_subset=train_subset or None,
+                           seed=seed, device=device)
 dev = next(model.parameters()).device
 x, y = ex.test_batch(res["dataset"], max(n_show, n_corr), seed, dev)
 xs = x[:n_show]
@@ -53,24 +56,30 @@ for l in range(model.num_layers):
         rows[f"Grad-CAM L{l}"] = facnn.GradCAM(model, l).attribute(xs, pred).cpu().numpy()
 rows["RISE (centred)"] = facnn.RISE(model, rise_n, seed=seed, center=True).attribute(xs, pred).cpu().numpy()
 rows[f"K-OCC k={occlusion_k}"] = facnn.Occlusion(model, occlusion_k).attribute(xs, pred).cpu().numpy()
-fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, "Averaged raw FA-CNN maps per layer beside Grad-CAM, RISE and K-OCC (predicted class)")
+names = ex.class_names(res["dataset"])
+fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, "Averaged raw FA-CNN maps per layer beside Grad-CAM, RISE and K-OCC (predicted class)",
+                   col_titles=[names[int(p)] for p in pred])
 viz.save_figure(fig, f"feature_maps_{config_prefix}")
 fig
 
 # %%
-corr = facnn.theory.layer_correlations(model, x[:n_corr], y[:n_corr])
-fig = viz.line_figure({"Pearson(FA-CNN map, Grad-CAM before ReLU)": (list(range(len(corr))), corr)},
-                      "Per-layer correlation of averaged raw maps and Grad-CAM", "layer", "correlation")
+report = ex.theorem_report(model, x[:n_corr], y[:n_corr], seed=seed)
+corr = report["gradcam_correlation_ci"]
+quantities = {f"corr(map, Grad-CAM) L{l}": rec.quantity(e["value"], 1e-3, "evaluation of fixed weights: float order only")
+              for l, e in enumerate(corr)}
+fig = viz.layer_estimates({"Pearson(FA-CNN map, Grad-CAM before ReLU)": corr},
+                          f"Per-layer correlation of averaged raw maps and Grad-CAM ({n_corr} images, 95 % CI)", "correlation")
 viz.save_figure(fig, f"gradcam_correlation_{config_prefix}")
-ex.write_records("feature_maps", [dict(dataset=res["dataset"], layer_correlation=corr, n_images=n_corr)], key=("dataset",),
-                 command=ex.papermill_command("04_feature_maps.ipynb", dict(config_prefix=config_prefix, epochs=epochs,
-                          train_subset=train_subset, seed=seed, n_corr=n_corr)))
 fig
 
 # %%
-# CHECK: Theorem 1 in the figure: correlation 1.0 at the penultimate layer
-print("penultimate-layer correlation is 1.0:", corr[-1] >= 1 - 1e-5)
+# CHECK: Theorem 1 in the figure (correlation 1.0 at the penultimate layer), and the committed record reproduces
+print("penultimate-layer correlation is 1.0:", corr[-1]["value"] >= 1 - 1e-5)
+rows_checked = reproduce.check("feature_maps", params, quantities)
+print(reproduce.summary(rows_checked))
 
 # %%
-explorer = viz.make_explorer(model, x[:n_show], class_names=None)
+rec.write_run("feature_maps", "04_feature_maps.ipynb", params, quantities=quantities, weights=res["source"],
+              dataset=res["dataset"], records=[dict(layer=l, correlation=e) for l, e in enumerate(corr)])
+explorer = viz.make_explorer(model, x[:n_show], class_names=names)
 explorer

@@ -20,69 +20,94 @@
 #
 # `grid`×`grid` grids of confidently and correctly classified test images of distinct classes; for
 # each cell's class, the share of positive attribution inside that cell (oracle 1, uniform
-# 1/grid²). Also a CoDA-Net temperature sweep (the paper: higher T, better localisation).
-# Protocol: `facnn.metrics.make_grids` / `pointing_game`.
+# 1/grid²). Means carry 95 % bootstrap intervals over grids. Methods on the same model share their
+# grids and are compared by a paired bootstrap; methods on different models (FA-CNN vs CoDA-Net)
+# are drawn on each model's own grids and compared unpaired. Also a CoDA-Net temperature sweep
+# (the paper: higher T, better localisation). Protocol: `facnn.metrics.make_grids` / `pointing_game`.
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
-epochs: int = 2  # epochs of the cached FA-CNN and CoDA-Net (as in notebook 02)
-train_subset: int = 10000  # training images of the cached models (0: all)
-seed: int = 0  # seed for grids, RISE and the random control
+weights: str = "pretrained"  # "pretrained": the shipped FA-CNN and CoDA-Net; "train": train at epochs/train_subset
+epochs: int = 2  # epochs when weights="train"
+train_subset: int = 10000  # training images when weights="train" (0: all)
+seed: int = 0  # seed for grids, RISE and the random control (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
 grid: int = 3  # grid side n (n*n distinct classes per grid)
-n_grids: int = 10  # grids per method
-n_candidates: int = 1000  # test images from which grids are drawn
+n_grids: int = 50  # grids per model (the published protocol uses 500)
+n_candidates: int = 2000  # test images from which grids are drawn
 min_confidence: float = 0.5  # confidence an image needs to enter a grid
-methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"]  # methods compared
+methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions", "coda-rise", "coda-occlusion"]  # methods compared
 rise_n: int = 300  # RISE masks
 rise_center: bool = True  # subtract RISE's mean score (its raw maps carry a uniform baseline the metric reads as uniform)
 occlusion_k: int = 12  # occlusion window (stride k/2)
-temperatures: list = [10.0, 100.0, 1000.0]  # CoDA-Net temperature sweep
+temperatures: list = [10.0, 100.0, 1000.0]  # CoDA-Net temperature sweep (trained here, briefly)
 sweep_epochs: int = 1  # epochs of each sweep model
 sweep_subset: int = 5000  # training images of each sweep model
 sweep_min_confidence: float = 0.0  # the briefly trained sweep models need only classify grid images correctly
 
 # %%
-import json
 import facnn
-from facnn import experiments as ex, viz
+from facnn import experiments as ex, records as rec, reproduce, viz
 
-kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
-model, res = facnn.get_or_train(ex.load_config(f"{config_prefix}_facnn", **kw))
-coda = facnn.get_or_train(ex.load_config(f"{config_prefix}_coda", **kw))[0] if "contributions" in methods else None
+params = rec.notebook_parameters("05_localisation.ipynb", globals())
+train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
+model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
+needs_coda = any(m in methods for m in ("contributions", "coda-rise", "coda-occlusion"))
+coda = ex.load_model(config_prefix, "coda", weights, **train_kw)[0] if needs_coda else None
 dev = next(model.parameters()).device
+layers = ex.paper_layers(len(model.layers))
 x, y = ex.test_batch(res["dataset"], n_candidates, seed, dev)
-explainers = ex.build_explainers(model, ex.paper_layers(len(model.layers)), methods, rise_n=rise_n,
-                                 rise_center=rise_center, occlusion_k=occlusion_k, coda=coda, seed=seed)
+explainers = ex.build_explainers(model, layers, methods, rise_n=rise_n, rise_center=rise_center,
+                                 occlusion_k=occlusion_k, coda=coda, seed=seed)
 records, scores = ex.localisation_experiment(explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence)
 
 # %%
-sweep = {}
+sweep = []
 for T in temperatures:
     cfg = ex.load_config(f"{config_prefix}_coda", epochs=sweep_epochs, train_subset=sweep_subset or None, seed=seed,
                          device=device, model_config={"temperature": T})
-    m, r = facnn.get_or_train(cfg)
-    rec, sc = ex.localisation_experiment({f"CoDA T={T:g}": (m, facnn.Contributions(m), None)}, x, y, n=grid,
-                                         n_grids=n_grids, seed=seed, min_confidence=sweep_min_confidence, progress=False)
-    rec[0].update(temperature=T, test_accuracy=r["test_accuracy"], sweep_epochs=sweep_epochs, sweep_subset=sweep_subset,
-                  min_confidence=sweep_min_confidence)
-    records += rec; scores.update(sc); sweep[T] = rec[0]
-    print(f"T={T:g}: accuracy {r['test_accuracy']:.3f}, pointing game mean {rec[0]['mean']:.3f}")
+    m, r = facnn.get_or_train(cfg, progress=False)
+    label = f"CoDA T={T:g} (sweep)"
+    srec, ssc = ex.localisation_experiment({label: (m, facnn.Contributions(m), None)}, x, y, n=grid, n_grids=n_grids,
+                                           seed=seed, min_confidence=sweep_min_confidence, progress=False)
+    srec[0].update(temperature=T, test_accuracy=r["test_accuracy"])
+    sweep += srec
+    scores.update(ssc)
+    print(f"T={T:g}: accuracy {r['test_accuracy']:.3f}, pointing game {viz.fmt_ci(srec[0]['mean'])}")
 
 # %%
-# CHECK: every score is a share in [0, 1]
-print("all pointing-game scores lie in [0, 1]:", all(0 <= s <= 1 for v in scores.values() for s in v))
+ref = f"FA-CNN maps L{layers[0]}"
+by_model = {label: id(m) for label, (m, _, _) in explainers.items()}
+comparisons = []
+if ref in explainers:
+    same = [m for m in explainers if m != ref and by_model[m] == by_model[ref]]
+    comparisons += ex.comparisons(scores, ref, same, paired=True, better="higher", seed=seed)
+    comparisons += ex.comparisons(scores, ref, [m for m in explainers if by_model[m] != by_model[ref]], paired=False,
+                                  better="higher", seed=seed)
+if "CoDA contributions" in explainers:
+    coda_posthoc = [m for m in explainers if m.endswith("on CoDA")]
+    comparisons += ex.comparisons(scores, "CoDA contributions", coda_posthoc, paired=True, better="higher", seed=seed)
+if len(sweep) > 1:
+    hi, lo = sweep[-1]["method"], sweep[0]["method"]
+    comparisons += ex.comparisons(scores, hi, [s["method"] for s in sweep[:-1]], paired=False, better="higher", seed=seed)
+quantities = {f"{r['method']} mean": rec.quantity(r["mean"]["value"], 1e-3, "evaluation of shipped weights (sweep: "
+              "models trained here, seeded): float order only") for r in records + sweep}
 
 # %%
-fig = viz.box_figure(scores, f"Grid pointing game ({grid}×{grid}, {res['dataset']}); uniform = {1 / grid**2:.3f}", "share of positive attribution in the cell")
+# CHECK: the numbers reproduce the committed record of these parameters (tolerances in figures/localisation.json)
+rows = reproduce.check("localisation", params, quantities)
+print(reproduce.summary(rows))
+
+# %%
+rec.write_run("localisation", "05_localisation.ipynb", params, quantities=quantities, records=records + sweep,
+              comparisons=comparisons, weights=res["source"], dataset=res["dataset"])
+fig = viz.estimate_bars({r["method"]: r["mean"] for r in records + sweep},
+                        f"Grid pointing game ({grid}×{grid}, {res['dataset']}, {n_grids} grids, 95 % CI)",
+                        "mean share of positive attribution in the cell", reference=1 / grid**2,
+                        reference_label=f"uniform = 1/{grid * grid}", last_layer=layers[0])
 viz.save_figure(fig, f"localisation_{config_prefix}")
-settings = dict(dataset=res["dataset"], grid=grid, n_grids=n_grids, min_confidence=min_confidence, rise_n=rise_n, rise_center=rise_center,
-                occlusion_k=occlusion_k, seed=seed, epochs=epochs, train_subset=train_subset)
-cmd = ex.papermill_command("05_localisation.ipynb", dict(config_prefix=config_prefix, epochs=epochs, train_subset=train_subset,
-                           seed=seed, grid=grid, n_grids=n_grids, temperatures=temperatures))
-ex.write_records("localisation", records, key=("method", "dataset", "grid", "n_grids"), settings=settings, command=cmd,
-                 dataset=res["dataset"])
 fig
 
 # %%
-viz.table_figure(records, ["method", "layer", "mean", "median", "n_grids"], "Pointing game")
+viz.table_figure(viz.comparison_table(comparisons), ["comparison", "difference [95% CI]", "verdict"],
+                 "Differences in pointing-game mean (paired by grid on one model, unpaired across models)")

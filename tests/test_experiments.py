@@ -15,14 +15,22 @@ def setup(trained_facnn, digits):
 def test_pixel_removal_experiment_records_and_replayable_control(setup):
     model, x, y = setup
     expl = ex.build_explainers(model, [model.num_layers - 1], ["intrinsic", "random"])
-    a = ex.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
-    b = ex.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
+    a, units = ex.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
+    b, _ = ex.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
     assert [(r["method"], r["order"]) for r in a] == [(m, o) for m in expl for o in ("morf", "lerf")]
     assert a == b  # the random control restarts its generator: same numbers on every run
     start = {r["accuracy"][0] for r in a}
     assert len(start) == 1 and start.pop() > 0.5  # every curve starts at the model's clean accuracy
-    intrinsic = {r["order"]: r["auc"] for r in a if r["method"].startswith("FA-CNN")}
+    intrinsic = {r["order"]: r["auc"]["value"] for r in a if r["method"].startswith("FA-CNN")}
     assert intrinsic["morf"] < intrinsic["lerf"]  # removing the most relevant pixels hurts more
+    for r in a:  # the AUC is the mean of the per-image AUCs, inside its own interval
+        per = units[f"{r['method']}|{r['order']}"]
+        assert len(per) == 40 and abs(per.mean() - r["auc"]["value"]) < 1e-4
+        assert r["auc"]["low"] <= r["auc"]["value"] <= r["auc"]["high"]
+        assert all(lo <= m <= hi for lo, m, hi in zip(r["accuracy_low"], r["accuracy"], r["accuracy_high"]))
+    ref = next(m for m in expl if m.startswith("FA-CNN"))
+    comp = ex.comparisons(units, f"{ref}|morf", ["random|morf"], better="lower")[0]
+    assert comp["difference"]["high"] < 0 and comp["verdict"] == f"{ref} better"  # real maps beat noise, significantly
 
 
 def test_localisation_experiment_scores_and_uniform_control(setup):
@@ -32,10 +40,11 @@ def test_localisation_experiment_scores_and_uniform_control(setup):
     recs, scores = ex.localisation_experiment(expl, x, y, **kw)
     recs2, _ = ex.localisation_experiment(expl, x, y, **kw)
     assert recs == recs2
-    assert set(scores) == set(expl) and all(len(v) == 20 * 4 for v in scores.values())
-    assert all(0 <= s <= 1 for v in scores.values() for s in v)
+    assert set(scores) == set(expl) and all(v.shape == (20, 4) for v in scores.values())
+    assert all(0 <= s <= 1 for v in scores.values() for s in v.flat)
     random_mean = next(r["mean"] for r in recs if r["method"] == "random")
-    assert abs(random_mean - 0.25) < 0.05  # uniform noise puts a quarter of its mass in each cell
+    assert abs(random_mean["value"] - 0.25) < 0.05  # uniform noise puts a quarter of its mass in each cell
+    assert random_mean["low"] <= 0.25 <= random_mean["high"] and random_mean["n"] == 20
 
 
 def test_full_scale_records_keep_only_todays_default_configs(tmp_path, monkeypatch):

@@ -39,10 +39,11 @@ def main() -> None:
     p.add_argument("name", help='"<dataset>/<model>", e.g. fashion-mnist/facnn')
     p.add_argument("run", type=Path, help="run folder with checkpoint.pt and results.json")
     p.add_argument("--command", required=True, help="the command that retrains this run from scratch")
+    p.add_argument("--allow-unfinished", action="store_true", help="ship a run's latest epoch (trials only)")
     args = p.parse_args()
     res = json.loads((args.run / "results.json").read_text())
     ckpt = read_checkpoint(args.run / "checkpoint.pt")
-    if ckpt["extra"]["epoch"] != res["config"]["epochs"]:
+    if ckpt["extra"]["epoch"] != res["config"]["epochs"] and not args.allow_unfinished:
         raise SystemExit(f"{args.run} is unfinished ({ckpt['extra']['epoch']} of {res['config']['epochs']} epochs)")
     model = load_checkpoint(args.run / "checkpoint.pt").eval()
     folder = weights_dir()

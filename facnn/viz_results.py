@@ -1,0 +1,110 @@
+"""Figures and tables of results with their intervals, in one colour per method everywhere.
+
+A method's colour depends only on its kind (FA-CNN maps, Grad-CAM, RISE, occlusion, CoDA,
+random), shaded by layer, so the same method looks the same in every notebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = ["method_color", "fmt_ci", "removal_curves", "auc_table", "comparison_table", "estimate_bars", "layer_estimates"]
+
+_COLORS = {"FA-CNN": "#1f77b4", "Grad-CAM": "#ff7f0e", "RISE": "#2ca02c", "K-OCC": "#9467bd",
+           "CoDA": "#d62728", "random": "#7f7f7f"}  # fmt: skip
+_LIGHT = {"FA-CNN": "#6baed6", "Grad-CAM": "#fdae6b"}  # middle-layer shade
+
+
+def method_color(label: str, last_layer: int | None = None) -> str:
+    """The colour of a method label such as ``"FA-CNN maps L6"`` or ``"RISE (centred)"``; maps of
+    a layer other than ``last_layer`` (when given) get a lighter shade of their method's colour."""
+    for kind, color in _COLORS.items():
+        if label.startswith(kind):
+            if kind in _LIGHT and last_layer is not None and " L" in label and label.rsplit(" L", 1)[-1] != str(last_layer):
+                return _LIGHT[kind]
+            return color
+    return "#8c564b"
+
+
+def fmt_ci(e: Mapping[str, Any], digits: int = 3) -> str:
+    """``"0.210 [0.201, 0.219]"`` from an estimate dict."""
+    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
+
+
+def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figure:
+    """MoRF and LeRF curves side by side, each with its 95 % band, one colour per method."""
+    last = max((r["layer"] for r in records if r.get("layer") is not None), default=None)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("MoRF: most relevant removed first (lower is better)",
+                                                        "LeRF: least relevant removed first (higher is better)"))  # fmt: skip
+    for r in records:
+        col = 1 if r["order"] == "morf" else 2
+        c = method_color(r["method"], last)
+        x = list(r["percents"])
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=list(r["accuracy_high"]) + list(r["accuracy_low"])[::-1], fill="toself",
+                                 fillcolor=_rgba(c, 0.15), line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                 legendgroup=r["method"]), 1, col)  # fmt: skip
+        dash = "dot" if r["method"] == "random" else "solid"
+        fig.add_trace(go.Scatter(x=x, y=r["accuracy"], name=r["method"], legendgroup=r["method"], mode="lines+markers",
+                                 line=dict(color=c, dash=dash), marker=dict(size=5), showlegend=col == 1), 1, col)  # fmt: skip
+    fig.update_xaxes(title_text="% pixels removed", range=[0, 100])
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02])
+    fig.update_layout(template="plotly_white", height=460, title=title, legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def auc_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One row per method: MoRF and LeRF AUC with intervals."""
+    rows: dict[str, dict[str, str]] = {}
+    for r in records:
+        row = rows.setdefault(r["method"], {"method": r["method"]})
+        row[f"{r['order'].replace('morf', 'MoRF').replace('lerf', 'LeRF')} AUC [95% CI]"] = fmt_ci(r["auc"])
+    return list(rows.values())
+
+
+def comparison_table(comparisons: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Rows of paired comparisons: ``reference − other`` with interval and verdict."""
+    out = []
+    for c in comparisons:
+        ref, order = c["reference"].split("|") if "|" in c["reference"] else (c["reference"], "")
+        other = c["other"].split("|")[0]
+        out.append({"order": order, "comparison": f"{ref} − {other}", "difference [95% CI]": fmt_ci(c["difference"]),
+                    "verdict": c["verdict"]})  # fmt: skip
+    return out
+
+
+def estimate_bars(estimates: Mapping[str, Mapping[str, Any]], title: str, yaxis: str, reference: float | None = None,
+                  reference_label: str = "", last_layer: int | None = None) -> go.Figure:  # fmt: skip
+    """A bar per named estimate with its 95 % interval as error bars (one colour per method)."""
+    names = list(estimates)
+    vals = [estimates[n]["value"] for n in names]
+    fig = go.Figure(go.Bar(x=names, y=vals, marker_color=[method_color(n, last_layer) for n in names],
+                           error_y=dict(type="data", symmetric=False,
+                                        array=[estimates[n]["high"] - estimates[n]["value"] for n in names],
+                                        arrayminus=[estimates[n]["value"] - estimates[n]["low"] for n in names])))  # fmt: skip
+    if reference is not None:
+        fig.add_hline(y=reference, line_dash="dot", annotation_text=reference_label)
+    fig.update_layout(title=title, yaxis_title=yaxis, template="plotly_white", height=440)
+    return fig
+
+
+def layer_estimates(series: Mapping[str, Sequence[Mapping[str, Any]]], title: str, yaxis: str, first_layer: int = 0) -> go.Figure:
+    """One line per named series of per-layer estimates, with 95 % error bars."""
+    fig = go.Figure()
+    for name, ests in series.items():
+        x = list(range(first_layer, first_layer + len(ests)))
+        fig.add_trace(go.Scatter(x=x, y=[e["value"] for e in ests], name=name, mode="lines+markers",
+                                 error_y=dict(type="data", symmetric=False, array=[e["high"] - e["value"] for e in ests],
+                                              arrayminus=[e["value"] - e["low"] for e in ests])))  # fmt: skip
+    fig.update_layout(title=title, xaxis_title="layer", yaxis_title=yaxis, template="plotly_white", height=420,
+                      legend=dict(orientation="h", y=-0.2))  # fmt: skip
+    fig.update_xaxes(dtick=1)
+    return fig

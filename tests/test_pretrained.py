@@ -1,0 +1,89 @@
+"""Shipped weights: listed, hash-verified, read without unpickling, and they reproduce the test
+accuracy recorded in their manifest on the real test split (same weights, same data)."""
+
+import json
+import re
+import shutil
+
+import pytest
+import torch
+
+import facnn
+from facnn.checkpoint import CheckpointError
+from facnn.pretrained import PretrainedError, manifest, sha256_of, weights_dir
+
+SHIPPED = sorted(manifest())
+
+
+def test_what_ships_is_listed():
+    listed = facnn.pretrained()
+    assert {"fashion-mnist/facnn", "fashion-mnist/coda"} <= set(listed)
+    for name, rec in listed.items():
+        assert re.fullmatch(re.escape(name.replace("/", "-")) + r"-[0-9a-f]{10}\.pt", rec["file"]), rec["file"]
+        assert (weights_dir() / rec["file"]).stat().st_size < 5 * 2**20  # small enough for git and a wheel
+        assert rec["command"].startswith("python -m facnn.train") and rec["epochs"] >= 10
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_reproduce_their_manifest_accuracy(name):
+    from facnn.data import load_dataset
+    from facnn.models import predict
+
+    model, rec = facnn.pretrained(name)
+    assert not model.training and sha256_of(weights_dir() / rec["file"]) == rec["sha256"]
+    x, y = load_dataset(rec["dataset"], "test").tensors()
+    correct = int((predict(model, x) == y).sum())
+    assert (correct, len(y)) == (rec["test_correct"], rec["test_images"])
+
+
+def test_the_facnn_meets_the_accuracy_target():
+    assert manifest()["fashion-mnist/facnn"]["test_accuracy"] >= 0.93
+
+
+@pytest.fixture
+def copy_of_weights(tmp_path, monkeypatch):
+    shutil.copytree(weights_dir(), tmp_path / "w")
+    monkeypatch.setenv("FACNN_WEIGHTS_DIR", str(tmp_path / "w"))
+    return tmp_path / "w"
+
+
+def test_an_altered_file_is_refused_before_it_is_read(copy_of_weights):
+    rec = manifest(copy_of_weights)["fashion-mnist/facnn"]
+    path = copy_of_weights / rec["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(PretrainedError, match="SHA-256"):
+        facnn.pretrained("fashion-mnist/facnn")
+
+
+def test_unknown_names_list_what_exists(copy_of_weights):
+    with pytest.raises(PretrainedError, match="fashion-mnist/facnn"):
+        facnn.pretrained("imagenet/facnn")
+
+
+def test_a_manifest_config_that_differs_from_the_file_is_refused(copy_of_weights):
+    path = copy_of_weights / "manifest.json"
+    data = json.loads(path.read_text())
+    data["models"]["fashion-mnist/facnn"]["model_config"]["depth"] = 3
+    path.write_text(json.dumps(data))
+    with pytest.raises(PretrainedError, match="config"):
+        facnn.pretrained("fashion-mnist/facnn")
+
+
+def test_a_pickle_that_runs_code_is_refused_even_with_a_matching_hash(copy_of_weights, tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "facnn-checkpoint/1", "payload": Boom()}, evil)
+    digest = sha256_of(evil)
+    name = f"fashion-mnist-facnn-{digest[:10]}.pt"
+    shutil.copy(evil, copy_of_weights / name)
+    path = copy_of_weights / "manifest.json"
+    data = json.loads(path.read_text())
+    data["models"]["fashion-mnist/facnn"].update(file=name, sha256=digest)
+    path.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        facnn.pretrained("fashion-mnist/facnn")

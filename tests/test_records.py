@@ -1,0 +1,78 @@
+"""Records and commands: one run per parameter set, commands that papermill parses back to the
+recorded values (README's too), and the reproduction check's verdicts."""
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from facnn import records as rec, reproduce
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def injected(command: str, tmp_path: Path) -> dict:
+    """Run a recorded papermill command with --prepare-only and return the injected parameters."""
+    args = shlex.split(command)
+    assert args[0] == "papermill", command
+    out = tmp_path / "prepared.ipynb"
+    args[2] = str(out)
+    subprocess.run([sys.executable, "-m", "papermill", *args[1:], "--prepare-only"], cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    nb = json.loads(out.read_text())
+    cell = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+    ns: dict = {}
+    exec("".join(cell["source"]), ns)
+    return {k: v for k, v in ns.items() if not k.startswith("__")}
+
+
+def test_a_built_command_gives_back_every_type(tmp_path):
+    params = {"config_prefix": "fashion_mnist", "methods": ["rise", "random"], "layers": [], "n_images": 7,
+              "fill": "zero", "percents": [0, 50.5, 100], "weights": "pretrained"}  # fmt: skip
+    assert injected(rec.papermill_command("03_pixel_removal.ipynb", params), tmp_path) == params
+
+
+def test_every_recorded_command_parses_back_to_its_parameters(tmp_path):
+    files = sorted((ROOT / "figures").glob("*.json"))
+    runs = [r for f in files for r in (json.loads(f.read_text()).get("runs", []) if f.name != "ablation.json" else [])]
+    assert runs, "no committed runs"
+    for run in runs:
+        assert injected(run["command"], tmp_path) == run["parameters"], run["command"]
+        assert list(run["parameters"]) == rec.parameter_names(run["notebook"])
+
+
+def test_readme_papermill_commands_run_as_written(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^(papermill notebooks/\S+ \S+.*)$", text, re.M) + re.findall(r"`(papermill notebooks/[^`]+)`", text)
+    assert commands
+    for cmd in commands:
+        nb = shlex.split(cmd)[1].split("/")[-1]
+        got = injected(cmd, tmp_path)
+        assert set(got) <= set(rec.parameter_names(nb)), (cmd, set(got) - set(rec.parameter_names(nb)))
+
+
+def test_a_run_with_the_same_parameters_replaces_the_old_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    p = {"n_images": 10, "device": "cpu"}
+    q = {"value": 0.5, "tol": 0.1, "basis": "test"}
+    rec.write_run("exp", "03_pixel_removal.ipynb", p, quantities={"a": q}, records=[])
+    rec.write_run("exp", "03_pixel_removal.ipynb", {**p, "device": "cuda"}, quantities={"a": q}, records=[])
+    rec.write_run("exp", "03_pixel_removal.ipynb", {**p, "n_images": 20}, quantities={"a": q}, records=[])
+    runs = json.loads((tmp_path / "figures" / "exp.json").read_text())["runs"]
+    assert [r["parameters"]["n_images"] for r in runs] == [10, 20] and runs[0]["parameters"]["device"] == "cuda"
+
+
+def test_the_reproduction_check_compares_within_tolerance(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    p = {"n_images": 10}
+    assert reproduce.summary(reproduce.check("exp", p, {})) == "no committed record for these parameters"
+    rec.write_run("exp", "03_pixel_removal.ipynb", p, records=[],
+                  quantities={"auc": rec.quantity(0.5, 0.1), "acc": rec.quantity(0.9, 0.01)})
+    ok = reproduce.check("exp", p, {"auc": rec.quantity(0.55, 0.1), "acc": rec.quantity(0.905, 0.01)})
+    assert reproduce.summary(ok).endswith("True") and all(r.ok for r in ok)
+    assert reproduce.main() == 0
+    bad = reproduce.check("exp", p, {"auc": rec.quantity(0.75, 0.1), "acc": rec.quantity(0.9, 0.01)})
+    assert [r.quantity for r in bad if not r.ok] == ["auc"]
+    assert reproduce.main() == 1 and "NO" in capsys.readouterr().out
