@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup dataset browser reproduce test bench notebooks clean-cache
+.PHONY: setup dataset browser reproduce test bench sync clean-cache
 
 setup: $(VENV)/.installed dataset
 
@@ -28,11 +28,14 @@ browser:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  echo "no Chromium: figures are written as HTML and JSON only"
 
+# Every notebook from the shipped weights, then the reproduction table: every number just produced
+# against the committed record of the same parameters (exit status 1 outside tolerance).
 reproduce: setup browser
-	mkdir -p runs/notebooks
+	rm -rf runs/reproduction && mkdir -p runs/notebooks
 	for nb in notebooks/0*.ipynb; do \
 	  $(BIN)/papermill $$nb runs/notebooks/$$(basename $$nb) -k python3 || exit 1; done
 	@echo "figures and tables: figures/   executed notebooks: runs/notebooks/"
+	$(BIN)/python -m facnn.reproduce
 
 test: setup
 	$(BIN)/python -m pytest -q --durations=15 tests/ --nbval --nbval-current-env notebooks/; rc=$$?; \
@@ -42,8 +45,9 @@ bench: setup
 	$(BIN)/python -m benchmarks.attribution
 	$(BIN)/python -m benchmarks.training
 
-notebooks:
-	$(BIN)/python tools/build_notebooks.py
+# Notebooks are paired with percent scripts (notebooks/*.py): after editing either side, sync them.
+sync:
+	$(BIN)/jupytext --sync notebooks/0*.ipynb
 
 clean-cache:
 	rm -rf data/checkpoints

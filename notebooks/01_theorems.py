@@ -30,8 +30,8 @@ n_random_models: int = 30  # random FA-CNNs of random shape checked against Theo
 seed: int = 0  # seed for random models and the test subset (and training)
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_facnn.json
 weights: str = "pretrained"  # "pretrained": the shipped FA-CNN; "train": train at epochs/train_subset below
-epochs: int = 2  # epochs when weights="train"
-train_subset: int = 10000  # training images when weights="train" (0: all)
+epochs: int = 2  # epochs when weights is "train"
+train_subset: int = 10000  # training images when weights is "train" (0: all)
 n_images: int = 500  # test images for the checks on the trained model
 device: str = "auto"  # "cpu", "cuda" or "auto"
 

@@ -28,8 +28,8 @@
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
 weights: str = "pretrained"  # "pretrained": the shipped weights; "train": train at epochs/train_subset below
-epochs: int = 2  # epochs when weights="train"
-train_subset: int = 10000  # training images when weights="train" (0: all)
+epochs: int = 2  # epochs when weights is "train"
+train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the image subset, RISE masks and the random control (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
 layers: list = []  # FA-CNN layers for maps and Grad-CAM (empty: the last and the 18/24 middle layer)

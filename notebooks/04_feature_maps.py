@@ -26,8 +26,8 @@
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_facnn.json
 weights: str = "pretrained"  # "pretrained": the shipped FA-CNN; "train": train at epochs/train_subset below
-epochs: int = 2  # epochs when weights="train"
-train_subset: int = 10000  # training images when weights="train" (0: all)
+epochs: int = 2  # epochs when weights is "train"
+train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the image subset and RISE (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
 n_show: int = 6  # images shown

@@ -28,8 +28,8 @@
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
 weights: str = "pretrained"  # "pretrained": the shipped FA-CNN and CoDA-Net; "train": train at epochs/train_subset
-epochs: int = 2  # epochs when weights="train"
-train_subset: int = 10000  # training images when weights="train" (0: all)
+epochs: int = 2  # epochs when weights is "train"
+train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for grids, RISE and the random control (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
 grid: int = 3  # grid side n (n*n distinct classes per grid)

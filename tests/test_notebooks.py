@@ -12,8 +12,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["-p", "n_random_models", "2", "-p", "train_subset", "300", "-p", "epochs", "1", "-p", "n_images", "16",
-        "-p", "device", "cpu"]  # fmt: skip
+TINY = ["-p", "n_random_models", "2", "-p", "n_images", "16", "-p", "device", "cpu"]
 
 
 @pytest.mark.parametrize("cwd", [".", "notebooks"])
@@ -22,10 +21,11 @@ def test_papermill_01_from_root_and_notebooks_dir(tmp_path, cwd):
     env = {**os.environ, "FACNN_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks/01_theorems.ipynb"), str(out), *TINY,
                     "-k", "python3", "--cwd", str(ROOT / cwd)], check=True, env=env, capture_output=True)  # fmt: skip
-    rec = json.loads((tmp_path / "figures" / "theorems.json").read_text())[0]
-    assert rec["theorem1_error"] <= 1e-5 and rec["n_random_models"] == 2
+    run = json.loads((tmp_path / "figures" / "theorems.json").read_text())["runs"][0]
+    assert run["records"][0]["theorem1_error"] <= 1e-5 and run["parameters"]["n_random_models"] == 2
+    assert run["weights"].startswith("pretrained fashion-mnist/facnn sha256:")
     assert (tmp_path / "figures" / "theorem2_morph.html").is_file()
-    assert rec["command"].startswith("papermill notebooks/01_theorems.ipynb")
+    assert run["command"].startswith("papermill notebooks/01_theorems.ipynb out.ipynb -y ")
 
 
 def test_notebooks_are_thin_and_committed_without_stray_outputs():

@@ -33,3 +33,13 @@ def test_sources_are_lint_clean():
     r = subprocess.run([sys.executable, "-m", "ruff", "check", "facnn", "notebooks", "tools", "benchmarks", "tests"],
                        cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_documents_every_parameter(path):
+    r = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0 and "Unable to parse" not in r.stdout + r.stderr, r.stdout + r.stderr
+    from facnn.records import parameter_names
+
+    for name in parameter_names(path.name):
+        assert f"  {name}: " in r.stdout, f"{path.name}: parameter {name} lacks a type annotation or comment"
