@@ -19,13 +19,10 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import shlex
-import signal
-import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -33,12 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig, load_config, merge
-from .checkpoint import atomic_write, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint
 from .data import augment, batches, load_dataset
-from .models import build_model, count_params
-from .paths import checkpoint_dir
+from .models import build_model
+from .runs import RunFolder, cache_folder, record
 
-__all__ = ["TrainConfig", "train", "get_or_train", "evaluate", "main"]
+__all__ = ["TrainConfig", "Callback", "train", "get_or_train", "evaluate", "main", "config_from_args"]
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
@@ -99,6 +96,74 @@ def model_config_for(cfg: TrainConfig, data) -> dict[str, Any]:
     return mc
 
 
+class Callback:
+    """Hooks into the training loop (tests use them to interrupt a run at a given step)."""
+
+    def on_step(self, step: int) -> None:
+        """Called before global step ``step`` (0-based) runs."""
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        """Called after epoch ``epoch`` (1-based) is checkpointed."""
+
+
+def _setup_distributed(device: torch.device) -> tuple[torch.device, int, int]:
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device, world, rank
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+
+
+def _train_epoch(cfg: TrainConfig, net: nn.Module, opt: torch.optim.Optimizer, train_ds, epoch: int, steps: int, total: int,
+                 device: torch.device, rank: int, world: int, callbacks, show: bool) -> torch.Tensor:  # fmt: skip
+    """One epoch; returns ``(loss sum, correct, count)`` summed over DDP processes."""
+    from tqdm import tqdm
+
+    net.train()
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    use_amp = cfg.amp and device.type == "cuda"
+    sums = torch.zeros(3, dtype=torch.float64)
+    data = batches(train_ds, max(1, cfg.batch_size // world), shuffle=True, generator=g, device=device, rank=rank,
+                   world=world, num_workers=cfg.num_workers)  # fmt: skip
+    bar = tqdm(data, total=steps, desc=f"epoch {epoch + 1}", leave=False, disable=not show, mininterval=2)
+    for i, (x, y) in enumerate(bar):
+        step = epoch * steps + i
+        for cb in callbacks:
+            cb.on_step(step)
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(cfg, step, total)
+        if cfg.augment:
+            x = augment(x, g)
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = net(x)
+            loss = _loss(cfg, logits.float(), y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {i}: lower lr")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sums += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
+        if i % 20 == 0:
+            bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}")
+    if world > 1:
+        sums = sums.to(device)
+        torch.distributed.all_reduce(sums)
+        sums = sums.cpu()
+    return sums
+
+
 def train(
     cfg: TrainConfig,
     out_dir: str | os.PathLike | None = None,
@@ -106,6 +171,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     command: str | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a model; return it (eval mode, on its device) and the results record.
 
@@ -121,127 +187,56 @@ def train(
         Show tqdm bars (epochs and batches, with loss and accuracy).
     command
         The command line recorded in the results (default: ``sys.argv``).
+    callbacks
+        :class:`Callback` objects called at every step and after every checkpointed epoch.
 
     Raises
     ------
     ValueError
         ``resume`` finds a checkpoint made with another config.
+
+    Examples
+    --------
+    >>> model, res = train(TrainConfig(dataset="digits", epochs=1), "runs/digits")  # doctest: +SKIP
     """
     from tqdm import tqdm
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = _device(cfg.device)
-    if world > 1:
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-        if not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    out = Path(out_dir) if out_dir is not None else checkpoint_dir() / f"{cfg.model}-{cfg.dataset}-{cfg.key()}"
-    ckpt_path, results_path = out / "checkpoint.pt", out / "results.json"
-
+    device, world, rank = _setup_distributed(_device(cfg.device))
+    folder = RunFolder(out_dir if out_dir is not None else cache_folder(cfg))
     train_ds, test_ds = _datasets(cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, model_config_for(cfg, train_ds)).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
-    else:
-        raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {cfg.optimizer!r}")
-
-    history: list[dict[str, Any]] = []
-    start_epoch, wall_before = 0, 0.0
-    if resume and ckpt_path.is_file():
-        ckpt = read_checkpoint(ckpt_path, map_location=device)
-        saved = TrainConfig(**ckpt["extra"]["train_config"])
-        if saved.key() != cfg.key():
-            diff = sorted(k for k, v in asdict(cfg).items() if asdict(saved)[k] != v)
-            raise ValueError(f"{ckpt_path} was made by another training config (differs in {diff}); "
-                             f"use another out_dir or resume=False")  # fmt: skip
-        load_checkpoint(ckpt_path, model, map_location=device)
-        opt.load_state_dict(ckpt["optimizer"])
-        history, start_epoch = ckpt["extra"]["history"], ckpt["extra"]["epoch"]
-        wall_before = ckpt["extra"]["wall_time"]
-
+    opt = _optimizer(cfg, model)
+    state = folder.resume(cfg, model, opt, device) if resume else {}
+    history, wall_before = state.get("history", []), state.get("wall_time", 0.0)
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     if cfg.compile and device.type == "cuda":
         net = torch.compile(net)
-    local_bs = max(1, cfg.batch_size // world)
-    steps_per_epoch = math.ceil(math.ceil(len(train_ds) / world) / local_bs)
-    total = steps_per_epoch * cfg.epochs
-    kill_at = int(os.environ.get("FACNN_KILL_AT_STEP", "-1"))  # test hook: SIGKILL itself mid-run
-    use_amp = cfg.amp and device.type == "cuda"
-    show = progress and rank == 0
-    t0 = time.perf_counter()
-    epochs = tqdm(range(start_epoch, cfg.epochs), desc="epochs", disable=not show, initial=start_epoch, total=cfg.epochs)
+    steps = math.ceil(math.ceil(len(train_ds) / world) / max(1, cfg.batch_size // world))
+    show, t0 = progress and rank == 0, time.perf_counter()
+    epochs = tqdm(range(len(history), cfg.epochs), desc="epochs", disable=not show, initial=len(history), total=cfg.epochs)
     for epoch in epochs:
-        net.train()
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        sums = torch.zeros(3, dtype=torch.float64)
         te = time.perf_counter()
-        bar = tqdm(batches(train_ds, local_bs, shuffle=True, generator=g, device=device, rank=rank, world=world,
-                           num_workers=cfg.num_workers),
-                   total=steps_per_epoch, desc=f"epoch {epoch + 1}", leave=False, disable=not show, mininterval=2)  # fmt: skip
-        for i, (x, y) in enumerate(bar):
-            step = epoch * steps_per_epoch + i
-            if step == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(cfg, step, total)
-            if cfg.augment:
-                x = augment(x, g)
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = net(x)
-                loss = _loss(cfg, logits.float(), y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {i}: lower lr")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sums += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)  # fmt: skip
-            if i % 20 == 0:
-                bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}")
-        if world > 1:
-            sums = sums.to(device)
-            torch.distributed.all_reduce(sums)
-            sums = sums.cpu()
+        sums = _train_epoch(cfg, net, opt, train_ds, epoch, steps, steps * cfg.epochs, device, rank, world, callbacks, show)
         test_loss, test_acc = evaluate(model, test_ds, device=device, rank=rank, world=world)
         history.append(dict(
             epoch=epoch + 1, train_loss=(sums[0] / sums[2]).item(), train_acc=(sums[1] / sums[2]).item(),
-            test_loss=test_loss, test_acc=test_acc, lr=_lr_at(cfg, (epoch + 1) * steps_per_epoch - 1, total),
+            test_loss=test_loss, test_acc=test_acc, lr=_lr_at(cfg, (epoch + 1) * steps - 1, steps * cfg.epochs),
             seconds=time.perf_counter() - te,
         ))  # fmt: skip
         epochs.set_postfix(test_acc=f"{test_acc:.4f}")
-        wall = wall_before + time.perf_counter() - t0
         if rank == 0:
-            extra = dict(train_config=asdict(cfg), history=history, epoch=epoch + 1, wall_time=wall)
-            save_checkpoint(ckpt_path, model, optimizer=opt, extra=extra)
-            results = _results(cfg, model, history, wall, device, world, command)
-            atomic_write(results_path, lambda p: p.write_text(json.dumps(results, indent=1)))
+            rec = folder.save(cfg, model, opt, history, wall_before + time.perf_counter() - t0, device, world, command)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch + 1, rec)
     if world > 1:
         torch.distributed.barrier()
     model.eval()
-    return model, _results(cfg, model, history, wall_before + time.perf_counter() - t0, device, world, command)
-
-
-def _results(cfg, model, history, wall, device, world, command) -> dict[str, Any]:
-    last = history[-1] if history else {}
-    return dict(
-        model=cfg.model, dataset=cfg.dataset, config=asdict(cfg), model_config=model.config, seed=cfg.seed,
-        epochs=len(history), test_accuracy=last.get("test_acc"), params=count_params(model), history=history,
-        wall_time=wall, device=str(device), world_size=world, torch=torch.__version__,
-        threads=torch.get_num_threads(), host=platform.node(),
-        command=command or " ".join(shlex.quote(a) for a in ["python", "-m", "facnn.train", *sys.argv[1:]]),
-    )  # fmt: skip
+    return model, record(cfg, model, history, wall_before + time.perf_counter() - t0, device, world, command)
 
 
 def get_or_train(
@@ -252,17 +247,14 @@ def get_or_train(
     The cache folder is ``data/checkpoints/<model>-<dataset>-<cfg.key()>``; an interrupted run
     there is resumed. The model is returned in eval mode on ``device`` (default: ``cfg.device``).
     """
-    out = checkpoint_dir() / f"{cfg.model}-{cfg.dataset}-{cfg.key()}"
-    results_path = out / "results.json"
+    folder = RunFolder(cache_folder(cfg))
     dev = _device(device or cfg.device)
-    if results_path.is_file() and (out / "checkpoint.pt").is_file():
-        results = json.loads(results_path.read_text())
-        if results.get("epochs") == cfg.epochs:
-            model = load_checkpoint(out / "checkpoint.pt", map_location="cpu").to(dev).eval()
-            return model, results
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.json"  # the exact config, so the recorded command is a plain one
-    atomic_write(cfg_path, lambda p: p.write_text(json.dumps(asdict(cfg), indent=1)))
+    if folder.finished(cfg.epochs):
+        model = load_checkpoint(folder.checkpoint, map_location="cpu").to(dev).eval()
+        return model, json.loads(folder.results.read_text())
+    folder.path.mkdir(parents=True, exist_ok=True)
+    cfg_path = folder.write_config(cfg)  # the exact config, so the recorded command is a plain one
+    out = folder.path
     cmd = f"python -m facnn.train --config {shlex.quote(_shown(cfg_path))} --out {shlex.quote(_shown(out))} --resume"
     model, results = train(cfg, out, resume=True, progress=progress, command=cmd)
     return model.to(dev).eval(), results

@@ -1,0 +1,95 @@
+"""A training run's folder: where it lives (the cache key), its checkpoint and its results record.
+
+``<folder>/checkpoint.pt`` (atomic, read back with ``weights_only=True``) holds the model, the
+optimizer and ``extra = {train_config, history, epoch, wall_time}``; ``<folder>/results.json``
+is the human-readable record; ``<folder>/config.json`` the exact config when the run came from
+:func:`facnn.get_or_train` (so its recorded command is a plain one).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import atomic_write, load_checkpoint, read_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .models import count_params
+from .paths import checkpoint_dir
+
+__all__ = ["RunFolder", "cache_folder"]
+
+
+def cache_folder(cfg: TrainConfig) -> Path:
+    """The checkpoint-cache folder of ``cfg``: ``data/checkpoints/<model>-<dataset>-<key>``."""
+    return checkpoint_dir() / f"{cfg.model}-{cfg.dataset}-{cfg.key()}"
+
+
+class RunFolder:
+    """The files of one training run."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.checkpoint = self.path / "checkpoint.pt"
+        self.results = self.path / "results.json"
+        self.config = self.path / "config.json"
+
+    def finished(self, epochs: int) -> bool:
+        """A complete run of ``epochs`` epochs is here."""
+        if not (self.results.is_file() and self.checkpoint.is_file()):
+            return False
+        return json.loads(self.results.read_text()).get("epochs") == epochs
+
+    def write_config(self, cfg: TrainConfig) -> Path:
+        return atomic_write(self.config, lambda p: p.write_text(json.dumps(asdict(cfg), indent=1)))
+
+    def resume(self, cfg: TrainConfig, model: nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> dict[str, Any]:
+        """Load the last completed epoch into ``model`` and ``opt``; return ``extra`` (empty when
+        there is no checkpoint).
+
+        Raises
+        ------
+        ValueError
+            The checkpoint was made by another training config (the message lists the fields).
+        """
+        if not self.checkpoint.is_file():
+            return {}
+        ckpt = read_checkpoint(self.checkpoint, map_location=device)
+        saved = TrainConfig(**ckpt["extra"]["train_config"])
+        if saved.key() != cfg.key():
+            diff = sorted(k for k, v in asdict(cfg).items() if asdict(saved)[k] != v)
+            raise ValueError(f"{self.checkpoint} was made by another training config (differs in {diff}); "
+                             f"use another out_dir or resume=False")  # fmt: skip
+        load_checkpoint(self.checkpoint, model, map_location=device)
+        opt.load_state_dict(ckpt["optimizer"])
+        return ckpt["extra"]
+
+    def save(self, cfg: TrainConfig, model: nn.Module, opt: torch.optim.Optimizer, history: list[dict[str, Any]],
+             wall: float, device: torch.device, world: int, command: str | None) -> dict[str, Any]:  # fmt: skip
+        """Write the checkpoint and the results record of the epochs done so far; return the record."""
+        extra = dict(train_config=asdict(cfg), history=history, epoch=len(history), wall_time=wall)
+        save_checkpoint(self.checkpoint, model, optimizer=opt, extra=extra)
+        rec = record(cfg, model, history, wall, device, world, command)
+        atomic_write(self.results, lambda p: p.write_text(json.dumps(rec, indent=1)))
+        return rec
+
+
+def record(cfg: TrainConfig, model: nn.Module, history: list[dict[str, Any]], wall: float, device: torch.device,
+           world: int, command: str | None) -> dict[str, Any]:  # fmt: skip
+    """The results record of a run."""
+    last = history[-1] if history else {}
+    model = getattr(model, "module", model)
+    return dict(
+        model=cfg.model, dataset=cfg.dataset, config=asdict(cfg), model_config=model.config, seed=cfg.seed,
+        epochs=len(history), test_accuracy=last.get("test_acc"), params=count_params(model), history=history,
+        wall_time=wall, device=str(device), world_size=world, torch=torch.__version__,
+        threads=torch.get_num_threads(), host=platform.node(),
+        command=command or " ".join(shlex.quote(a) for a in ["python", "-m", "facnn.train", *sys.argv[1:]]),
+    )  # fmt: skip
