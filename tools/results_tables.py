@@ -1,14 +1,18 @@
-"""Print the README's result tables (markdown) from figures/*.json and benchmarks/results/*.json.
+"""Print the README's result tables (markdown) from figures/*.json, the shipped-weights manifest and
+benchmarks/results/*.json.
 
-    python tools/results_tables.py
+    python tools/results_tables.py [claims shipped theorems accuracy pixel localisation costs]
+    python tools/results_tables.py --readme     # rewrite the README's generated blocks
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 FIG, BENCH = ROOT / "figures", ROOT / "benchmarks" / "results"
 
 
@@ -16,47 +20,91 @@ def load(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _runs(name: str) -> list[dict]:
+    d = load(FIG / f"{name}.json")
+    return sorted(d["runs"], key=lambda r: -max(r["parameters"].get(k) or 0 for k in ("n_images", "n_grids", "n_corr", "epochs")))\
+        if d else []
+
+
+def _ci(e: dict, digits: int = 3) -> str:
+    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
+
+
+def _comparisons(run: dict) -> None:
+    if run.get("comparisons"):
+        print("\n| comparison | difference [95% CI] | verdict |\n|---|---|---|")
+        for c in run["comparisons"]:
+            ref, other = c["reference"].replace("|", " "), c["other"].replace("|", " ")
+            print(f"| {ref} − {other}{'' if c['paired'] else ' (unpaired)'} | {_ci(c['difference'])} | {c['verdict']} |")
+
+
+def shipped() -> None:
+    from facnn.claims import _binomial
+    from facnn.pretrained import manifest
+
+    print("| name | test accuracy [95% CI] | epochs | params | size | wall time | retrain with |\n|---|---|---|---|---|---|---|")
+    for name, r in manifest().items():
+        print(f"| `{name}` | {_ci(_binomial(r['test_accuracy'], r['test_images']), 4)} | {r['epochs']} | {r['params']:,} | "
+              f"{r['bytes'] / 2**20:.1f} MB | {r['wall_time_s'] / 60:.0f} min ({r['threads']} thread{'s' * (r['threads'] > 1)}, {r['device']}) | `{r['command'].split(' && ')[0]}` |")
+
+
 def accuracy() -> None:
-    print("| model | train images | epochs | seed | test accuracy | params | wall time | device | command |\n|---|---|---|---|---|---|---|---|---|")
-    for r in load(FIG / "accuracy.json") or []:
-        n = r["train_subset"] or 60000
-        print(f"| {r['model']} | {n:,} | {r['epochs']} | {r['seed']} | {r['test_accuracy']:.4f} | {r['params']:,} | {r['wall_time']:.0f} s "
-              f"| {r['device']} | `{r['command']}` |")
-    for r in load(FIG / "ablation.json") or []:
-        # ablation runs shared the machine with other work and were paused: their wall time is not a measurement
-        print(f"| {r['variant']} | 60,000 | {r['epochs']} | {r['config']['seed']} | {r['test_accuracy']:.4f} | {r['params']:,} | (shared machine) "
-              f"| cpu | `{r['command']}` |")
+    from facnn.claims import _binomial
+
+    for run in _runs("accuracy"):
+        print("| model | train images | epochs | seed | test accuracy [95% CI] | params | wall time | threads |\n|---|---|---|---|---|---|---|---|")
+        for r in run["records"]:
+            n = r["train_subset"] or 60000
+            print(f"| {r['model']} | {n:,} | {r['epochs']} | {r['seed']} | {_ci(r['test_accuracy'], 4)} | {r['params']:,} | "
+                  f"{r['wall_time']:.0f} s | {r['threads']} |")
+        print(f"\nCommand: `{run['command']}`\n")
     abl = load(FIG / "ablation.json") or []
-    if abl:
-        print("\nAlignment properties measured on each trained model (64 test images):\n")
-        print("| variant | epochs | seed | what changes | Theorem-1 error | morph equality error | max class-map step / bound |\n|---|---|---|---|---|---|---|")
-        for r in abl:
-            def fmt(v):
-                return "n/a (no aligned maps)" if v is None else f"{v:.1e}" if v < 0.01 else f"{v:.4f}"
-            print(f"| {r['variant']} | {r['epochs']} | {r['config']['seed']} | {r.get('change', '')} | {fmt(r['theorem1_error'])} | {fmt(r['morph_equality_error'])} "
-                  f"| {fmt(r['class_ratio_max'])} |")
+    print("| variant | epochs | seed | test accuracy [95% CI] | params | command |\n|---|---|---|---|---|---|")
+    for r in abl:
+        print(f"| {r['variant']} | {r['epochs']} | {r['config']['seed']} | {_ci(_binomial(r['test_accuracy'], 10000), 4)} | "
+              f"{r['params']:,} | `{r['command']}` |")
+
+
+def theorems() -> None:
+    for run in _runs("theorems"):
+        r = run["records"][0]
+        print(f"- {run['weights']}, {run['parameters']['n_images']} test images: Theorem-1 error {r['theorem1_error']:.1e}; "
+              f"random models ({run['parameters']['n_random_models']}): max Theorem-1 error {r['worst_random']['theorem1_error']:.1e}, "
+              f"max morph-equality error {r['worst_random']['morph_equality_error']:.1e}.")
+        print("  corr(map, Grad-CAM) per layer: " + ", ".join(_ci(e) for e in r["gradcam_correlation_ci"]))
+        print("  corr(map, penultimate map) per layer 1..L: " + ", ".join(_ci(e) for e in r["final_correlation_ci"]))
+        print(f"  Command: `{run['command']}`")
 
 
 def pixel_removal() -> None:
-    recs = load(FIG / "pixel_removal.json") or []
-    print("| method | MoRF AUC (lower is better) | LeRF AUC (higher is better) |\n|---|---|---|")
-    for m in dict.fromkeys(r["method"] for r in recs):
-        auc = {r["order"]: r["auc"] for r in recs if r["method"] == m}
-        print(f"| {m} | {auc.get('morf', float('nan')):.3f} | {auc.get('lerf', float('nan')):.3f} |")
-    if recs:
-        s = recs[0]["settings"]
-        print(f"\n{s['n_images']} test images, maps of the {s['class_used']} class, fill {s['fill']}, RISE N={s['rise_n']}, "
-              f"occlusion k={s['occlusion_k']}, layers {s['layers']}. Command: `{recs[0]['command']}`")
+    for run in _runs("pixel_removal"):
+        p = run["parameters"]
+        print(f"\n**{p['n_images']} test images, RISE N={p['rise_n']}, occlusion k={p['occlusion_k']}, fill {p['fill']}, "
+              f"maps of the true class** ({run['weights']})\n")
+        print("| method | MoRF AUC [95% CI] (lower is better) | LeRF AUC [95% CI] (higher is better) |\n|---|---|---|")
+        for m in dict.fromkeys(r["method"] for r in run["records"]):
+            auc = {r["order"]: r["auc"] for r in run["records"] if r["method"] == m}
+            print(f"| {m} | {_ci(auc['morf'])} | {_ci(auc['lerf'])} |")
+        _comparisons(run)
+        print(f"\nCommand: `{run['command']}`")
 
 
 def localisation() -> None:
-    recs = load(FIG / "localisation.json") or []
-    print("| method | mean | median | grids | note |\n|---|---|---|---|---|")
-    for r in recs:
-        note = f"T={r['temperature']:g}, acc {r['test_accuracy']:.3f}" if "temperature" in r else ""
-        print(f"| {r['method']} | {r['mean']:.3f} | {r['median']:.3f} | {r['n_grids']} | {note} |")
-    if recs:
-        print(f"\nCommand: `{recs[0]['command']}`")
+    for run in _runs("localisation"):
+        p = run["parameters"]
+        print(f"\n**{p['grid']}×{p['grid']} grids, {p['n_grids']} per model** ({run['weights']})\n")
+        print("| method | mean [95% CI] | median | grids | note |\n|---|---|---|---|---|")
+        for r in run["records"]:
+            note = f"T={r['temperature']:g}, accuracy {r['test_accuracy']:.3f}" if r.get("temperature") else ""
+            print(f"| {r['method']} | {_ci(r['mean'])} | {r['median']:.3f} | {r['n_grids']} | {note} |")
+        _comparisons(run)
+        print(f"\nCommand: `{run['command']}`")
+
+
+def claims() -> None:
+    from facnn.claims import claims_markdown
+
+    print(claims_markdown())
 
 
 def costs() -> None:
@@ -81,7 +129,33 @@ def costs() -> None:
                   f"{r['forward_flops_per_image'] / 1e6:.0f} |")
 
 
-if __name__ == "__main__":
-    for title, fn in [("Accuracy", accuracy), ("Pixel removal", pixel_removal), ("Localisation", localisation), ("Costs", costs)]:
+def update_readme() -> None:
+    """Rewrite every ``<!-- results:NAME -->`` … ``<!-- /results -->`` block of README.md from the records."""
+    import contextlib
+    import io
+    import re
+
+    fns = {"claims": claims, "shipped": shipped, "theorems": theorems, "accuracy": accuracy, "pixel": pixel_removal,
+           "localisation": localisation, "costs": costs}  # fmt: skip
+    readme = ROOT / "README.md"
+
+    def block(m: re.Match) -> str:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            fns[m.group(1)]()
+        return f"<!-- results:{m.group(1)} -->\n{buf.getvalue().strip()}\n<!-- /results -->"
+
+    readme.write_text(re.sub(r"<!-- results:(\w+) -->.*?<!-- /results -->", block, readme.read_text(), flags=re.S))
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--readme"]:
+    update_readme()
+elif __name__ == "__main__":
+    sections = [("Claims", claims), ("Shipped weights", shipped), ("Theorems", theorems), ("Accuracy", accuracy),
+                ("Pixel removal", pixel_removal), ("Localisation", localisation), ("Costs", costs)]
+    only = sys.argv[1:]
+    for title, fn in sections:
+        if only and title.lower().split()[0] not in only:
+            continue
         print(f"\n### {title}\n")
         fn()
