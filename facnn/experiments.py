@@ -131,8 +131,8 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
                      coda: nn.Module | None = None, seed: int = 0) -> dict[str, tuple[nn.Module, Attribution, int | None]]:  # fmt: skip
     """``{label: (model evaluated, explainer, layer)}`` for the pixel-removal and localisation
     experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions",
-    "coda-rise", "coda-occlusion"};
-    "coda-rise"/"coda-occlusion" run RISE/occlusion on the CoDA-Net (as the CoDA-Nets paper compares);
+    "coda-rise", "coda-occlusion", "coda-gradcam"};
+    "coda-rise"/"coda-occlusion"/"coda-gradcam" run RISE/occlusion/Grad-CAM on the CoDA-Net (as the CoDA-Nets paper compares);
     "random" is the :class:`~facnn.attribution.RandomMaps` control (each experiment restarts it
     with its own seed)."""
     out: dict[str, tuple[nn.Module, Attribution, int | None]] = {}
@@ -151,10 +151,12 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
             if coda is None:
                 raise ValueError("method 'contributions' needs a trained CoDA-Net (coda=...)")
             out["CoDA contributions"] = (coda, Contributions(coda), None)
-        elif method in ("coda-rise", "coda-occlusion"):  # post-hoc methods on the CoDA-Net itself
+        elif method in ("coda-rise", "coda-occlusion", "coda-gradcam"):  # post-hoc methods on the CoDA-Net itself
             if coda is None:
                 raise ValueError(f"method {method!r} needs a trained CoDA-Net (coda=...)")
-            if method == "coda-rise":
+            if method == "coda-gradcam":  # at the last dynamic-alignment layer (the one before the 1×1 class layer)
+                out["Grad-CAM on CoDA"] = (coda, GradCAM(coda, coda.layers[-2]), None)
+            elif method == "coda-rise":
                 label = "RISE (centred) on CoDA" if rise_center else "RISE on CoDA"
                 out[label] = (coda, RISE(coda, rise_n, rise_cells, seed=seed, center=rise_center), None)
             else:

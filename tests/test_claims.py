@@ -1,0 +1,45 @@
+"""The claims table follows the records: verdicts change when the evidence does."""
+
+import pytest
+
+from facnn import claims, records as rec, viz
+
+
+def _est(v, half=0.01):
+    return {"value": v, "low": v - half, "high": v + half, "n": 1000, "level": 0.95}
+
+
+def _pixel_run(rise_diff, gradcam_diff):
+    records = [{"method": m, "layer": l, "order": o, "auc": _est(0.2)} for m, l in
+               [("FA-CNN maps L6", 6), ("Grad-CAM L6", 6), ("RISE", None), ("K-OCC k=4", None)] for o in ("morf", "lerf")]
+    def comp(other, d):
+        verdict = "not significant" if abs(d) < 0.02 else ("FA-CNN maps L6 better" if d < 0 else f"{other} better")
+        return {"reference": "FA-CNN maps L6|morf", "other": f"{other}|morf", "difference": _est(d), "paired": True,
+                "verdict": verdict}
+    return records, [comp("Grad-CAM L6", gradcam_diff), comp("RISE", rise_diff), comp("K-OCC k=4", rise_diff)]
+
+
+@pytest.mark.parametrize("rise_diff, expected", [(0.05, "not reproduced"), (-0.05, "reproduced")])
+def test_pixel_removal_verdict_follows_the_paired_differences(tmp_path, monkeypatch, rise_diff, expected):
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    records, comps = _pixel_run(rise_diff, 0.0)
+    params = {"weights": "pretrained", "n_images": 1000}
+    rec.write_run("pixel_removal", "03_pixel_removal.ipynb", params, quantities={}, records=records, comparisons=comps)
+    rec.write_run("pixel_removal", "03_pixel_removal.ipynb", {**params, "n_images": 10}, quantities={}, records=[],
+                  comparisons=[])  # a smaller run is not the headline
+    row = next(r for r in claims.claims() if "pixels removed" in r["claim"])
+    assert row["verdict"] == expected and "1000 images" in row["ours"]
+
+
+def test_one_colour_per_method_in_both_panels():
+    records = [{"method": m, "layer": l, "order": o, "percents": [0, 50, 100], "accuracy": [0.9, 0.5, 0.1],
+                "accuracy_low": [0.85, 0.45, 0.05], "accuracy_high": [0.95, 0.55, 0.15]}
+               for m, l in [("FA-CNN maps L6", 6), ("FA-CNN maps L4", 4), ("RISE", None)] for o in ("morf", "lerf")]
+    fig = viz.removal_curves(records, "t")
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    colours = {}
+    for t in lines:
+        colours.setdefault(t.name, set()).add(t.line.color)
+    assert all(len(c) == 1 for c in colours.values()) and len({next(iter(c)) for c in colours.values()}) == 3
+    assert viz.method_color("Grad-CAM L6") == viz.method_color("Grad-CAM L6", 6) != viz.method_color("Grad-CAM L4", 6)
+    assert viz.method_color("RISE (centred) on CoDA") == viz.method_color("RISE")
