@@ -50,6 +50,7 @@ for name, (_, r) in runs.items():
 print("all models above 50% test accuracy:", all(a["low"] > 0.5 for a in accuracy.values()))
 
 # %%
+# CHECK: the accuracies reproduce the committed record of these parameters (CPU training: see its tolerance)
 quantities = {f"{n} test accuracy": rec.quantity(a["value"], rec.TRAINING_TOLERANCE) for n, a in accuracy.items()}
 rows = reproduce.check("accuracy", params, quantities)
 print(reproduce.summary(rows))

@@ -6,23 +6,56 @@
 
 Only stdout of CHECK cells is kept; cells are matched by id, so the executed notebook must come
 from the committed one. Run it only after reading what the CHECK cells printed.
+
+A first run of new parameters has no committed record to compare with, so its CHECK cell prints
+"no committed record for these parameters". With ``--from-records`` that line is replaced by the
+verdict the next run will print against the record the first run just wrote (the record compared
+with itself: "all N quantities ... True"); ``pytest --nbval`` then verifies it for real.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
-def accept(executed: Path) -> list[str]:
+NO_RECORD = "no committed record for these parameters"
+
+
+def _expected_verdicts(executed: Path) -> list[str]:
+    """The summaries a rerun prints, one per reproduction check in the executed notebook, in order."""
+    from facnn import reproduce
+    from facnn.records import _read, parameter_names
+
+    nb = json.loads(executed.read_text())
+    injected = next((c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])), None)
+    ns: dict = {}
+    for c in nb["cells"]:
+        if "parameters" in c["metadata"].get("tags", []) or c is injected:
+            exec("".join(c["source"]), ns)
+    params = {k: ns[k] for k in parameter_names(executed.name)}
+    out = []
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        for exp in re.findall(r'reproduce\.check\("(\w+)"', src):
+            run = next(r for r in _read(exp)["runs"] if r["key"] == reproduce.run_key(params))
+            out.append(reproduce.summary(reproduce.compare(exp, params, run["quantities"])))
+    return out
+
+
+def accept(executed: Path, from_records: bool = False) -> list[str]:
     """Copy CHECK outputs from ``executed`` into ``notebooks/<same name>``; return what was stored."""
     target = ROOT / "notebooks" / executed.name
     ran = {c.get("id"): c for c in json.loads(executed.read_text())["cells"]}
     nb = json.loads(target.read_text())
     stored = []
+    verdicts = iter(_expected_verdicts(executed)) if from_records else iter(())
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
@@ -33,6 +66,8 @@ def accept(executed: Path) -> list[str]:
             if not out:
                 raise SystemExit(f"{executed}: CHECK cell {cell['id']} printed nothing")
             text = "".join("".join(o["text"]) for o in out)
+            if from_records and NO_RECORD in text:
+                text = text.replace(NO_RECORD, next(verdicts))
             cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": text.splitlines(keepends=True)}]
             cell["execution_count"] = 1
             stored.append(text.strip())
@@ -43,8 +78,10 @@ def accept(executed: Path) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("executed", nargs="+", type=Path)
-    for path in p.parse_args().executed:
-        for text in accept(path):
+    p.add_argument("--from-records", action="store_true", help="expect the verdict against the record this run wrote")
+    args = p.parse_args()
+    for path in args.executed:
+        for text in accept(path, args.from_records):
             print(f"{path.name}: {text}")
 
 
