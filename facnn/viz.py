@@ -82,21 +82,36 @@ def table_figure(records: Sequence[Mapping[str, Any]], columns: Sequence[str], t
 
 
 def map_grid(images: np.ndarray, rows: Mapping[str, np.ndarray], title: str = "", col_titles: Sequence[str] | None = None) -> go.Figure:
-    """A grid of heatmaps: first row the images ``(N, H, W)``, then one row per named map set."""
+    """A grid of heatmaps: first row the images ``(N, H, W)``, then one row per named map set.
+
+    Every map of a row shares one symmetric colour scale (blue negative, red positive) with its
+    colour bar at the row's end, so maps are comparable along a row; rows (methods, layers) have
+    their own scales because their units differ.
+    """
     n = images.shape[0]
     names = ["image", *rows]
     fig = make_subplots(rows=len(names), cols=n, horizontal_spacing=0.01, vertical_spacing=0.02,
                         row_titles=names, column_titles=list(col_titles) if col_titles else None)  # fmt: skip
     for r, (name, maps) in enumerate([("image", images), *rows.items()], start=1):
+        z_all = np.asarray(maps)
+        lim = float(np.abs(z_all).max()) or 1.0
+        axis = fig.get_subplot(r, 1).yaxis
+        lo, hi = axis.domain
         for c in range(n):
-            z = np.asarray(maps[c])
-            lim = float(np.abs(z).max()) or 1.0
             cs, zmin = ("gray", 0.0) if name == "image" else ("RdBu_r", -lim)
-            fig.add_trace(go.Heatmap(z=z[::-1], colorscale=cs, zmin=zmin, zmax=lim, showscale=False), r, c + 1)
+            bar = dict(len=(hi - lo) * 0.95, y=(lo + hi) / 2, yanchor="middle", x=1.0, thickness=8,
+                       tickfont=dict(size=8), exponentformat="e")  # fmt: skip
+            fig.add_trace(go.Heatmap(z=z_all[c][::-1], colorscale=cs, zmin=zmin, zmax=lim, colorbar=bar,
+                                     showscale=c == n - 1 and name != "image"), r, c + 1)  # fmt: skip
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x")
-    fig.update_layout(title=title, height=110 * len(names) + 80, width=110 * n + 200, template="plotly_white",
-                      margin=dict(l=20, r=120, t=60, b=20))  # fmt: skip
+    fig.update_yaxes(visible=False)
+    for r in range(1, len(names) + 1):
+        for c in range(1, n + 1):  # square pixels: each y axis anchored to its own x axis
+            sub = fig.get_subplot(r, c)
+            fig.update_yaxes(scaleanchor=sub.xaxis.plotly_name.replace("axis", ""), row=r, col=c)
+    fig.update_annotations(font_size=10)
+    fig.update_layout(title=title, height=110 * len(names) + 80, width=110 * n + 260, template="plotly_white",
+                      margin=dict(l=20, r=160, t=80, b=20))  # fmt: skip
     return fig
 
 

@@ -87,6 +87,7 @@ def estimate_bars(estimates: Mapping[str, Mapping[str, Any]], title: str, yaxis:
     names = list(estimates)
     vals = [estimates[n]["value"] for n in names]
     fig = go.Figure(go.Bar(x=names, y=vals, marker_color=[method_color(n, last_layer) for n in names],
+                           marker_pattern_shape=["/" if n.endswith("on CoDA") else "" for n in names],
                            error_y=dict(type="data", symmetric=False,
                                         array=[estimates[n]["high"] - estimates[n]["value"] for n in names],
                                         arrayminus=[estimates[n]["value"] - estimates[n]["low"] for n in names])))  # fmt: skip
