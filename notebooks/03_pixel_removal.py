@@ -53,7 +53,7 @@ layers = layers or ex.paper_layers(len(model.layers))
 x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
 explainers = ex.build_explainers(model, layers, methods, rise_n=rise_n, rise_cells=rise_cells,
                                  occlusion_k=occlusion_k, coda=coda, seed=seed)
-records, units = ex.pixel_removal_experiment(explainers, x, y, percents=percents, fill=fill, seed=seed)
+records, units = ex.pixel_removal_experiment(explainers, x, y, percents=percents, fill=fill, seed=seed, progress=False)
 reference = f"FA-CNN maps L{layers[0]}"
 comparisons = []
 if reference in explainers:

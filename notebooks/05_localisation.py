@@ -59,7 +59,8 @@ layers = ex.paper_layers(len(model.layers))
 x, y = ex.test_batch(res["dataset"], n_candidates, seed, dev)
 explainers = ex.build_explainers(model, layers, methods, rise_n=rise_n, rise_center=rise_center,
                                  occlusion_k=occlusion_k, coda=coda, seed=seed)
-records, scores = ex.localisation_experiment(explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence)
+records, scores = ex.localisation_experiment(explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence,
+                                             progress=False)
 
 # %%
 sweep = []
