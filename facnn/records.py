@@ -22,7 +22,7 @@ from typing import Any
 from .paths import figures_dir, project_root
 
 __all__ = ["parameter_names", "notebook_parameters", "papermill_command", "run_key", "write_run", "committed_run", "quantity",
-           "image_tolerance", "git_commit", "EXECUTION_PARAMETERS", "TRAINING_TOLERANCE"]  # fmt: skip
+           "image_tolerance", "git_commit", "EXECUTION_PARAMETERS", "TRAINING_TOLERANCE", "SWEEP_TOLERANCE"]  # fmt: skip
 
 # Notebook parameters that change where a run executes, not what it computes.
 EXECUTION_PARAMETERS = ("device",)
@@ -103,8 +103,11 @@ def image_tolerance(n: int) -> dict[str, Any]:
 
 # Accuracy of a model trained in the notebook on CPU: the weights depend on the thread count and
 # the machine (float summation order in the kernels), so a retrained model differs slightly.
-TRAINING_TOLERANCE = dict(tol=0.01, basis="CPU training at the notebook's budget: weights vary with thread count and "
-                          "machine; see README 'Reproduction check' for the measured spread")  # fmt: skip
+TRAINING_TOLERANCE = dict(tol=0.02, basis="CPU training at the notebook's budget: weights vary with thread count and "
+                          "machine; see README 'The reproduction check' for the measured spread")  # fmt: skip
+# Pointing-game share of a model trained briefly in the notebook (the CoDA temperature sweep).
+SWEEP_TOLERANCE = dict(tol=0.1, basis="1-epoch models trained in the notebook on CPU: their weights, and so their maps, "
+                       "vary with thread count and machine; see README 'The reproduction check'")  # fmt: skip
 
 
 def quantity(value: float, tol: float | dict[str, Any], basis: str = "") -> dict[str, Any]:
