@@ -26,7 +26,7 @@
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json ("cifar10" for CIFAR-10)
-models: list = ["facnn", "resnet", "coda"]  # which models to train or load
+models: list = ["facnn", "resnet"]  # which models to train or load ("coda" too: ~3 min more on CPU)
 epochs: int = 2  # training epochs (overrides the config file)
 train_subset: int = 10000  # training images used (0: the whole training split)
 seed: int = 0  # training seed
