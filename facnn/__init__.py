@@ -20,7 +20,7 @@ _EXPORTS = {
     "TrainConfig": "train", "get_or_train": "train",
     "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
     "project_root": "paths", "data_dir": "paths", "figures_dir": "paths",
-    "pretrained": "pretrained", "load_config": "config", "Callback": "train",
+    "pretrained": "hub", "load_config": "config", "Callback": "train",
 }  # fmt: skip
 
 __all__ = sorted(_EXPORTS)

@@ -48,7 +48,7 @@ def _comparison(run: dict[str, Any] | None, reference: str, other: str) -> dict[
 
 def claims() -> list[dict[str, str]]:
     """Rows ``{paper, claim, ours, verdict, evidence}`` from the committed records."""
-    from .pretrained import manifest
+    from .hub import manifest
 
     rows: list[dict[str, str]] = []
 

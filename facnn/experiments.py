@@ -51,7 +51,7 @@ def load_model(config_prefix: str, model: str, weights: str = "pretrained", **tr
     ``(model, record)`` with ``dataset``, ``test_accuracy``, ``epochs``, ``config`` and ``source``
     (``"pretrained <name> sha256:<prefix>"`` or ``"trained"``).
     """
-    from .pretrained import pretrained
+    from .hub import pretrained
 
     if weights == "pretrained":
         device = train_overrides.get("device", "auto")

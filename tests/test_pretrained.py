@@ -10,7 +10,7 @@ import torch
 
 import facnn
 from facnn.checkpoint import CheckpointError
-from facnn.pretrained import PretrainedError, manifest, sha256_of, weights_dir
+from facnn.hub import PretrainedError, manifest, sha256_of, weights_dir
 
 SHIPPED = sorted(manifest())
 

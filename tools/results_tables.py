@@ -40,7 +40,7 @@ def _comparisons(run: dict) -> None:
 
 def shipped() -> None:
     from facnn.claims import _binomial
-    from facnn.pretrained import manifest
+    from facnn.hub import manifest
 
     print("| name | test accuracy [95% CI] | epochs | params | size | wall time | retrain with |\n|---|---|---|---|---|---|---|")
     for name, r in manifest().items():

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from facnn.checkpoint import atomic_write, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
-from facnn.pretrained import FORMAT, manifest, sha256_of, weights_dir  # noqa: E402
+from facnn.hub import FORMAT, manifest, sha256_of, weights_dir  # noqa: E402
 
 
 def test_accuracy(model: torch.nn.Module, dataset: str) -> tuple[int, int]:
