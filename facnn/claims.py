@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from .paths import figures_dir
@@ -21,10 +22,12 @@ def _runs(experiment: str) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["runs"] if path.is_file() else []
 
 
-def headline_run(experiment: str, size_key: str, where: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def headline_run(experiment: str, size_key: str, where: dict[str, Any] | None = None,
+                 having: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any] | None:  # fmt: skip
     """The run of ``experiment`` with the largest ``parameters[size_key]`` among those whose
-    parameters match ``where`` (``None`` when there is none)."""
-    runs = [r for r in _runs(experiment) if all(r["parameters"].get(k) == v for k, v in (where or {}).items())]
+    parameters match ``where`` and for which ``having(run)`` holds (``None`` when there is none)."""
+    runs = [r for r in _runs(experiment) if all(r["parameters"].get(k) == v for k, v in (where or {}).items())
+            and (having is None or having(r))]  # fmt: skip
     return max(runs, key=lambda r: r["parameters"].get(size_key) or 0, default=None)
 
 
@@ -110,14 +113,18 @@ def claims() -> list[dict[str, str]]:
         add("CoDA-Nets", "accuracy on par with a ResNet", f"CoDA-Net {_ci(c, 4)} ({cd['epochs']} epochs) vs {resnet_src} "
             f"{_ci(resnet, 4)} (gap {gap:+.4f})", "reproduced" if abs(gap) <= 0.01 else "not reproduced",
             "shipped weights, Wilson 95 % CI")  # fmt: skip
-    if lo:
-        sweep = [r for r in lo["records"] if r.get("temperature") is not None]
+    sw = headline_run("localisation", "n_grids", {"weights": "pretrained"},
+                      having=lambda r: sum(x.get("temperature") is not None for x in r["records"]) > 1)
+    if sw:
+        sweep = [r for r in sw["records"] if r.get("temperature") is not None]
         if len(sweep) > 1:
-            c = _comparison(lo, sweep[-1]["method"], sweep[0]["method"])
+            c = _comparison(sw, sweep[-1]["method"], sweep[0]["method"])
             ours = ", ".join(f"T={r['temperature']:g}: {_ci(r['mean'])}" for r in sweep)
             add("CoDA-Nets", "higher temperature localises better", ours,
                 "reproduced" if c and c["verdict"].startswith(sweep[-1]["method"]) else "not reproduced",
-                f"05_localisation sweep ({lo['parameters']['sweep_epochs']} epoch on {lo['parameters']['sweep_subset']} images)")
+                f"05_localisation sweep ({sw['parameters']['sweep_epochs']} epoch on {sw['parameters']['sweep_subset']} images, "
+                f"{sw['parameters']['n_grids']} grids)")
+    if lo:
         post = [c for c in lo.get("comparisons", []) if c["reference"] == "CoDA contributions"]
         if post:
             wins = [c for c in post if c["verdict"] == "CoDA contributions better"]
