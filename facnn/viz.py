@@ -77,7 +77,7 @@ def table_figure(records: Sequence[Mapping[str, Any]], columns: Sequence[str], t
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
     cells = [[fmt(r.get(c, "")) for r in records] for c in columns]
     fig = go.Figure(go.Table(header=dict(values=list(columns)), cells=dict(values=cells)))
-    fig.update_layout(title=title, height=120 + 28 * len(records))
+    fig.update_layout(title=title, height=150 + 36 * len(records), margin=dict(t=60, b=10))  # rows may wrap: room for all
     return fig
 
 

@@ -62,8 +62,11 @@ def main() -> None:
                 page.goto(f"http://127.0.0.1:{port}/lab/tree/{nb.name}", timeout=120_000)
                 page.wait_for_selector(".jp-Notebook", timeout=60_000)
                 time.sleep(8)  # let plotly draw
-                for button in page.get_by_role("button", name="No").all():  # the news pop-up, if any
-                    button.click()
+                for button in page.get_by_role("button", name="No", exact=True).all():  # the news pop-up, if any
+                    try:
+                        button.click(timeout=2000)
+                    except Exception:  # not visible or not clickable: nothing to dismiss
+                        pass
                 panel = page.locator(".jp-WindowedPanel-outer").first
                 for i in range(args.pages):
                     page.screenshot(path=str(args.out / f"{nb.stem}-{i}.png"))
