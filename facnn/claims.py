@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .paths import figures_dir
+from .viz_results import fmt_ci as _ci
 
 __all__ = ["headline_run", "claims", "claims_markdown"]
 
@@ -29,10 +30,6 @@ def headline_run(experiment: str, size_key: str, where: dict[str, Any] | None = 
     runs = [r for r in _runs(experiment) if all(r["parameters"].get(k) == v for k, v in (where or {}).items())
             and (having is None or having(r))]  # fmt: skip
     return max(runs, key=lambda r: r["parameters"].get(size_key) or 0, default=None)
-
-
-def _ci(e: dict[str, Any], digits: int = 3) -> str:
-    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
 
 
 def _binomial(p: float, n: int) -> dict[str, Any]:

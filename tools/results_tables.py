@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from facnn.viz_results import fmt_ci as _ci  # noqa: E402
 FIG, BENCH = ROOT / "figures", ROOT / "benchmarks" / "results"
 
 
@@ -24,10 +26,6 @@ def _runs(name: str) -> list[dict]:
     d = load(FIG / f"{name}.json")
     return sorted(d["runs"], key=lambda r: -max(r["parameters"].get(k) or 0 for k in ("n_images", "n_grids", "n_corr", "epochs")))\
         if d else []
-
-
-def _ci(e: dict, digits: int = 3) -> str:
-    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
 
 
 def _comparisons(run: dict) -> None:
