@@ -11,10 +11,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "FACNN": "models", "ResNet": "models", "class_maps": "models", "all_class_maps": "models", "build_model": "models",
+    "FACNN": "models", "ResNet": "models", "class_maps": "models", "all_class_maps": "models", "build_model": "registry",
     "count_params": "models", "predict": "models",
     "CoDANet": "coda", "explanation_mode": "coda",
-    "ClassMaps": "attribution", "GradCAM": "attribution", "RISE": "attribution", "Occlusion": "attribution",
+    "HybridFACNN": "hybrid", "AlignedNetwork": "models",
+    "register_model": "registry", "register_method": "registry",
+    "IntrinsicMaps": "attribution", "ClassMaps": "attribution", "GradCAM": "attribution", "RISE": "attribution", "Occlusion": "attribution",
     "Contributions": "attribution", "RandomMaps": "attribution", "explain_func": "attribution", "make_explainer": "attribution",
     "load_dataset": "data",
     "TrainConfig": "train", "get_or_train": "train",

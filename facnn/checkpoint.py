@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .models import build_model, model_name
+from .registry import build_model, model_name
 
 __all__ = ["CheckpointError", "save_checkpoint", "read_checkpoint", "load_checkpoint", "atomic_write"]
 

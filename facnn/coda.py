@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .registry import register_model
 from .validation import check_images
 
 __all__ = ["DAUConv", "CoDANet", "explanation_mode", "CIFAR_9L", "MNIST_9L"]
@@ -97,6 +98,7 @@ class DAUConv(nn.Module):
         return v * nv / (1 + nv**2)
 
 
+@register_model("coda")
 class CoDANet(nn.Module):
     """A CoDA-Net: DAU layers, spatial sum pooling, ``logit = pooled / T + b₀``.
 
@@ -149,9 +151,28 @@ class CoDANet(nn.Module):
             e = layer(e)
         return e.sum(dim=(2, 3)) / self.temperature + self.logit_bias
 
+    intrinsic_kind = "contributions"
+
     def forward(self, x: Tensor) -> Tensor:
-        check_images(x, self.in_channels, self.min_size)
+        check_images(x, self.in_channels, self.min_size, finite=False)  # shapes only: no host sync
         return self.forward_encoded(self.encode(x))
+
+    def intrinsic_maps(self, x: Tensor, classes: Tensor, layer: int | None = None) -> Tensor:
+        """The self-explanation protocol: contribution maps of ``classes (B, K)`` as
+        ``(B, K, H, W)`` — input × gradient of each logit in explanation mode on the ``[x, 1−x]``
+        encoding, summed over channels; they sum to ``logit − b₀`` (completeness)."""
+        if layer not in (None, -1):
+            raise ValueError(f"CoDA-Net contributions are input maps: layer must be None or -1, got {layer!r}")
+        check_images(x, self.in_channels, self.min_size)
+        out = []
+        with torch.enable_grad(), explanation_mode(self):
+            e = self.encode(x).detach().requires_grad_(True)
+            logits = self.forward_encoded(e)
+            for k in range(classes.shape[1]):
+                (g,) = torch.autograd.grad(logits.gather(1, classes[:, k : k + 1]).sum(), e,
+                                           retain_graph=k + 1 < classes.shape[1])  # fmt: skip
+                out.append((e * g).sum(1).detach())
+        return torch.stack(out, 1)
 
     def dau_layers(self) -> Iterator[DAUConv]:
         return iter(self.layers)

@@ -92,7 +92,7 @@ def pretrained(name: str | None = None, *, map_location: str = "cpu"):
         mismatch), or a file whose config differs from the manifest.
     """
     from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
-    from .models import build_model
+    from .registry import build_model
 
     known = manifest()
     if name is None:

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import ClassPoolHead, DampenedResidual, InputAlign
+from .registry import build_model, model_name, register_model
 from .validation import check_images, check_layer, check_target
 
-__all__ = ["FACNN", "ResNet", "class_maps", "class_means", "all_class_maps", "build_model", "count_params", "predict"]
+__all__ = ["AlignedNetwork", "FACNN", "ResNet", "model_name", "class_maps", "class_means", "all_class_maps", "build_model", "count_params", "predict"]
 
 
 def _stats(mean: Sequence[float] | None, std: Sequence[float] | None, channels: int) -> tuple[tuple[float, ...], ...]:
@@ -23,7 +24,51 @@ def _stats(mean: Sequence[float] | None, std: Sequence[float] | None, channels: 
     return tuple(float(m) for m in (mean or (0.5,) * channels)), tuple(float(s) for s in (std or (0.5,) * channels))
 
 
-class FACNN(nn.Module):
+class AlignedNetwork(nn.Module):
+    """What FA-CNN and the hybrid share: ``align`` maps images to ``C·R`` aligned channels,
+    ``layers`` are dampened residual layers, ``head`` pools each class's maps. Subclasses set
+    ``align``, ``layers``, ``head``, ``num_classes``, ``in_channels``, ``maps_per_class`` and
+    ``min_size``. Self-explaining: :meth:`intrinsic_maps` gives the class maps at any layer."""
+
+    intrinsic_kind = "class maps"
+    align: nn.Module
+    layers: nn.ModuleList
+    head: ClassPoolHead
+
+    @property
+    def num_layers(self) -> int:
+        """Number of feature-map layers, ``depth + 1`` (the aligned input is layer 0)."""
+        return len(self.layers) + 1
+
+    def feature_module(self, layer: int) -> nn.Module:
+        """The module whose output is feature map ``layer`` (for hooks, e.g. Grad-CAM)."""
+        layer = check_layer(layer, self.num_layers)
+        return self.align if layer == 0 else self.layers[layer - 1]
+
+    def feature_maps(self, x: Tensor) -> list[Tensor]:
+        """All aligned feature maps, each ``(B, C·R, h, w)``: ``[A_0 (aligned input), …, A_depth]``."""
+        check_images(x, self.in_channels, self.min_size)
+        maps = [self.align(x)]
+        for layer in self.layers:
+            maps.append(layer(maps[-1]))
+        return maps
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_images(x, self.in_channels, self.min_size, finite=False)  # shapes only: no host sync
+        a = self.align(x)
+        for layer in self.layers:
+            a = layer(a)
+        return self.head(a)
+
+    def intrinsic_maps(self, x: Tensor, classes: Tensor, layer: int | None = None) -> Tensor:
+        """The self-explanation protocol: maps of ``classes (B, K)`` at ``layer`` (default -1)
+        as ``(B, K, h, w)`` at that layer's resolution, from one forward pass up to ``layer``."""
+        m = class_means(self, x, -1 if layer is None else layer)
+        return m.gather(1, classes[:, :, None, None].expand(-1, -1, *m.shape[-2:]))
+
+
+@register_model("facnn")
+class FACNN(AlignedNetwork):
     """Feature-Alignment CNN: raw feature maps are class attribution maps.
 
     The input is normalised and tiled to ``K = C·R`` channels (:class:`~facnn.layers.InputAlign`);
@@ -114,33 +159,7 @@ class FACNN(nn.Module):
         self.head = ClassPoolHead(num_classes, maps_per_class, logit_scale, learn_logit_scale)
         self.min_size = 2 ** len(pool_at)
 
-    @property
-    def num_layers(self) -> int:
-        """Number of feature-map layers, ``depth + 1`` (the aligned input is layer 0)."""
-        return len(self.layers) + 1
-
-    def feature_module(self, layer: int) -> nn.Module:
-        """The module whose output is feature map ``layer`` (for hooks, e.g. Grad-CAM)."""
-        layer = check_layer(layer, self.num_layers)
-        return self.align if layer == 0 else self.layers[layer - 1]
-
-    def feature_maps(self, x: Tensor) -> list[Tensor]:
-        """All aligned feature maps, each ``(B, C·R, h, w)``: ``[A_0 (aligned input), …, A_depth]``."""
-        check_images(x, self.in_channels, self.min_size)
-        maps = [self.align(x)]
-        for layer in self.layers:
-            maps.append(layer(maps[-1]))
-        return maps
-
-    def forward(self, x: Tensor) -> Tensor:
-        check_images(x, self.in_channels, self.min_size)
-        a = self.align(x)
-        for layer in self.layers:
-            a = layer(a)
-        return self.head(a)
-
-
-def class_means(model: FACNN, x: Tensor, layer: int = -1) -> Tensor:
+def class_means(model: AlignedNetwork, x: Tensor, layer: int = -1) -> Tensor:
     """Every class's map at ``layer`` at that layer's resolution: ``(B, C, h, w)`` (runs the
     network only up to ``layer``)."""
     check_images(x, model.in_channels, model.min_size)
@@ -230,6 +249,7 @@ class _BasicBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(y)) + self.short(x))
 
 
+@register_model("resnet")
 class ResNet(nn.Module):
     """A plain CIFAR-style ResNet (3×3 stem, three stages, global average pool, Linear).
 
@@ -278,28 +298,9 @@ class ResNet(nn.Module):
         return self.stages[-1]
 
     def forward(self, x: Tensor) -> Tensor:
-        check_images(x, self.in_channels, self.min_size)
+        check_images(x, self.in_channels, self.min_size, finite=False)  # shapes only: no host sync
         a = self.stages(self.stem((x - self.mean) / self.std))
         return self.fc(a.mean(dim=(2, 3)))
-
-
-def build_model(name: str, config: dict) -> nn.Module:
-    """Build a model from its registry name (``"facnn"``, ``"resnet"``, ``"coda"``) and config."""
-    from .coda import CoDANet  # local: keeps this module light for FA-CNN-only users
-
-    registry: dict[str, type[nn.Module]] = {"facnn": FACNN, "resnet": ResNet, "coda": CoDANet}
-    if name not in registry:
-        raise ValueError(f"unknown model {name!r}: choose one of {sorted(registry)}")
-    return registry[name](**config)
-
-
-def model_name(model: nn.Module) -> str:
-    """The registry name of a model instance (inverse of :func:`build_model`)."""
-    names = {"FACNN": "facnn", "ResNet": "resnet", "CoDANet": "coda"}
-    try:
-        return names[type(model).__name__]
-    except KeyError:
-        raise TypeError(f"{type(model).__name__} is not a facnn model") from None
 
 
 def count_params(model: nn.Module) -> int:
@@ -309,5 +310,6 @@ def count_params(model: nn.Module) -> int:
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 512) -> Tensor:
     """Predicted classes of ``x`` in eval mode, in batches."""
+    check_images(x, getattr(model, "in_channels", None), getattr(model, "min_size", 1))
     model.eval()
     return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])

@@ -9,10 +9,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attribution_base import Attribution
+from .registry import register_method
 
 __all__ = ["RISE", "Occlusion"]
 
 
+@register_method("rise")
 class RISE(Attribution):
     """RISE (Petsiuk, Das & Saenko, BMVC 2018): randomised input sampling.
 
@@ -42,8 +44,11 @@ class RISE(Attribution):
     def __init__(self, model: nn.Module, n_masks: int = 4000, cells: int = 7, p: float = 0.5, *,
                  batch_size: int = 500, seed: int = 0, fill: float = 0.0, center: bool = False):  # fmt: skip
         super().__init__(model)
-        if n_masks < 1 or cells < 1 or not 0 < p <= 1:
-            raise ValueError("RISE needs n_masks ≥ 1, cells ≥ 1 and 0 < p ≤ 1")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n_masks, cells, batch_size)):
+            raise TypeError(f"RISE n_masks, cells and batch_size must be ints, got {n_masks!r}, {cells!r}, {batch_size!r}")
+        if n_masks < 1 or cells < 1 or batch_size < 1 or not 0 < p <= 1:
+            raise ValueError(f"RISE needs n_masks ≥ 1, cells ≥ 1, batch_size ≥ 1 and 0 < p ≤ 1, "
+                             f"got {n_masks}, {cells}, {batch_size}, {p}")  # fmt: skip
         self.n_masks, self.cells, self.p, self.batch_size, self.seed, self.fill = n_masks, cells, p, batch_size, seed, fill
         self.center = center
 
@@ -89,6 +94,7 @@ class RISE(Attribution):
         return sal / (self.n_masks * self.p)
 
 
+@register_method("occlusion")
 class Occlusion(Attribution):
     """k×k occlusion: the drop in the target logit when a window is replaced by ``fill``.
 
@@ -111,7 +117,11 @@ class Occlusion(Attribution):
     def __init__(self, model: nn.Module, window: int = 4, stride: int | None = None, *, fill: float = 0.0,
                  batch_size: int = 256):  # fmt: skip
         super().__init__(model)
-        stride = stride or max(1, window // 2)
+        stride = max(1, window // 2) if stride is None else stride
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (window, stride, batch_size)):
+            raise TypeError(f"occlusion window, stride and batch_size must be ints, got {window!r}, {stride!r}, {batch_size!r}")
+        if batch_size < 1:
+            raise ValueError(f"occlusion batch_size must be ≥ 1, got {batch_size}")
         if window < 1 or not 1 <= stride <= window:
             raise ValueError(f"occlusion needs window ≥ 1 and 1 ≤ stride ≤ window, got {window}, {stride}")
         self.window, self.stride, self.fill, self.batch_size = window, stride, fill, batch_size

@@ -13,13 +13,17 @@ import ast
 import hashlib
 import json
 import math
+import os
 import shlex
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .paths import figures_dir, project_root
+
+_STARTED: dict[str, float] = {}  # notebook -> monotonic time its parameters were read
 
 __all__ = ["parameter_names", "notebook_parameters", "papermill_command", "run_key", "write_run", "committed_run", "quantity",
            "image_tolerance", "git_commit", "EXECUTION_PARAMETERS", "TRAINING_TOLERANCE", "SWEEP_TOLERANCE"]  # fmt: skip
@@ -60,7 +64,17 @@ def notebook_parameters(notebook: str, namespace: Mapping[str, Any]) -> dict[str
     missing = [n for n in names if n not in namespace]
     if missing:
         raise ValueError(f"parameters {missing} of {notebook} are not defined: run the parameters cell first")
+    _STARTED[notebook] = time.monotonic()
     return {n: namespace[n] for n in names}
+
+
+def machine() -> str:
+    """The machine a run took its wall time on, in words (CPU cores and torch threads, or the GPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
 def papermill_command(notebook: str, params: Mapping[str, Any]) -> str:
@@ -140,8 +154,11 @@ def write_run(experiment: str, notebook: str, params: Mapping[str, Any], *, quan
               records: list[dict[str, Any]], **extra: Any) -> Path:  # fmt: skip
     """Record a run (replacing the one with the same parameters) in ``figures/<experiment>.json``."""
     data = _read(experiment)
+    started = _STARTED.get(notebook)
+    wall = None if started is None else round(time.monotonic() - started, 1)
     run = dict(key=run_key(params), notebook=notebook, parameters=dict(params),
-               command=papermill_command(notebook, params), commit=git_commit(), **extra,
+               command=papermill_command(notebook, params), commit=git_commit(),
+               wall_s=wall, machine=machine(), **extra,
                quantities=dict(quantities), records=records)  # fmt: skip
     data["runs"] = [r for r in data["runs"] if r["key"] != run["key"]] + [run]
     path = _path(experiment)

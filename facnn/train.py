@@ -32,7 +32,7 @@ from torch import nn
 from .config import TrainConfig, load_config, merge
 from .checkpoint import load_checkpoint
 from .data import augment, batches, load_dataset
-from .models import build_model
+from .registry import build_model
 from .runs import RunFolder, cache_folder, record
 
 __all__ = ["TrainConfig", "Callback", "train", "get_or_train", "evaluate", "main", "config_from_args"]

@@ -11,8 +11,12 @@ from torch import Tensor
 __all__ = ["check_images", "check_target", "check_layer"]
 
 
-def check_images(x: object, in_channels: int, min_size: int = 1, name: str = "x") -> Tensor:
+def check_images(x: object, in_channels: int | None, min_size: int = 1, name: str = "x", *, finite: bool = True) -> Tensor:
     """Check a batch of images ``(B, C, H, W)`` and return it unchanged.
+
+    ``in_channels=None`` accepts any channel count. ``finite=False`` skips the NaN/Inf scan, the
+    one check that reads the values (a host synchronisation on a GPU and a graph break under
+    ``torch.compile``): models' ``forward`` checks shapes only; API entry points check values once.
 
     Raises
     ------
@@ -37,7 +41,7 @@ def check_images(x: object, in_channels: int, min_size: int = 1, name: str = "x"
         raise ValueError(f"{name} has shape {tuple(x.shape)}: expected (B, C, H, W)")
     if x.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (B=0): pass at least one image")
-    if x.shape[1] != in_channels:
+    if in_channels is not None and x.shape[1] != in_channels:
         raise ValueError(
             f"{name} has {x.shape[1]} channels but the model takes {in_channels}: "
             f"convert the images (e.g. grey→RGB with x.expand(-1, 3, -1, -1)) or build the "
@@ -49,7 +53,7 @@ def check_images(x: object, in_channels: int, min_size: int = 1, name: str = "x"
             f"{min_size}×{min_size} (its downsampling would reduce it to nothing): resize the "
             f"images or build the model with fewer downsampling layers"
         )
-    if not bool(torch.isfinite(x).all()):
+    if finite and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or Inf values: clean the input (e.g. torch.nan_to_num)")
     return x
 

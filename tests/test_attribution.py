@@ -102,7 +102,7 @@ def test_rise_is_seeded_and_chunking_invariant(facnn):
 
 def test_class_maps_method_is_the_function(facnn):
     torch.testing.assert_close(ClassMaps(facnn, 2).attribute(X, T), class_maps(facnn, X, T, 2))
-    with pytest.raises(TypeError, match="FACNN"):
+    with pytest.raises(TypeError, match="no intrinsic maps"):
         ClassMaps(ResNet(10))
 
 
