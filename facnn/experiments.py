@@ -16,10 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .attribution import RISE, Attribution, ClassMaps, Contributions, GradCAM, Occlusion, RandomMaps
+from .attribution import Attribution, make_explainer
 from .map_evaluation import accuracy_estimate, comparisons, localisation_experiment, pixel_removal_experiment
 from .models import FACNN
 from .paths import figures_dir
+from .registry import method_names
 from .train import get_or_train
 from .theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
 from .config import EXECUTION_FIELDS, load_config
@@ -135,35 +136,32 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
     "coda-rise"/"coda-occlusion"/"coda-gradcam" run RISE/occlusion/Grad-CAM on the CoDA-Net (as the CoDA-Nets paper compares);
     "random" is the :class:`~facnn.attribution.RandomMaps` control (each experiment restarts it
     with its own seed)."""
+    options = {"rise": dict(n_masks=rise_n, cells=rise_cells, seed=seed, center=rise_center),
+               "occlusion": dict(window=occlusion_k, stride=occlusion_stride), "random": dict(seed=seed)}  # fmt: skip
     out: dict[str, tuple[nn.Module, Attribution, int | None]] = {}
     for method in methods:
-        if method == "intrinsic":
-            out.update({f"FA-CNN maps L{l}": (facnn, ClassMaps(facnn, l), l) for l in layers})
-        elif method == "gradcam":
-            out.update({f"Grad-CAM L{l}": (facnn, GradCAM(facnn, l), l) for l in layers})
-        elif method == "rise":
-            out["RISE (centred)" if rise_center else "RISE"] = (facnn, RISE(facnn, rise_n, rise_cells, seed=seed, center=rise_center), None)
-        elif method == "occlusion":
-            out[f"K-OCC k={occlusion_k}"] = (facnn, Occlusion(facnn, occlusion_k, occlusion_stride), None)
-        elif method == "random":
-            out["random"] = (facnn, RandomMaps(facnn, seed), None)
-        elif method == "contributions":
-            if coda is None:
-                raise ValueError("method 'contributions' needs a trained CoDA-Net (coda=...)")
-            out["CoDA contributions"] = (coda, Contributions(coda), None)
-        elif method in ("coda-rise", "coda-occlusion", "coda-gradcam"):  # post-hoc methods on the CoDA-Net itself
-            if coda is None:
-                raise ValueError(f"method {method!r} needs a trained CoDA-Net (coda=...)")
-            if method == "coda-gradcam":  # at the last dynamic-alignment layer (the one before the 1×1 class layer)
-                out["Grad-CAM on CoDA"] = (coda, GradCAM(coda, coda.layers[-2]), None)
-            elif method == "coda-rise":
-                label = "RISE (centred) on CoDA" if rise_center else "RISE on CoDA"
-                out[label] = (coda, RISE(coda, rise_n, rise_cells, seed=seed, center=rise_center), None)
-            else:
-                out[f"K-OCC k={occlusion_k} on CoDA"] = (coda, Occlusion(coda, occlusion_k, occlusion_stride), None)
+        name = method.removeprefix("coda-")
+        on_coda = method != name or method == "contributions"
+        if name not in method_names() or method == "coda-intrinsic":
+            raise ValueError(f"unknown method {method!r}: choose from {sorted(method_names())} or 'coda-<method>'")
+        model = coda if on_coda else facnn
+        if model is None:
+            raise ValueError(f"method {method!r} needs a trained CoDA-Net (coda=...)")
+        label = _LABELS.get(name, name).format(k=occlusion_k, centred=" (centred)" if rise_center else "")
+        if on_coda and method != "contributions":
+            label += " on CoDA"
+        if name in _LAYERED and not on_coda:  # one explainer per FA-CNN layer
+            out.update({f"{label} L{l}": (model, make_explainer(model, name, layer=l), l) for l in layers})
+        elif name == "gradcam":  # on the CoDA-Net: the last dynamic-alignment layer (before the 1×1 class layer)
+            out[label] = (model, make_explainer(model, name, layer=model.layers[-2]), None)
         else:
-            raise ValueError(f"unknown method {method!r}")
+            out[label] = (model, make_explainer(model, name, **options.get(name, {})), None)
     return out
+
+
+_LAYERED = ("intrinsic", "gradcam")  # methods read at FA-CNN layers
+_LABELS = {"intrinsic": "FA-CNN maps", "gradcam": "Grad-CAM", "rise": "RISE{centred}", "occlusion": "K-OCC k={k}",
+           "contributions": "CoDA contributions"}  # fmt: skip
 
 
 _IGNORED = ("epochs", "device", "amp", *EXECUTION_FIELDS)  # a full-scale run may differ in these
