@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from facnn import build_model, count_params
 from facnn.config import load_config
+from facnn.validation import check_images
 
 from .common import RESULTS, summary, timed, write
 
@@ -29,20 +30,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--models", nargs="*", default=["resnet", "facnn", "coda"])
+    p.add_argument("--models", nargs="*", default=["resnet", "facnn", "hybrid", "coda"])
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     a = p.parse_args(argv)
     dev = torch.device(a.device)
     x = torch.rand(a.batch, 1, 28, 28, device=dev)
     y = torch.randint(0, 10, (a.batch,), device=dev)
-    variants = [("eager fp32", False, False, False)]
+    # (label, bf16 autocast, channels_last, compile, value check per forward): the last variant
+    # puts back the NaN/Inf scan every forward ran before validation moved to the API entry points
+    variants = [("eager fp32", False, False, False, False), ("eager fp32 + value check per forward", False, False, False, True)]
     if dev.type == "cuda":
-        variants += [("bf16 + channels_last", True, True, False), ("bf16 + channels_last + compile", True, True, True)]
+        variants += [("bf16 + channels_last", True, True, False, False), ("bf16 + channels_last + compile", True, True, True, False)]
     records, ref = [], None
     for name in a.models:
         cfg = asdict(load_config(f"fashion_mnist_{name}"))
-        for label, amp, cl, comp in variants:
+        for label, amp, cl, comp, check in variants:
             torch.manual_seed(0)
             model = build_model(name, {"num_classes": 10, "in_channels": 1, **cfg["model_config"]}).to(dev)
             with FlopCounterMode(display=False) as fc:
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             xx = x.contiguous(memory_format=torch.channels_last) if cl else x
 
             def step():
+                if check:
+                    check_images(xx, 1)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                     out = net(xx)
                 loss = F.cross_entropy(out.float(), y)

@@ -29,7 +29,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # floating-point order). ``device`` is not among them: on CUDA, ``amp`` trains in bf16.
 EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last")
 
-_CHOICES = {"model": ("facnn", "resnet", "coda"), "optimizer": ("adamw", "sgd"),
+_CHOICES = {"optimizer": ("adamw", "sgd"),
             "schedule": ("onecycle", "cosine", "constant"), "loss": ("ce", "bce")}  # fmt: skip
 
 
@@ -41,7 +41,7 @@ class TrainConfig:
     ``mean`` and ``std`` are filled in from the dataset when absent.
     """
 
-    model: str = "facnn"  # "facnn", "resnet" or "coda"
+    model: str = "facnn"  # a registered model: "facnn", "resnet", "coda", "hybrid", ...
     model_config: dict[str, Any] = field(default_factory=dict)
     dataset: str = "fashion-mnist"
     data_root: str | None = None
@@ -66,6 +66,10 @@ class TrainConfig:
     image_size: int = 64  # imagefolder only
 
     def __post_init__(self) -> None:
+        from .registry import model_names
+
+        if self.model not in model_names():
+            raise ValueError(f"config model={self.model!r}: choose one of {model_names()}")
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config {name}={getattr(self, name)!r}: choose one of {list(allowed)}")
