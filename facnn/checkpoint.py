@@ -8,6 +8,7 @@ hands us cannot run code; its ``config`` is compared with the model's before wei
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from torch import nn
 
 from .registry import build_model, model_name
 
-__all__ = ["CheckpointError", "save_checkpoint", "read_checkpoint", "load_checkpoint", "atomic_write"]
+__all__ = ["CheckpointError", "save_checkpoint", "read_checkpoint", "load_checkpoint", "atomic_write", "clean_stale_temps"]
 
 FORMAT = "facnn-checkpoint/1"
 
@@ -25,8 +26,11 @@ class CheckpointError(ValueError):
     """A checkpoint is unreadable, not a facnn checkpoint, or does not fit the model."""
 
 
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp_path)``, fsync, and rename onto ``path``: readers see the old or the new file."""
+def atomic_write(path: str | os.PathLike, write, check=None) -> Path:
+    """Call ``write(tmp_path)``, fsync, ``check(tmp_path)`` (e.g. read it back), and rename onto
+    ``path``: readers see the old or the new file, and a file that fails ``check`` never replaces
+    a good one. The temporary file is removed on any failure; :func:`clean_stale_temps` removes
+    those a killed process left."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -34,10 +38,52 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        if check is not None:
+            check(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the ``.<name>.<pid>.tmp`` files of processes that no longer run; return them."""
+    removed = []
+    for tmp in Path(folder).glob(".*.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+_PLAIN = (str, int, float, bool, type(None), torch.Tensor)
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse what ``weights_only`` loading could not read back, naming where it is."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"checkpoint {where} has a key of type {type(k).__name__}: use str keys")
+            _check_plain(v, f"{where}[{k!r}]")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{where}[{i}]")
+    elif not isinstance(value, _PLAIN):
+        hint = "float(...) or int(...)" if hasattr(value, "item") else "str(...) or a plain value"
+        raise TypeError(f"checkpoint {where} is a {type(value).__module__}.{type(value).__name__}, which a safe "
+                        f"(weights_only) load cannot read back: convert it with {hint}")  # fmt: skip
 
 
 def save_checkpoint(
@@ -49,6 +95,8 @@ def save_checkpoint(
 ) -> Path:
     """Write ``model`` (and optionally the optimizer state and plain ``extra`` data) atomically."""
     model = getattr(model, "module", model)  # unwrap DDP
+    _check_plain(extra or {}, "extra")
+    _check_plain(model.config, "config")
     payload = {
         "format": FORMAT,
         "model": model_name(model),
@@ -57,7 +105,7 @@ def save_checkpoint(
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "extra": extra or {},
     }
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp), check=lambda tmp: read_checkpoint(tmp))
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -71,18 +119,49 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         Truncated/corrupt file, a pickle that needs code to load, or not a facnn checkpoint.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a checkpoint file: pass the .pt file inside it")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): a write was interrupted; resume from an earlier copy")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises several types for truncated or hostile files
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-            f"it may be truncated or corrupt — delete it and retrain, or resume from an earlier copy"
-        ) from e
+    except PermissionError as e:
+        raise PermissionError(f"cannot read {path}: permission denied (the file is fine to keep; fix its "
+                              f"permissions or run as its owner)") from e  # fmt: skip
+    except Exception as e:  # torch raises several types for truncated, foreign or hostile files
+        raise CheckpointError(_read_error(path, e, map_location)) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a facnn checkpoint (expected format {FORMAT!r})")
     return ckpt
+
+
+def _read_error(path: Path, e: Exception, map_location: Any) -> str:
+    """Name the true cause of a failed ``torch.load`` and advise deleting nothing readable."""
+    msg = str(e)
+    first = next((line for line in msg.splitlines() if line.strip()), type(e).__name__)[:200]
+    if "CUDA" in msg and not torch.cuda.is_available():
+        return (f"{path} could not be mapped to {map_location!r}: this machine has no CUDA device; "
+                f"load it with map_location='cpu' (the file is fine)")
+    if "Unsupported global" in msg or "Weights only load failed" in msg:
+        found = re.search(r"GLOBAL (\S+)", msg)
+        return (f"{path} holds Python objects a safe load refuses ({found.group(1) if found else first}): it was not written by "
+                f"facnn.save_checkpoint, and it was not unpickled")
+    if any(k in msg for k in ("zip archive", "central directory", "unexpected EOF", "Ran out of input", "truncated")):
+        return (f"{path} is truncated or corrupt ({first}); resume from an earlier copy "
+                f"(an interrupted write, a partial download or a full disk)")
+    return f"{path} is not a readable torch checkpoint ({type(e).__name__}: {first})"
+
+
+def _check_config(path: Path, name: str, config: Any) -> None:
+    """A stored config is checked before any model is built from it: known keys, bounded sizes."""
+    from .registry import check_model_config
+
+    try:
+        check_model_config(name, config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: {e}; the file is corrupt, hostile or from another version — no model was built") from None
 
 
 def load_checkpoint(
@@ -98,6 +177,7 @@ def load_checkpoint(
     """
     ckpt = read_checkpoint(path, map_location)
     if model is None:
+        _check_config(Path(path), ckpt["model"], ckpt["config"])
         model = build_model(ckpt["model"], ckpt["config"])
     else:
         name = model_name(getattr(model, "module", model))
@@ -109,8 +189,14 @@ def load_checkpoint(
             detail = ", ".join(f"{k}: file {ckpt['config'].get(k)!r} vs model {config.get(k)!r}" for k in sorted(diff))
             raise CheckpointError(f"{path} was saved from a model of another shape ({detail}); build the model "
                                   f"with the file's config, or call load_checkpoint(path) to build it for you")  # fmt: skip
+    target = getattr(model, "module", model)
+    have, want = set(ckpt["state_dict"]), set(target.state_dict())
+    if have != want:
+        raise CheckpointError(f"{path}: tensors missing from the file {sorted(want - have)[:8]}, unexpected in it "
+                              f"{sorted(have - want)[:8]}; it was saved from another model version")  # fmt: skip
     try:
-        getattr(model, "module", model).load_state_dict(ckpt["state_dict"])
+        target.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the model ({str(e).splitlines()[0]})") from e
+        detail = "; ".join(line.strip() for line in str(e).splitlines()[1:4])
+        raise CheckpointError(f"{path}: weights do not fit the model ({detail})") from e
     return model

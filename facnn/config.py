@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,20 +67,35 @@ class TrainConfig:
     image_size: int = 64  # imagefolder only
 
     def __post_init__(self) -> None:
-        from .registry import model_names
+        from .registry import check_model_config, model_names
+
+        from .data import DATASETS
 
         if self.model not in model_names():
             raise ValueError(f"config model={self.model!r}: choose one of {model_names()}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"config dataset={self.dataset!r}: choose one of {list(DATASETS)}")
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ValueError(f"config device={self.device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        for name, low in (("seed", 0), ("num_workers", 0), ("image_size", 8)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"config {name}={v!r}: must be an integer ≥ {low}")
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config {name}={getattr(self, name)!r}: choose one of {list(allowed)}")
         if not isinstance(self.model_config, dict):
             raise TypeError(f"config model_config must be a dict of model arguments, got {type(self.model_config).__name__}")
+        check_model_config(self.model, self.model_config)
         for name in ("epochs", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"config {name}={getattr(self, name)!r}: must be a positive integer")
-        if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.warmup < 1 or not 0 <= self.label_smoothing < 1:
-            raise ValueError("config needs lr > 0, weight_decay ≥ 0, 0 ≤ warmup < 1 and 0 ≤ label_smoothing < 1")
+        for name, ok, rule in (("lr", lambda v: v > 0, "> 0"), ("weight_decay", lambda v: v >= 0, "≥ 0"),
+                               ("warmup", lambda v: 0 <= v < 1, "in [0, 1)"),
+                               ("label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)")):  # fmt: skip
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v):  # NaN fails every rule
+                raise ValueError(f"config {name}={v!r}: must be a number {rule}")
         for name in ("train_subset", "test_subset"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
@@ -127,7 +143,12 @@ def load_config(name_or_path: str | os.PathLike, **overrides: Any) -> TrainConfi
         path = CONFIG_DIR / f"{name_or_path}.json"
     if not path.is_file():
         raise FileNotFoundError(f"no config {str(name_or_path)!r}: give a JSON file or one of {config_names()}")
-    base = json.loads(path.read_text())
+    try:
+        base = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"config {path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    if not isinstance(base, dict):
+        raise ValueError(f"config {path} holds a JSON {type(base).__name__}, not an object of TrainConfig fields")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     for where, d in ((str(path), base), ("overrides", overrides)):
         unknown = set(d) - known

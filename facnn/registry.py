@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 __all__ = ["register_model", "register_method", "model_class", "model_name", "build_model", "method_class",
-           "model_names", "method_names"]  # fmt: skip
+           "model_names", "method_names", "check_model_config"]  # fmt: skip
 
 T = TypeVar("T", bound=type)
 
@@ -91,6 +91,37 @@ def build_model(name: str, config: dict[str, Any]) -> Any:
     if not isinstance(config, dict):
         raise TypeError(f"a model config must be a dict of keyword arguments, got {type(config).__name__}")
     return model_class(name)(**config)
+
+
+MAX_SIZE = 1_000_000  # no size in a facnn model config comes near this
+
+
+def check_model_config(name: str, config: Any) -> None:
+    """Check a model config before anything is built from it: a dict whose keys are arguments of
+    the registered class, with every number and list bounded (a config with ``hidden=10**11``
+    would try to allocate terabytes)."""
+    import inspect
+
+    cls = model_class(name)
+    if not isinstance(config, dict):
+        raise TypeError(f"the {name} model config is a {type(config).__name__}, not a dict of keyword arguments")
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(config) - set(params))
+        if unknown:
+            raise ValueError(f"model config keys {unknown} are not arguments of {cls.__name__} (known: {sorted(params)})")
+
+    def bounded(v: Any, key: str) -> None:
+        if isinstance(v, (list, tuple)):
+            if len(v) > 10_000:
+                raise ValueError(f"model config {key} has {len(v)} entries (at most 10,000)")
+            for x in v:
+                bounded(x, key)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and not abs(v) <= MAX_SIZE:
+            raise ValueError(f"model config {key}={v!r} is beyond any model facnn builds (|value| ≤ {MAX_SIZE:,})")
+
+    for k, v in config.items():
+        bounded(v, k)
 
 
 def model_name(model: Any) -> str:

@@ -9,17 +9,21 @@ is the human-readable record; ``<folder>/config.json`` the exact config when the
 from __future__ import annotations
 
 import json
+import os
 import platform
+import socket
 import shlex
 import sys
 from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .checkpoint import atomic_write, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import _alive, atomic_write, clean_stale_temps, load_checkpoint, read_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .models import count_params
 from .paths import checkpoint_dir
@@ -40,6 +44,60 @@ class RunFolder:
         self.checkpoint = self.path / "checkpoint.pt"
         self.results = self.path / "results.json"
         self.config = self.path / "config.json"
+
+    @contextmanager
+    def lock(self) -> Iterator[Path]:
+        """Hold ``<folder>/.lock`` (the owner's pid and host) for the block: one run per folder.
+
+        Raises
+        ------
+        RuntimeError
+            Another live process holds the lock (the message names it). A lock whose process is
+            gone (a killed run) is stale: it is replaced, and the dead run's temporary files removed.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self.path / ".lock"
+        me = f"{os.getpid()} {socket.gethostname()}"
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                owner = lock.read_text().split() if lock.is_file() else []
+                pid = int(owner[0]) if owner and owner[0].isdigit() else None
+                host = owner[1] if len(owner) > 1 else None
+                if pid is not None and (host != socket.gethostname() or _alive(pid)):
+                    raise RuntimeError(f"another run (pid {pid} on {host}) is writing to {self.path}: wait for it to "
+                                       f"finish or use another --out (delete {lock} only if that process is gone)") from None  # fmt: skip
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            break
+        else:
+            raise RuntimeError(f"could not take the lock {lock}")
+        clean_stale_temps(self.path)
+        try:
+            yield lock
+        finally:
+            if lock.is_file() and lock.read_text() == me:
+                lock.unlink()
+
+    def check_free(self, resume: bool, overwrite: bool) -> None:
+        """Refuse to start over an existing run unless told to continue or replace it.
+
+        Raises
+        ------
+        FileExistsError
+            The folder holds a run and neither ``resume`` nor ``overwrite`` is set.
+        """
+        if resume or not (self.checkpoint.is_file() or self.results.is_file()):
+            return
+        if not overwrite:
+            done = json.loads(self.results.read_text()).get("epochs") if self.results.is_file() else "?"
+            raise FileExistsError(f"{self.path} already holds a run ({done} epochs done): pass --resume to continue "
+                                  f"it, --overwrite to replace it, or choose another --out")  # fmt: skip
+        for f in (self.checkpoint, self.results):
+            f.unlink(missing_ok=True)
 
     def finished(self, epochs: int) -> bool:
         """A complete run of ``epochs`` epochs is here."""

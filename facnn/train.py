@@ -172,6 +172,7 @@ def train(
     progress: bool = True,
     command: str | None = None,
     callbacks: Sequence[Callback] = (),
+    overwrite: bool = False,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a model; return it (eval mode, on its device) and the results record.
 
@@ -183,6 +184,9 @@ def train(
         Where ``checkpoint.pt`` and ``results.json`` go (default: the cache folder for ``cfg``).
     resume
         Continue from ``out_dir/checkpoint.pt`` if it exists (its config must equal ``cfg``).
+    overwrite
+        Replace a run already in ``out_dir`` (without ``resume`` or ``overwrite`` an existing run
+        is refused, never overwritten). One process trains into a folder at a time (``.lock``).
     progress
         Show tqdm bars (epochs and batches, with loss and accuracy).
     command
@@ -194,15 +198,28 @@ def train(
     ------
     ValueError
         ``resume`` finds a checkpoint made with another config.
+    FileExistsError
+        ``out_dir`` holds a run and neither ``resume`` nor ``overwrite`` is set.
+    RuntimeError
+        Another live process is training into ``out_dir``.
 
     Examples
     --------
     >>> model, res = train(TrainConfig(dataset="digits", epochs=1), "runs/digits")  # doctest: +SKIP
     """
-    from tqdm import tqdm
-
     device, world, rank = _setup_distributed(_device(cfg.device))
     folder = RunFolder(out_dir if out_dir is not None else cache_folder(cfg))
+    if rank != 0:
+        return _train(cfg, folder, device, world, rank, resume, progress, command, callbacks)
+    with folder.lock():
+        folder.check_free(resume, overwrite)
+        return _train(cfg, folder, device, world, rank, resume, progress, command, callbacks)
+
+
+def _train(cfg: TrainConfig, folder: RunFolder, device: torch.device, world: int, rank: int, resume: bool,
+           progress: bool, command: str | None, callbacks: Sequence[Callback]) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
+    from tqdm import tqdm
+
     train_ds, test_ds = _datasets(cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, model_config_for(cfg, train_ds)).to(device)
@@ -268,22 +285,46 @@ def _shown(path: Path) -> str:
         return str(path.resolve())
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at column {e.colno}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object of model arguments, got {text!r}")
+    return value
+
+
+def _flag_choices(name: str) -> list[str] | None:
+    """The values a choice flag accepts, from the same tables :class:`TrainConfig` checks."""
+    from .config import _CHOICES
+    from .data import DATASETS
+    from .registry import model_names
+
+    if name == "model":
+        return model_names()
+    if name == "dataset":
+        return list(DATASETS)
+    return list(_CHOICES[name]) if name in _CHOICES else None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m facnn.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     p.add_argument("--config", help="JSON file with TrainConfig fields, or a name in facnn/configs/ (flags override it)")
     p.add_argument("--out", help="output folder (default: the cache folder for this config)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished or foreign run in OUT")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type == "bool":
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         elif f.name == "model_config":
-            p.add_argument(flag, type=json.loads, default=None, help='JSON, e.g. \'{"depth": 6}\'')
+            p.add_argument(flag, type=_json_object, default=None, help='JSON, e.g. \'{"depth": 6}\'')
         else:
             conv = {"int": int, "float": float, "int | None": int}.get(f.type, str)
-            p.add_argument(flag, type=conv, default=None)
+            p.add_argument(flag, type=conv, default=None, choices=_flag_choices(f.name))
     return p
 
 
@@ -301,7 +342,10 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg, args = config_from_args(argv)
-    _, results = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    try:
+        _, results = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    except (FileExistsError, RuntimeError) as e:
+        raise SystemExit(f"facnn.train: {e}") from None
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({k: results[k] for k in ("model", "dataset", "epochs", "test_accuracy", "params", "wall_time")}))
     if torch.distributed.is_initialized():
