@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .folder_data import FolderData
 from .paths import data_dir
 
 __all__ = ["ImageData", "FolderData", "load_dataset", "batches", "augment", "DATASETS"]
@@ -44,6 +45,13 @@ class ImageData(torch.utils.data.Dataset):
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
             raise ValueError("images must be a uint8 tensor (N, C, H, W)")
+        if self.labels.dim() != 1 or len(self.labels) != len(self.images) or self.labels.is_floating_point():
+            raise ValueError(f"{self.name}: labels must be {len(self.images)} integers (one per image), "
+                             f"got {self.labels.dtype} of shape {tuple(self.labels.shape)}")  # fmt: skip
+        if len(self.labels) and (int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)):
+            bad = int(self.labels.max()) if int(self.labels.max()) >= len(self.classes) else int(self.labels.min())
+            raise ValueError(f"{self.name}: label {bad} is outside [0, {len(self.classes) - 1}] for its "
+                             f"{len(self.classes)} classes: the label file is corrupt or belongs to another dataset")  # fmt: skip
         if not self.mean:  # per-channel statistics of this split
             x = self.images.float().div_(255)
             self.mean = tuple(x.mean(dim=(0, 2, 3)).tolist())
@@ -69,41 +77,6 @@ class ImageData(torch.utils.data.Dataset):
     def tensors(self, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
         """All images as float ``[0, 1]`` and labels, on ``device``."""
         return self.images.to(device).float() / 255, self.labels.to(device)
-
-
-class FolderData(torch.utils.data.Dataset):
-    """A class-per-folder image tree (ImageNet-100 and the like), resized and centre-cropped."""
-
-    def __init__(self, root: Path, image_size: int, mean: tuple[float, ...], std: tuple[float, ...]):
-        from torchvision import datasets, transforms
-
-        tf = transforms.Compose(
-            [transforms.Resize(image_size), transforms.CenterCrop(image_size), transforms.ToTensor()]
-        )
-        self.folder = datasets.ImageFolder(str(root), transform=tf)
-        self.classes, self.name, self.mean, self.std = self.folder.classes, "imagefolder", mean, std
-        self.labels = torch.tensor(self.folder.targets)
-        self.image_size, self.in_channels = (image_size, image_size), 3
-
-    num_classes = property(lambda self: len(self.classes))
-
-    def __len__(self) -> int:
-        return len(self.folder)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, int]:
-        return self.folder[i]
-
-    def subset(self, n: int | None, seed: int = 0) -> "FolderData":
-        if n is not None and n < len(self):
-            idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-            self.folder.samples = [self.folder.samples[i] for i in idx]
-            self.folder.targets = [self.folder.targets[i] for i in idx]
-            self.labels = self.labels[idx]
-        return self
-
-    def tensors(self, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
-        x = torch.stack([self[i][0] for i in range(len(self))])
-        return x.to(device), self.labels.to(device)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -158,7 +131,11 @@ def _cifar10(split: str, root: Path, download: bool) -> ImageData:
     otherwise through torchvision, whose python version is md5-verified before it is unpickled."""
     bin_dir = root / "cifar-10-batches-bin"
     names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
-    if all((bin_dir / n).is_file() for n in names):
+    missing = [n for n in names if not (bin_dir / n).is_file()]
+    if bin_dir.is_dir() and missing:
+        raise FileNotFoundError(f"{bin_dir} lacks {', '.join(missing)}: copy the missing batch file(s) from the "
+                                f"cifar-10-binary archive")  # fmt: skip
+    if not missing:
         raw = np.concatenate([np.fromfile(bin_dir / n, dtype=np.uint8) for n in names])
         if raw.size % 3073:
             raise ValueError(f"{bin_dir} holds a truncated CIFAR-10 batch (size not a multiple of 3073 bytes)")
@@ -211,6 +188,8 @@ def load_dataset(
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string, one of {DATASETS}; got {type(name).__name__}")
     name = name.lower().replace("_", "-")
     base = Path(root) if root is not None else None
     if name == "fashion-mnist":
@@ -244,6 +223,12 @@ def load_dataset(
         )
         if not sub.is_dir():
             raise FileNotFoundError(f"{sub} does not exist: imagefolder expects {base}/train and {base}/val")
+        train_classes = sorted(p.name for p in (base / "train").iterdir() if p.is_dir()) if (base / "train").is_dir() else None
+        here = sorted(p.name for p in sub.iterdir() if p.is_dir())
+        if train_classes is not None and here != train_classes:
+            raise ValueError(f"{sub} has classes {sorted(set(here) - set(train_classes))} not in train/ and lacks "
+                             f"{sorted(set(train_classes) - set(here))}: class indices would not match; give both "
+                             f"splits the same class folders")  # fmt: skip
         return FolderData(sub, image_size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     raise ValueError(f"unknown dataset {name!r}: choose one of {DATASETS}")
 

@@ -99,6 +99,10 @@ class PixelRemoval:
                  batch_size: int = 1024):  # fmt: skip
         if not percents or any(not 0 <= p <= 100 for p in percents) or list(percents) != sorted(percents):
             raise ValueError("percents must be a non-empty increasing list of values in [0, 100]")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not blur_sigma > 0:
+            raise ValueError(f"blur_sigma must be > 0, got {blur_sigma!r}")
         if order not in ("morf", "lerf"):
             raise ValueError(f"order must be 'morf' or 'lerf', got {order!r}")
         if fill not in ("zero", "mean", "blur"):
@@ -120,6 +124,9 @@ class PixelRemoval:
             raise ValueError(f"maps must be (B, H, W) = {(x.shape[0], *x.shape[-2:])}, got {tuple(maps.shape)}")
         if len(y) != len(x):
             raise ValueError(f"{len(x)} images but {len(y)} labels")
+        if not bool(torch.isfinite(maps).all()):
+            raise ValueError("maps contain NaN or Inf: a ranking of pixels by them is undefined; fix the explainer "
+                             "or clean the maps (torch.nan_to_num)")  # fmt: skip
         b, _, h, w = x.shape
         rank = removal_order(maps.to(x.device), self.order).view(b, 1, h, w)
         filler = _fill_images(x, self.fill, self.mean, self.blur_sigma)
@@ -181,6 +188,11 @@ def make_grids(model: nn.Module, x: Tensor, y: Tensor, *, n: int = 3, n_grids: i
     ValueError
         Fewer than ``n²`` classes have a confident correct image.
     """
+    for name, v, low in (("n", n, 1), ("n_grids", n_grids, 1), ("batch_size", batch_size, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"make_grids needs {name} to be an int ≥ {low}, got {v!r}")
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"make_grids needs as many labels as images (≥ 1), got {len(x)} images and {len(y)} labels")
     model.eval()
     logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
     bce = getattr(model, "logit_bias", None) is not None
@@ -220,6 +232,11 @@ def pointing_game(explainer: Any, grids: Tensor, classes: Tensor, n: int = 3) ->
     ``explainer`` is any object with ``.attribute(x, target) -> (B, H, W)``; its
     ``.attribute_classes(x, classes) -> (B, K, H, W)`` is used when present.
     """
+    if grids.dim() != 4 or classes.dim() != 2 or len(classes) != len(grids):
+        raise ValueError(f"grids must be (G, C, H, W) and classes (G, n²), got {tuple(grids.shape)} and {tuple(classes.shape)}")
+    if classes.shape[1] != n * n or grids.shape[-2] % n or grids.shape[-1] % n:
+        raise ValueError(f"n={n} does not match the grids: classes has {classes.shape[1]} cells per grid and the grids "
+                         f"are {grids.shape[-2]}×{grids.shape[-1]}; pass the n make_grids used")  # fmt: skip
     if hasattr(explainer, "attribute_classes"):
         maps = explainer.attribute_classes(grids, classes)  # (G, n², H, W), one pass where possible
     else:

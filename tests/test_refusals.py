@@ -151,3 +151,85 @@ def test_checkpoint_errors_name_the_true_cause(tmp_path):
     torch.save(ckpt, tmp_path / "missing.pt")
     with pytest.raises(CheckpointError, match=r"missing from the file \['layers.0.branch.0.weight'\]"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def _png(path, array, mode=None):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode).save(path)
+
+
+def test_sixteen_bit_images_keep_their_intensity(tmp_path):
+    from facnn.data import load_dataset
+
+    half = np.full((16, 16), 32768, dtype=np.uint16)  # half intensity at 16 bits
+    for split in ("train", "val"):
+        _png(tmp_path / split / "a" / "x.png", half)
+        _png(tmp_path / split / "b" / "y.png", np.full((16, 16, 3), 255, dtype=np.uint8))
+    d = load_dataset("imagefolder", "train", tmp_path, image_size=16)
+    x, y = d.tensors()
+    assert abs(float(x[0].mean()) - 0.5) < 0.01 and float(x[1].mean()) == 1.0
+
+
+def test_image_folder_splits_must_share_their_classes(tmp_path):
+    from facnn.data import load_dataset
+
+    img = np.zeros((8, 8, 3), dtype=np.uint8)
+    for split, cls in (("train", "cat"), ("train", "dog"), ("val", "cat"), ("val", "emu")):
+        _png(tmp_path / split / cls / "0.png", img)
+    with pytest.raises(ValueError, match=r"\['emu'\] not in train/ and lacks \['dog'\]"):
+        load_dataset("imagefolder", "test", tmp_path, image_size=8)
+
+
+def test_labels_outside_the_classes_are_refused(tmp_path):
+    from facnn.data import ImageData
+
+    with pytest.raises(ValueError, match="label 10 is outside"):
+        ImageData(torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 10, 2]), [str(i) for i in range(10)], "toy")
+    with pytest.raises(ValueError, match="one per image"):
+        ImageData(torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), ["a", "b"], "toy")
+
+
+def test_dataset_names_and_files(tmp_path):
+    from facnn.data import load_dataset
+
+    with pytest.raises(TypeError, match="dataset name must be a string"):
+        load_dataset(None)  # type: ignore[arg-type]
+    (tmp_path / "cifar-10-batches-bin").mkdir()
+    (tmp_path / "cifar-10-batches-bin" / "data_batch_1.bin").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="lacks data_batch_2.bin"):
+        load_dataset("cifar10", "train", tmp_path)
+
+
+def test_metrics_refuse_what_they_cannot_score():
+    from facnn.metrics import PixelRemoval, make_grids, pointing_game
+    from facnn.attribution import RandomMaps
+
+    m = FACNN(10, depth=2, hidden=8).eval()
+    x, y = torch.rand(2, 1, 28, 28), torch.tensor([1, 2])
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        PixelRemoval(m).update(x, y, torch.full((2, 28, 28), float("nan")))
+    with pytest.raises(ValueError, match="batch_size"):
+        PixelRemoval(m, batch_size=0)
+    with pytest.raises(ValueError, match="n to be an int ≥ 1"):
+        make_grids(m, x, y, n=0)
+    with pytest.raises(ValueError, match="n_grids"):
+        make_grids(m, x, y, n_grids=0)
+    grids, classes = torch.rand(2, 1, 84, 84), torch.randint(0, 10, (2, 9))
+    with pytest.raises(ValueError, match="n=2 does not match"):
+        pointing_game(RandomMaps(m), grids, classes, n=2)
+    assert pointing_game(RandomMaps(m), grids, classes, n=3).shape == (2, 9)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda m: __import__("facnn").Occlusion(m, window=4, stride=0), "stride"),
+    (lambda m: __import__("facnn").Occlusion(m, window=0), "window"),
+    (lambda m: __import__("facnn").Occlusion(m, batch_size=0), "batch_size"),
+    (lambda m: __import__("facnn").RISE(m, n_masks=0), "n_masks"),
+    (lambda m: __import__("facnn").RISE(m, n_masks=10.5), "ints"),
+    (lambda m: __import__("facnn").RISE(m, p=0), "p"),
+])  # fmt: skip
+def test_explainer_options_are_checked(make, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        make(FACNN(10, depth=2, hidden=8))

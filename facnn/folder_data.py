@@ -1,0 +1,65 @@
+"""Class-per-folder image trees (ImageNet-100 and the like): images read at their true bit depth,
+resized and centre-cropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["FolderData"]
+
+
+def _load_image(path: str):
+    """An image file as 8-bit RGB: 16- and 32-bit integer images are scaled by their bit depth
+    (a 16-bit PNG at half intensity reads as 0.5, not clipped to 1.0); float images are refused."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.load()
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(img, dtype=np.float64)
+            depth = 65535.0 if img.mode.startswith("I;16") or arr.max() <= 65535 else 4294967295.0
+            return Image.fromarray(np.round(arr / depth * 255).astype(np.uint8), "L").convert("RGB")
+        if img.mode == "F":
+            raise ValueError(f"{path} is a floating-point image (mode F): its intensity scale is unknown; "
+                             f"convert it to 8- or 16-bit")  # fmt: skip
+        return img.convert("RGB")
+
+
+
+class FolderData(torch.utils.data.Dataset):
+    """A class-per-folder image tree (ImageNet-100 and the like), resized and centre-cropped."""
+
+    def __init__(self, root: Path, image_size: int, mean: tuple[float, ...], std: tuple[float, ...]):
+        from torchvision import datasets, transforms
+
+        tf = transforms.Compose(
+            [transforms.Resize(image_size), transforms.CenterCrop(image_size), transforms.ToTensor()]
+        )
+        self.folder = datasets.ImageFolder(str(root), transform=tf, loader=_load_image)
+        self.classes, self.name, self.mean, self.std = self.folder.classes, "imagefolder", mean, std
+        self.labels = torch.tensor(self.folder.targets)
+        self.image_size, self.in_channels = (image_size, image_size), 3
+
+    num_classes = property(lambda self: len(self.classes))
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        return self.folder[i]
+
+    def subset(self, n: int | None, seed: int = 0) -> "FolderData":
+        if n is not None and n < len(self):
+            idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+            self.folder.samples = [self.folder.samples[i] for i in idx]
+            self.folder.targets = [self.folder.targets[i] for i in idx]
+            self.labels = self.labels[idx]
+        return self
+
+    def tensors(self, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
+        x = torch.stack([self[i][0] for i in range(len(self))])
+        return x.to(device), self.labels.to(device)
