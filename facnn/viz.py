@@ -21,7 +21,7 @@ from .viz_results import (auc_table, comparison_table, estimate_bars, fmt_ci, la
                           removal_curves)
 
 __all__ = ["save_figure", "line_figure", "training_curves", "table_figure", "map_grid", "box_figure",
-           "explorer_figure", "make_explorer", "auc_table", "comparison_table", "estimate_bars", "fmt_ci",
+           "explorer_figure", "make_explorer", "class_probabilities", "EXPLORER_METHODS", "auc_table", "comparison_table", "estimate_bars", "fmt_ci",
            "method_color", "removal_curves", "layer_estimates"]  # fmt: skip
 
 
@@ -84,25 +84,35 @@ def table_figure(records: Sequence[Mapping[str, Any]], columns: Sequence[str], t
 def map_grid(images: np.ndarray, rows: Mapping[str, np.ndarray], title: str = "", col_titles: Sequence[str] | None = None) -> go.Figure:
     """A grid of heatmaps: first row the images ``(N, H, W)``, then one row per named map set.
 
-    Every map of a row shares one symmetric colour scale (blue negative, red positive) with its
-    colour bar at the row's end, so maps are comparable along a row; rows (methods, layers) have
-    their own scales because their units differ.
+    Every map of a row shares one colour scale with its colour bar at the row's end, so maps are
+    comparable along a row: diverging and centred at 0 (blue negative, red positive) when the row
+    has negative values, sequential from 0 (white to red) when it is non-negative; a map that is
+    all zero says so. Rows (methods, layers) have their own scales because their units differ.
     """
     n = images.shape[0]
     names = ["image", *rows]
     fig = make_subplots(rows=len(names), cols=n, horizontal_spacing=0.01, vertical_spacing=0.02,
                         row_titles=names, column_titles=list(col_titles) if col_titles else None)  # fmt: skip
     for r, (name, maps) in enumerate([("image", images), *rows.items()], start=1):
-        z_all = np.asarray(maps)
+        z_all = np.asarray(maps, dtype=float)
         lim = float(np.abs(z_all).max()) or 1.0
+        signed = float(z_all.min()) < 0
         axis = fig.get_subplot(r, 1).yaxis
         lo, hi = axis.domain
+        if name == "image":
+            cs, zmin = "gray", 0.0
+        else:  # diverging centred at 0 for signed maps, sequential from 0 for non-negative ones
+            cs, zmin = ("RdBu_r", -lim) if signed else ("Reds", 0.0)
         for c in range(n):
-            cs, zmin = ("gray", 0.0) if name == "image" else ("RdBu_r", -lim)
             bar = dict(len=(hi - lo) * 0.95, y=(lo + hi) / 2, yanchor="middle", x=1.0, thickness=8,
                        tickfont=dict(size=8), exponentformat="e")  # fmt: skip
             fig.add_trace(go.Heatmap(z=z_all[c][::-1], colorscale=cs, zmin=zmin, zmax=lim, colorbar=bar,
                                      showscale=c == n - 1 and name != "image"), r, c + 1)  # fmt: skip
+            if name != "image" and not np.any(z_all[c]):
+                sub = fig.get_subplot(r, c + 1)
+                fig.add_annotation(text="all zero", showarrow=False, font=dict(size=9, color="#555"),
+                                   xref=f"{sub.xaxis.plotly_name.replace('axis', '')} domain",
+                                   yref=f"{sub.yaxis.plotly_name.replace('axis', '')} domain", x=0.5, y=0.5)  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     for r in range(1, len(names) + 1):
@@ -122,46 +132,122 @@ def box_figure(groups: Mapping[str, Sequence[float]], title: str, yaxis: str) ->
     return fig
 
 
-def explorer_figure(model: Any, images: Any, index: int, layer: int, cls: int, method: str = "intrinsic",
-                    **options: Any) -> go.Figure:  # fmt: skip
-    """Image ``index`` beside the attribution map of class ``cls`` by ``method`` (at ``layer`` for
-    "intrinsic"/"gradcam"); the explorer widget shows exactly this figure."""
+EXPLORER_METHODS = {"intrinsic": "FA-CNN maps", "gradcam": "Grad-CAM", "rise": "RISE (centred)", "occlusion": "K-OCC k=4"}
+_LAYERED = ("intrinsic", "gradcam")
+_EXPLORER_OPTIONS = {"rise": {"n_masks": 500, "center": True}, "occlusion": {"window": 4}}
+
+
+def class_probabilities(model: Any, images: Any, index: int) -> np.ndarray:
+    """Softmax probabilities of every class for image ``index``."""
+    import torch
+
+    with torch.no_grad():
+        return torch.softmax(model(images[index : index + 1]).float(), 1)[0].cpu().numpy()
+
+
+def explorer_maps(model: Any, images: Any, index: int, layer: int, method: str, **options: Any) -> np.ndarray:
+    """Every class's map of image ``index`` by ``method`` as ``(classes, H, W)``: one pass serves all
+    classes (RISE's and occlusion's masked forwards are shared), so the explorer caches it."""
     import torch
 
     from .attribution import make_explainer
 
     x = images[index : index + 1]
-    if method in ("intrinsic", "gradcam"):
+    options = {**_EXPLORER_OPTIONS.get(method, {}), **options}
+    if method in _LAYERED:
         options = {"layer": layer, **options}
-    m = make_explainer(model, method, **options).attribute(x, cls)[0].cpu().numpy()
-    with torch.no_grad():
-        prob = torch.softmax(model(x), 1)[0, cls].item()
-    title = f"image {index}, class {cls} (p={prob:.2f}), {method}" + (f" layer {layer}" if "layer" in options else "")
-    return map_grid(x[:, 0].cpu().numpy() if x.shape[1] == 1 else x.mean(1).cpu().numpy(), {method: m[None]}, title)
+    k = len(class_probabilities(model, images, index))
+    explainer = make_explainer(model, method, **options)
+    return explainer.attribute_classes(x, torch.arange(k, device=x.device)[None])[0].detach().cpu().numpy()
+
+
+def _explorer_text(prob: np.ndarray, names: Sequence[str], index: int, cls: int, method: str, layer: int) -> tuple[str, str]:
+    label = EXPLORER_METHODS.get(method, method) + (f" L{layer}" if method in _LAYERED else "")
+    pred = int(prob.argmax())
+    title = (f"image {index}: {names[cls]} (p={prob[cls]:.2f}) — predicted {names[pred]} (p={prob[pred]:.2f})"
+             f"<br><sup>{label}</sup>")  # fmt: skip
+    return label, title
+
+
+def explorer_figure(model: Any, images: Any, index: int, layer: int, cls: int, method: str = "intrinsic",
+                    class_names: Sequence[str] | None = None, maps: np.ndarray | None = None) -> go.Figure:  # fmt: skip
+    """Image ``index`` beside the attribution map of class ``cls`` by ``method`` (at ``layer`` for
+    the layered methods "intrinsic"/"gradcam"); the explorer widget shows exactly this figure.
+    The row is labelled with the method (and layer) it shows; the title names the class and its
+    probability and the predicted class. ``maps`` (from :func:`explorer_maps`) skips the computation."""
+    prob = class_probabilities(model, images, index)
+    names = list(class_names) if class_names is not None else [str(c) for c in range(len(prob))]
+    if method in _LAYERED and hasattr(model, "num_layers"):
+        layer = layer % model.num_layers
+    m = (maps if maps is not None else explorer_maps(model, images, index, layer, method))[cls]
+    label, title = _explorer_text(prob, names, index, cls, method, layer)
+    x = images[index : index + 1]
+    img = x[:, 0].cpu().numpy() if x.shape[1] == 1 else x.mean(1).cpu().numpy()
+    fig = map_grid(img, {label: m[None]}, title)
+    fig.update_layout(width=520, height=420, margin=dict(l=20, r=150, t=90, b=20))
+    return fig
 
 
 def make_explorer(model: Any, images: Any, class_names: Sequence[str] | None = None):
-    """An ipywidgets explorer (image, layer, class, method) around :func:`explorer_figure`."""
+    """An ipywidgets explorer (image, layer, class, method) around :func:`explorer_figure`.
+
+    The class list shows each class's probability for the current image and starts at the
+    predicted class; the layer control is disabled for methods without layers.
+    """
     import ipywidgets as w
 
     n_layers = getattr(model, "num_layers", 1)
-    names = list(class_names or range(model.num_classes))
+    n_classes = len(class_probabilities(model, images, 0))
+    names = list(class_names) if class_names is not None else [str(c) for c in range(n_classes)]
+
+    def class_options(index: int) -> tuple[list[tuple[str, int]], int]:
+        prob = class_probabilities(model, images, index)
+        return [(f"{names[c]} (p={prob[c]:.2f})", c) for c in range(n_classes)], int(prob.argmax())
+
+    opts, pred = class_options(0)
     image = w.IntSlider(0, 0, len(images) - 1, description="image")
     layer = w.IntSlider(n_layers - 1, 0, n_layers - 1, description="layer")
-    cls = w.Dropdown(options=[(str(c), i) for i, c in enumerate(names)], value=0, description="class")
-    method = w.Dropdown(options=["intrinsic", "gradcam", "occlusion", "rise"], value="intrinsic", description="method")
-    fig = go.FigureWidget(explorer_figure(model, images, 0, n_layers - 1, 0))
+    cls = w.Dropdown(options=opts, value=pred, description="class")
+    method = w.Dropdown(options=[(v, k) for k, v in EXPLORER_METHODS.items()], value="intrinsic", description="method")
+    cache: dict[tuple[int, int, str], np.ndarray] = {}  # (image, layer, method) -> all classes' maps
+
+    def maps_of(index: int, layer_: int, name: str) -> np.ndarray:
+        key = (index, layer_ if name in _LAYERED else -1, name)
+        if key not in cache:
+            cache[key] = explorer_maps(model, images, index, layer_, name)
+        return cache[key]
+
+    fig = go.FigureWidget(explorer_figure(model, images, 0, n_layers - 1, pred, "intrinsic", names,
+                                          maps_of(0, n_layers - 1, "intrinsic")))  # fmt: skip
+    busy = [False]
 
     def update(_=None) -> None:
-        opts = {"n_masks": 500} if method.value == "rise" else {}
-        new = explorer_figure(model, images, image.value, layer.value, cls.value, method.value, **opts)
-        with fig.batch_update():
-            for tr, nt in zip(fig.data, new.data):
-                tr.z = nt.z
-                tr.zmin, tr.zmax = nt.zmin, nt.zmax
-            fig.layout.title = new.layout.title
+        if busy[0]:
+            return
+        layer.disabled = method.value not in _LAYERED
+        m = maps_of(image.value, layer.value, method.value)[cls.value]
+        prob = class_probabilities(model, images, image.value)
+        label, title = _explorer_text(prob, names, image.value, cls.value, method.value, layer.value)
+        lim = float(np.abs(m).max()) or 1.0
+        signed = float(m.min()) < 0
+        x = images[image.value : image.value + 1]
+        img = (x[0, 0] if x.shape[1] == 1 else x[0].mean(0)).cpu().numpy()
+        with fig.batch_update():  # patch the two heatmaps, the row label and the title: no figure rebuild
+            fig.data[0].z = img[::-1]
+            fig.data[1].z, fig.data[1].zmax = m[::-1], lim
+            fig.data[1].zmin, fig.data[1].colorscale = (-lim, "RdBu_r") if signed else (0.0, "Reds")
+            fig.layout.title.text = title
+            rows = [a for a in fig.layout.annotations if a.textangle == 90]
+            rows[-1].text = label + ("" if np.any(m) else " (all zero)")
 
-    for c in (image, layer, cls, method):
+    def new_image(_=None) -> None:
+        busy[0] = True  # one redraw for the image and its predicted class
+        cls.options, cls.value = class_options(image.value)
+        busy[0] = False
+        update()
+
+    image.observe(new_image, names="value")
+    for c in (layer, cls, method):
         c.observe(update, names="value")
     box = w.VBox([w.HBox([image, layer]), w.HBox([cls, method]), fig])
     box.update = update  # for headless tests

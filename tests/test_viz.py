@@ -14,24 +14,48 @@ def test_explorer_logic_and_widget(tmp_path, monkeypatch):
     torch.manual_seed(0)
     model = randomize_batchnorm(FACNN(4, maps_per_class=2, depth=3, hidden=8, zero_init=False))
     x = torch.rand(3, 1, 16, 16)
-    fig = explorer_figure(model, x, 1, 2, 3, "intrinsic")
+    names = ["ant", "bee", "cat", "dog"]
+    fig = explorer_figure(model, x, 1, 2, 3, "intrinsic", names)
     z = np.asarray(fig.data[1].z)[::-1]
     expected = __import__("facnn").class_maps(model, x[1:2], 3, layer=2)[0].detach().numpy()
     np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
-    box = make_explorer(model, x)
+    assert "dog (p=" in fig.layout.title.text and "FA-CNN maps L2" in fig.layout.title.text
+    box = make_explorer(model, x, class_names=names)
     image, layer = box.children[0].children
     cls, method = box.children[1].children
     fig_widget = box.children[2]
+    prob = torch.softmax(model.eval()(x), 1).detach()
+    assert cls.value == int(prob[0].argmax())  # starts at the predicted class
+    assert [label.split(" (p=")[0] for label, _ in cls.options] == names  # class names with probabilities
     before = np.asarray(fig_widget.data[1].z).copy()
-    cls.value = 2  # fires the observer
+    other = (cls.value + 1) % 4
+    cls.value = other  # fires the observer
     after = np.asarray(fig_widget.data[1].z)
     assert not np.allclose(before, after)
-    np.testing.assert_allclose(after[::-1], __import__("facnn").class_maps(model, x[:1], 2, layer=-1)[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(after[::-1], __import__("facnn").class_maps(model, x[:1], other, layer=-1)[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    row_label = lambda: [a.text for a in fig_widget.layout.annotations if a.textangle == 90][1:]  # noqa: E731 - after "image"
     method.value = "occlusion"
-    assert "occlusion" in fig_widget.layout.title.text
+    assert "K-OCC" in fig_widget.layout.title.text and row_label() == ["K-OCC k=4"] and layer.disabled
+    method.value = "rise"
+    assert row_label() == ["RISE (centred)"] and layer.disabled
+    method.value = "gradcam"
+    assert not layer.disabled and row_label() == ["Grad-CAM L3"]
+    assert fig_widget.data[1].colorscale[0][1] != fig_widget.data[1].colorscale[-1][1]
+    assert float(np.min(fig_widget.data[1].zmin)) == 0.0  # non-negative map: sequential scale from 0
     layer.value = 0
     image.value = 2
-    assert "image 2" in fig_widget.layout.title.text
+    assert "image 2" in fig_widget.layout.title.text and cls.value == int(prob[2].argmax())
+
+
+def test_map_grid_scales_and_zero_maps():
+    signed = map_grid(np.random.rand(2, 5, 5), {"signed": np.random.randn(2, 5, 5), "positive": np.random.rand(2, 5, 5),
+                                                 "zero": np.zeros((2, 5, 5))})  # fmt: skip
+    rows = [signed.data[i : i + 2] for i in range(0, 8, 2)]
+    for traces in rows:  # one scale per row
+        assert len({(t.zmin, t.zmax) for t in traces}) == 1
+    assert rows[1][0].zmin == -rows[1][0].zmax  # signed: centred at 0
+    assert rows[2][0].zmin == 0  # non-negative: from 0
+    assert sum(a.text == "all zero" for a in signed.layout.annotations) == 2
 
 
 def test_save_figure_writes_html_and_json(tmp_path, monkeypatch):
