@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     model, _ = pretrained("fashion-mnist/facnn")
     x, _ = ex.test_batch("fashion-mnist", 8)
     box = make_explorer(model, x, class_names=ex.class_names("fashion-mnist"))
-    (image, layer), (cls, method) = box.children[0].children, box.children[1].children
+    (image, _), (cls, method) = box.children[0].children, box.children[1].children
     records = []
     for name in EXPLORER_METHODS:
         t = time.perf_counter()
