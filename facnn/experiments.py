@@ -27,7 +27,7 @@ from .config import EXECUTION_FIELDS, load_config
 
 __all__ = ["load_config", "load_model", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
            "pixel_removal_experiment", "localisation_experiment", "comparisons", "accuracy_estimate", "test_batch",
-           "full_scale_records", "dataset_of", "class_names"]  # fmt: skip
+           "full_scale_records", "dataset_of", "class_names", "morph_maps"]  # fmt: skip
 
 
 def dataset_of(config_prefix: str) -> str:
@@ -125,6 +125,17 @@ def theorem_report(model: FACNN, x: Tensor, y: Tensor, seed: int = 0) -> dict[st
         theorem1_error=theorem1_error(model, x, y), head_error=head_error(model, x), morph=[vars(r) for r in prof],
         gradcam_correlation=[g["value"] for g in grad], gradcam_correlation_ci=grad, final_correlation_ci=final,
     )  # fmt: skip
+
+
+def morph_maps(model: FACNN, x: Tensor, index: int = 0) -> tuple[Any, list[Any], int]:
+    """Image ``index`` of ``x`` (grey or channel mean), its predicted class, and that class's map at
+    every layer ``0..L`` upsampled to the image (numpy), for :func:`facnn.viz.morph_strip`."""
+    from .models import all_class_maps
+
+    logits, maps = all_class_maps(model, x[index : index + 1])
+    pred = int(logits.argmax(1))
+    img = x[index].mean(0).cpu().numpy()
+    return img, [m[0, pred].cpu().numpy() for m in maps], pred
 
 
 def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str], *, rise_n: int = 4000,

@@ -86,13 +86,41 @@ rec.write_run("theorems", "01_theorems.ipynb", params, quantities=quantities, we
               records=[dict(model="facnn", worst_random=worst, trained_test_accuracy=res["test_accuracy"], **report)])
 fig1 = viz.line_figure({"random models": (list(range(len(sweep))), [max(r["theorem1_error"], 1e-12) for r in sweep]),
                         "trained model": ([len(sweep)], [max(report["theorem1_error"], 1e-12)])},
-                       "Theorem 1: max relative error of Grad-CAM vs (s/hw)·ReLU(class map)", "model", "error", log_y=True)
-fig2 = viz.layer_estimates({"corr(class map at layer l, penultimate class map)": report["final_correlation_ci"]},
-                           "Theorem 2: the maps morph slowly toward the penultimate class map (mean, 95 % CI)",
+                       "Theorem 1: max relative error of Grad-CAM vs (s/hw)·ReLU(class map) (log axis)", "model", "error",
+                       log_y=True)
+viz.save_figure(fig1, "theorem1_residuals")
+fig1
+
+# %% [markdown]
+# **Theorem 2, layer by layer.** Each layer moves a class map by at most `(λ_l/√R)‖f_l[c]‖`: the largest
+# step beside its bound, and the worst ratio (≤ 1 by Lemma 3(b)).
+
+# %%
+fig2 = viz.theorem2_steps(report["morph"], f"Theorem 2 on the trained FA-CNN ({len(x)} test images)")
+viz.save_figure(fig2, "theorem2_steps")
+fig2
+
+# %% [markdown]
+# **The morph.** One image's predicted-class map at every layer, on one colour scale, and the correlation of
+# each layer's map with the penultimate one (mean over images, 95 % CI).
+
+# %%
+image, strip, predicted = ex.morph_maps(model, x, 0)
+names = ex.class_names(res["dataset"])
+fig_strip = viz.morph_strip(image, strip, f"class map of '{names[predicted]}' (predicted) at every layer, one colour scale")
+viz.save_figure(fig_strip, "morph_strip")
+fig_strip
+
+# %%
+fig3 = viz.layer_estimates({"corr(class map at layer l, penultimate class map)": report["final_correlation_ci"]},
+                           "How far each layer's class map is from the penultimate one (mean, 95 % CI)",
                            "correlation", first_layer=1)
-fig3 = viz.layer_estimates({"corr(FA-CNN class map, Grad-CAM) at layer l": report["gradcam_correlation_ci"]},
+viz.save_figure(fig3, "theorem2_morph")
+fig3
+
+# %%
+fig4 = viz.layer_estimates({"corr(FA-CNN class map, Grad-CAM) at layer l": report["gradcam_correlation_ci"]},
                            "Grad-CAM vs averaged raw maps per layer (1.0 at the penultimate layer; mean, 95 % CI)",
                            "correlation", first_layer=0)
-for f, name in ((fig1, "theorem1_residuals"), (fig2, "theorem2_morph"), (fig3, "gradcam_correlation_per_layer")):
-    viz.save_figure(f, name)
-fig2
+viz.save_figure(fig4, "gradcam_correlation_per_layer")
+fig4

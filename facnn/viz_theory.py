@@ -1,0 +1,70 @@
+"""Figures of the theorems: Theorem 2's per-layer steps against their bounds, and the morph strip
+(one image's class map at every layer on one colour scale)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = ["theorem2_steps", "morph_strip"]
+
+
+def theorem2_steps(morph: Sequence[Mapping[str, Any]], title: str = "") -> go.Figure:
+    """Left: each layer's largest class-map step ``max_c ‖M^c_{l+1} − P(M^c_l)‖`` beside the bound
+    ``max (λ_l/√R)‖f_l[c]‖`` (log axis). Right: the worst ratio of step to bound per layer, which
+    Lemma 3(b) keeps ≤ 1 (dotted line). ``morph`` is :func:`facnn.theory.morph_profile` as dicts.
+
+    Examples
+    --------
+    >>> fig = theorem2_steps([dict(layer=1, class_step=0.5, class_bound=1.0, class_ratio=0.7)])
+    """
+    layers = [r["layer"] for r in morph]
+    fig = make_subplots(1, 2, subplot_titles=("class-map step and its bound", "step / bound (Lemma 3(b): ≤ 1)"),
+                        horizontal_spacing=0.12)  # fmt: skip
+    fig.add_trace(go.Bar(x=layers, y=[r["class_step"] for r in morph], name="max class-map step ‖ΔM_c‖",
+                         marker_color="#1f77b4"), 1, 1)  # fmt: skip
+    fig.add_trace(go.Bar(x=layers, y=[r["class_bound"] for r in morph], name="bound (λ/√R)‖f_c‖",
+                         marker_color="#c6dbef"), 1, 1)  # fmt: skip
+    fig.add_trace(go.Scatter(x=layers, y=[r["class_ratio"] for r in morph], mode="lines+markers",
+                             name="worst step / bound", marker_color="#d62728"), 1, 2)  # fmt: skip
+    fig.add_hline(y=1.0, line_dash="dot", row=1, col=2)
+    fig.update_yaxes(type="log", title_text="Frobenius norm", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.1], title_text="ratio", row=1, col=2)
+    fig.update_xaxes(title_text="layer l+1", dtick=1)
+    fig.update_layout(title=title, barmode="group", template="plotly_white", height=420, width=980,
+                      legend=dict(orientation="h", y=-0.25))  # fmt: skip
+    return fig
+
+
+def morph_strip(image: np.ndarray, maps: Sequence[np.ndarray], title: str = "", first_layer: int = 0) -> go.Figure:
+    """One image, then its class map at every layer on **one** colour scale (the layers share the
+    residual stream, so their values are comparable): Theorem 2's slow morph at a glance.
+
+    Examples
+    --------
+    >>> fig = morph_strip(np.zeros((8, 8)), [np.random.rand(8, 8) for _ in range(3)])
+    """
+    n = len(maps)
+    z = np.stack([np.asarray(m, dtype=float) for m in maps])
+    lim = float(np.abs(z).max()) or 1.0
+    signed = float(z.min()) < 0
+    cs, zmin = ("RdBu_r", -lim) if signed else ("Reds", 0.0)
+    titles = ["image"] + [f"L{first_layer + i}" for i in range(n)]
+    fig = make_subplots(1, n + 1, horizontal_spacing=0.005, subplot_titles=titles)
+    fig.add_trace(go.Heatmap(z=np.asarray(image)[::-1], colorscale="gray", showscale=False), 1, 1)
+    for i in range(n):
+        fig.add_trace(go.Heatmap(z=z[i][::-1], colorscale=cs, zmin=zmin, zmax=lim, showscale=i == n - 1,
+                                 colorbar=dict(thickness=10, len=0.9)), 1, i + 2)  # fmt: skip
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    for c in range(1, n + 2):  # square pixels
+        sub = fig.get_subplot(1, c)
+        fig.update_yaxes(scaleanchor=sub.xaxis.plotly_name.replace("axis", ""), row=1, col=c)
+    fig.update_annotations(font_size=10)
+    fig.update_layout(title=title, template="plotly_white", height=200, width=max(500, 95 * (n + 1) + 120),
+                      margin=dict(l=10, r=60, t=70, b=10))  # fmt: skip
+    return fig
