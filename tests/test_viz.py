@@ -67,3 +67,32 @@ def test_save_figure_writes_html_and_json(tmp_path, monkeypatch):
     assert "png" in out or "png_error" in out
     t = table_figure([{"a": 0.123456, "b": "x"}], ["a", "b"])
     assert list(t.data[0].cells.values[0]) == ["0.1235"]
+
+
+def test_one_colour_per_method_and_every_trace_in_the_legend():
+    from facnn.viz import method_color, removal_curves
+
+    rec = lambda m, o: dict(method=m, order=o, percents=[0, 50, 100], accuracy=[0.9, 0.5, 0.1],  # noqa: E731
+                            accuracy_low=[0.8, 0.4, 0.0], accuracy_high=[1.0, 0.6, 0.2], auc=dict(value=0.5, low=0.4, high=0.6))
+    methods = ["FA-CNN maps L6", "FA-CNN maps L4", "Grad-CAM L6", "Grad-CAM L4", "RISE", "K-OCC k=4", "random",
+               "CoDA contributions"]  # fmt: skip
+    fig = removal_curves([rec(m, o) for m in methods for o in ("morf", "lerf")], "t")
+    lines = [t for t in fig.data if t.mode and "lines" in t.mode]
+    colours = {}
+    for t in lines:
+        colours.setdefault(t.legendgroup or t.name, set()).add(t.line.color)
+    assert all(len(c) == 1 for c in colours.values())  # MoRF and LeRF panels: one colour per method
+    assert len({method_color(m, 6) for m in methods}) == len(methods)  # no two methods share a colour
+    assert {t.name for t in lines if t.showlegend is not False} >= set(methods)  # every method in the legend
+
+
+def test_theorem_figures():
+    from facnn.viz import morph_strip, theorem2_steps
+
+    fig = theorem2_steps([dict(layer=l, class_step=0.1 * l, class_bound=0.2 * l, class_ratio=0.5) for l in (1, 2, 3)])
+    assert fig.layout.yaxis.type == "log" and [t.name for t in fig.data][:2] == ["max class-map step ‖ΔM_c‖",
+                                                                                   "bound (λ/√R)‖f_c‖"]  # fmt: skip
+    maps = [np.random.rand(8, 8) * (i + 1) for i in range(4)]
+    strip = morph_strip(np.zeros((8, 8)), maps, first_layer=0)
+    assert len({(t.zmin, t.zmax) for t in strip.data[1:]}) == 1  # one scale over the layers
+    assert [a.text for a in strip.layout.annotations] == ["image", "L0", "L1", "L2", "L3"]
