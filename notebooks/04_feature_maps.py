@@ -48,7 +48,8 @@ dev = next(model.parameters()).device
 x, y = ex.test_batch(res["dataset"], max(n_show, n_corr), seed, dev)
 xs = x[:n_show]
 with torch.no_grad():
-    pred = model(xs).argmax(1)
+    prob = torch.softmax(model(xs), 1)
+pred = prob.argmax(1)
 rows = {}
 for l in range(model.num_layers):
     rows[f"FA-CNN L{l}"] = facnn.ClassMaps(model, l).attribute(xs, pred).cpu().numpy()
@@ -57,8 +58,10 @@ for l in range(model.num_layers):
 rows["RISE (centred)"] = facnn.RISE(model, rise_n, seed=seed, center=True).attribute(xs, pred).cpu().numpy()
 rows[f"K-OCC k={occlusion_k}"] = facnn.Occlusion(model, occlusion_k).attribute(xs, pred).cpu().numpy()
 names = ex.class_names(res["dataset"])
-fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, "Averaged raw FA-CNN maps per layer beside Grad-CAM, RISE and K-OCC (predicted class)",
-                   col_titles=[names[int(p)] for p in pred])
+col_titles = [f"true {names[int(t)]}<br>pred {names[int(p)]} ({float(prob[i, p]):.2f})"
+              for i, (t, p) in enumerate(zip(y[:n_show], pred))]
+fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, "FA-CNN's averaged raw maps per layer beside Grad-CAM, then RISE and K-OCC "
+                   "(predicted class; each row on its own colour scale, bar at the right)", col_titles=col_titles)
 viz.save_figure(fig, f"feature_maps_{config_prefix}")
 fig
 
