@@ -28,6 +28,13 @@ def _runs(name: str) -> list[dict]:
         if d else []
 
 
+def _took(run: dict) -> str:
+    """ " (took N min on MACHINE)" where the record has its wall time."""
+    if run.get("wall_s") is None:
+        return ""
+    return f" (took {run['wall_s'] / 60:.1f} min on {run.get('machine', 'this machine')})"
+
+
 def _comparisons(run: dict) -> None:
     if run.get("comparisons"):
         print("\n| comparison | difference [95% CI] | verdict |\n|---|---|---|")
@@ -84,7 +91,7 @@ def pixel_removal() -> None:
             auc = {r["order"]: r["auc"] for r in run["records"] if r["method"] == m}
             print(f"| {m} | {_ci(auc['morf'])} | {_ci(auc['lerf'])} |")
         _comparisons(run)
-        print(f"\nCommand: `{run['command']}`")
+        print(f"\nCommand: `{run['command']}`{_took(run)}")
 
 
 def localisation() -> None:
@@ -96,7 +103,7 @@ def localisation() -> None:
             note = f"T={r['temperature']:g}, accuracy {r['test_accuracy']:.3f}" if r.get("temperature") else ""
             print(f"| {r['method']} | {_ci(r['mean'])} | {r['median']:.3f} | {r['n_grids']} | {note} |")
         _comparisons(run)
-        print(f"\nCommand: `{run['command']}`")
+        print(f"\nCommand: `{run['command']}`{_took(run)}")
 
 
 def claims() -> None:
