@@ -49,7 +49,7 @@ def pixel_removal_experiment(explainers: Explainers, x: Tensor, y: Tensor, *, pe
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
         if isinstance(expl, RandomMaps):
             expl.reset(seed)
-        meters = {o: PixelRemoval(model, percents, o, fill=fill) for o in orders}
+        meters = {o: PixelRemoval(model, percents, o, fill=fill, seed=seed) for o in orders}
         for s in range(0, len(x), batch_size):
             xb, yb = x[s : s + batch_size], y[s : s + batch_size]
             maps = expl.attribute(xb, yb)

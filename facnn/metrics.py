@@ -64,7 +64,10 @@ def _fill_images(x: Tensor, fill: str, mean: Sequence[float] | None, blur_sigma:
         c = x.shape[1]
         y = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.expand(c, 1, 1, -1), groups=c)
         return F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"), k.transpose(-1, -2).expand(c, 1, -1, 1), groups=c)
-    raise ValueError(f"fill must be 'zero', 'mean' or 'blur', got {fill!r}")
+    raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
+
+
+FILLS = ("zero", "mean", "blur", "road")
 
 
 class PixelRemoval:
@@ -75,7 +78,8 @@ class PixelRemoval:
     for the other variant) — in the given ``order`` with ties broken by raster index; for each
     ``p`` in ``percents`` replace the ``round(p/100 · H·W)`` first-ranked pixels (all channels)
     by the ``fill`` (``"zero"``: 0; ``"mean"``: the per-channel dataset mean, or the batch mean;
-    ``"blur"``: the image blurred with a Gaussian of ``blur_sigma`` pixels), classify, and count
+    ``"blur"``: the image blurred with a Gaussian of ``blur_sigma`` pixels; ``"road"``: ROAD's noisy
+    linear imputation from the remaining pixels, :mod:`facnn.road`), classify, and count
     a hit when the prediction equals the true label. The curve is accuracy vs ``p``; its area is
     the trapezoid integral over ``p/100 ∈ [0, 1]``. Lower MoRF area and higher LeRF area mean a
     more faithful map.
@@ -90,13 +94,15 @@ class PixelRemoval:
         ``"morf"`` or ``"lerf"``.
     fill, mean, blur_sigma
         The baseline for removed pixels.
+    road_noise, seed
+        ROAD's imputation noise (default 0.01) and the seed of its generator (:meth:`reset` restarts it).
     batch_size
         Perturbed images per forward pass.
     """
 
     def __init__(self, model: nn.Module, percents: Sequence[float] = DEFAULT_PERCENTS, order: str = "morf", *,
                  fill: str = "zero", mean: Sequence[float] | None = None, blur_sigma: float = 2.0,
-                 batch_size: int = 1024):  # fmt: skip
+                 batch_size: int = 1024, road_noise: float = 0.01, seed: int = 0):  # fmt: skip
         if not percents or any(not 0 <= p <= 100 for p in percents) or list(percents) != sorted(percents):
             raise ValueError("percents must be a non-empty increasing list of values in [0, 100]")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -105,10 +111,13 @@ class PixelRemoval:
             raise ValueError(f"blur_sigma must be > 0, got {blur_sigma!r}")
         if order not in ("morf", "lerf"):
             raise ValueError(f"order must be 'morf' or 'lerf', got {order!r}")
-        if fill not in ("zero", "mean", "blur"):
-            raise ValueError(f"fill must be 'zero', 'mean' or 'blur', got {fill!r}")
+        if fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
+        if not road_noise >= 0:
+            raise ValueError(f"road_noise must be ≥ 0, got {road_noise!r}")
         self.model, self.percents, self.order = model, list(percents), order
         self.fill, self.mean, self.blur_sigma, self.batch_size = fill, mean, blur_sigma, batch_size
+        self.road_noise, self.seed = road_noise, seed
         self.reset()
 
     def reset(self) -> None:
@@ -116,6 +125,7 @@ class PixelRemoval:
         self.correct = torch.zeros(len(self.percents), dtype=torch.long)
         self.count = 0
         self._hits: list[Tensor] = []
+        self._generator = torch.Generator().manual_seed(getattr(self, "seed", 0))
 
     @torch.no_grad()
     def update(self, x: Tensor, y: Tensor, maps: Tensor) -> None:
@@ -129,7 +139,7 @@ class PixelRemoval:
                              "or clean the maps (torch.nan_to_num)")  # fmt: skip
         b, _, h, w = x.shape
         rank = removal_order(maps.to(x.device), self.order).view(b, 1, h, w)
-        filler = _fill_images(x, self.fill, self.mean, self.blur_sigma)
+        filler = None if self.fill == "road" else _fill_images(x, self.fill, self.mean, self.blur_sigma)
         counts = torch.tensor([round(p / 100 * h * w) for p in self.percents], device=x.device)
         was = self.model.training
         self.model.eval()
@@ -138,7 +148,10 @@ class PixelRemoval:
             hits = torch.zeros(len(counts), b, dtype=torch.bool)
             for s in range(0, len(counts), per_chunk):
                 n = counts[s : s + per_chunk].view(-1, 1, 1, 1, 1)
-                removed = torch.where(rank.unsqueeze(0) < n, filler.unsqueeze(0), x.unsqueeze(0))  # (L, B, C, H, W)
+                if filler is None:  # ROAD: each removal set imputed from the pixels that remain
+                    removed = torch.stack([self._impute(x, rank[:, 0] < k) for k in n.flatten().tolist()])
+                else:
+                    removed = torch.where(rank.unsqueeze(0) < n, filler.unsqueeze(0), x.unsqueeze(0))  # (L, B, C, H, W)
                 pred = self.model(removed.flatten(0, 1)).argmax(1).view(len(n), b)
                 hits[s : s + len(n)] = (pred == y.to(x.device)).cpu()
         finally:
@@ -146,6 +159,11 @@ class PixelRemoval:
         self.correct += hits.sum(1)
         self._hits.append(hits.T)
         self.count += b
+
+    def _impute(self, x: Tensor, removed: Tensor) -> Tensor:
+        from .road import noisy_linear_impute
+
+        return noisy_linear_impute(x, removed, self.road_noise, self._generator)
 
     def per_image(self) -> np.ndarray:
         """Hits ``(n_images, n_percents)`` (1 where the image was still classified correctly)."""

@@ -38,7 +38,7 @@ n_images: int = 100  # test images (see the README for the committed headline ru
 rise_n: int = 500  # RISE masks (the paper's RISE uses 4000-8000)
 rise_cells: int = 7  # RISE grid cells per side
 occlusion_k: int = 4  # occlusion window (stride k/2)
-fill: str = "zero"  # removed pixels: "zero", "mean" or "blur"
+fill: str = "zero"  # removed pixels: "zero", "mean", "blur" or "road" (noisy linear imputation)
 percents: list = [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]  # percent grid
 
 # %%
