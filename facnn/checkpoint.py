@@ -95,11 +95,12 @@ def save_checkpoint(
 ) -> Path:
     """Write ``model`` (and optionally the optimizer state and plain ``extra`` data) atomically."""
     model = getattr(model, "module", model)  # unwrap DDP
+    name = model_name(model)  # a registered facnn model (raises for others, e.g. torchvision's)
     _check_plain(extra or {}, "extra")
     _check_plain(model.config, "config")
     payload = {
         "format": FORMAT,
-        "model": model_name(model),
+        "model": name,
         "config": model.config,
         "state_dict": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
