@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["layer_order", "randomise", "similarities", "cascading_randomisation", "independent_randomisation"]
+__all__ = ["layer_order", "randomise", "similarities", "cascading_randomisation", "independent_randomisation",
+           "sanity_experiment"]
 
 
 def layer_order(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -140,3 +141,34 @@ def cascading_randomisation(model: nn.Module, explain: MapFn, x: Tensor, y: Tens
 def independent_randomisation(model: nn.Module, explain: MapFn, x: Tensor, y: Tensor, seed: int = 0) -> list[dict[str, Any]]:
     """Maps after randomising one layer at a time (the others keep their trained weights)."""
     return _run(model, explain, x, y, [[n] for n, _ in layer_order(model)], seed)
+
+
+def sanity_experiment(explainers: dict[str, tuple[nn.Module, Any, int | None]], x: Tensor, y: Tensor, *,
+                      mode: str = "cascading", seed: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    """Randomisation curves for every explainer of :func:`facnn.experiments.build_explainers`
+    (label → (model, explainer, layer)): the explainer is rebuilt on each randomised copy with the
+    same options. One record per method and step: the step, the layers randomised, and each
+    similarity's mean over images with its 95 % bootstrap interval."""
+    from .stats import bootstrap
+
+    if mode not in ("cascading", "independent"):
+        raise ValueError(f"mode must be 'cascading' or 'independent', got {mode!r}")
+    run = cascading_randomisation if mode == "cascading" else independent_randomisation
+    records = []
+    for label, (model, expl, _) in explainers.items():
+        def explain(m: nn.Module, xx: Tensor, yy: Tensor, expl: Any = expl) -> Tensor:
+            twin = copy.copy(expl)
+            twin.model = m
+            if hasattr(expl, "_module"):  # a layer method: the same layer of the randomised copy
+                name = next(n for n, mod in expl.model.named_modules() if mod is expl._module)
+                twin._module = m.get_submodule(name)
+            if hasattr(expl, "reset"):
+                twin.reset()
+            return twin.attribute(xx, yy)
+
+        rows = run(model, explain, x.to(next(model.parameters()).device), y.to(next(model.parameters()).device), seed)
+        n_layers = len(rows) - 1
+        for step, r in enumerate(rows):
+            records.append(dict(method=label, mode=mode, step=step, n_layers=n_layers, randomised=r["randomised"],
+                                **{k: bootstrap(r[k], seed=seed).as_dict() for k in ("spearman", "spearman_abs", "ssim")}))  # fmt: skip
+    return records

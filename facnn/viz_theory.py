@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["theorem2_steps", "morph_strip"]
+__all__ = ["theorem2_steps", "morph_strip", "sanity_curves"]
 
 
 def theorem2_steps(morph: Sequence[Mapping[str, Any]], title: str = "") -> go.Figure:
@@ -67,4 +67,36 @@ def morph_strip(image: np.ndarray, maps: Sequence[np.ndarray], title: str = "", 
     fig.update_annotations(font_size=10)
     fig.update_layout(title=title, template="plotly_white", height=200, width=max(500, 95 * (n + 1) + 120),
                       margin=dict(l=10, r=60, t=70, b=10))  # fmt: skip
+    return fig
+
+
+def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_abs", title: str = "") -> go.Figure:
+    """Similarity to the original map vs the fraction of layers randomised (cascading, output
+    first), one line per method in its colour with 95 % bands; 0 = nothing randomised.
+
+    Examples
+    --------
+    >>> e = dict(value=1.0, low=1.0, high=1.0)
+    >>> fig = sanity_curves([dict(method="random", step=0, n_layers=2, spearman_abs=e)])
+    """
+    from .viz_results import _rgba, method_color
+
+    last = max((int(m.split(" L")[-1]) for m in {r["method"] for r in records} if " L" in m
+                and m.split(" L")[-1].isdigit()), default=None)  # fmt: skip
+    fig = go.Figure()
+    for method in dict.fromkeys(r["method"] for r in records):
+        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["step"])
+        x = [r["step"] / max(r["n_layers"], 1) for r in rows]
+        c = method_color(method, last)
+        lo, hi = [r[metric]["low"] for r in rows], [r[metric]["high"] for r in rows]
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(c, 0.15),
+                                 line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=method))  # fmt: skip
+        fig.add_trace(go.Scatter(x=x, y=[r[metric]["value"] for r in rows], name=method, legendgroup=method,
+                                 mode="lines+markers", line=dict(color=c, dash="dot" if method == "random" else "solid")))  # fmt: skip
+    fig.add_hline(y=0, line_dash="dot", line_color="#999")
+    names = {"spearman": "Spearman (signed)", "spearman_abs": "Spearman (absolute)", "ssim": "SSIM (absolute, normalised)"}
+    fig.update_layout(title=title, template="plotly_white", height=440, width=760, legend=dict(orientation="h", y=-0.25),
+                      xaxis_title="fraction of layers randomised (from the output down)",
+                      yaxis_title=f"similarity to the original map: {names.get(metric, metric)}")  # fmt: skip
+    fig.update_yaxes(range=[-1.05, 1.05])
     return fig

@@ -1,0 +1,80 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Sanity checks: do the maps depend on the model? (Adebayo et al., NeurIPS 2018)
+#
+# Cascading model randomisation: the layers are re-initialised from the output down, one more at each
+# step, and each method's map is compared with the map of the trained model by Spearman rank correlation
+# (of the absolute and of the signed maps) and SSIM, per image, with 95 % bootstrap intervals. A map that
+# explains the model falls toward 0 as its weights are destroyed; a map that stays similar is driven by the
+# input. FA-CNN's class maps are by construction the pooled input plus dampened corrections (Theorem 2),
+# exactly the kind of map this test was made to catch. Library code: `facnn.sanity`.
+
+# %% tags=["parameters"]
+config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
+weights: str = "pretrained"  # "pretrained": the shipped FA-CNN and CoDA-Net; "train": train at epochs/train_subset
+epochs: int = 2  # epochs when weights is "train"
+train_subset: int = 10000  # training images when weights is "train" (0: all)
+seed: int = 0  # seed for the images, the randomised weights, RISE and the random control
+device: str = "auto"  # "cpu", "cuda" or "auto"
+mode: str = "cascading"  # "cascading" (top layers first, cumulative) or "independent" (one layer at a time)
+methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"]  # methods checked
+n_images: int = 32  # test images
+rise_n: int = 200  # RISE masks
+occlusion_k: int = 7  # occlusion window (stride k/2)
+
+# %%
+from facnn import experiments as ex, records as rec, reproduce, viz
+from facnn.sanity import sanity_experiment
+
+params = rec.notebook_parameters("07_sanity_checks.ipynb", globals())
+train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
+model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
+coda = ex.load_model(config_prefix, "coda", weights, **train_kw)[0] if "contributions" in methods else None
+dev = next(model.parameters()).device
+x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
+explainers = ex.build_explainers(model, ex.paper_layers(len(model.layers)), methods, rise_n=rise_n, rise_center=True,
+                                 occlusion_k=occlusion_k, coda=coda, seed=seed)
+records = sanity_experiment(explainers, x, y, mode=mode, seed=seed)
+quantities = {f"{r['method']} step {r['step']} {k}": rec.quantity(r[k]["value"], 1e-3, "fixed weights and seeds: float order only")
+              for r in records for k in ("spearman_abs", "ssim")}
+
+# %%
+# CHECK: the numbers reproduce the committed record of these parameters (tolerances in figures/sanity_checks.json)
+rows = reproduce.check("sanity_checks", params, quantities)
+print(reproduce.summary(rows))
+
+# %%
+rec.write_run("sanity_checks", "07_sanity_checks.ipynb", params, quantities=quantities, records=records,
+              weights=res["source"], dataset=res["dataset"])
+fig = viz.sanity_curves(records, "spearman_abs", f"{mode.capitalize()} randomisation: rank correlation of |map| with the "
+                        f"trained model's ({len(x)} images, 95 % CI)")
+viz.save_figure(fig, f"sanity_{mode}_{config_prefix}")
+fig
+
+# %%
+fig = viz.sanity_curves(records, "ssim", f"{mode.capitalize()} randomisation: SSIM of |map| with the trained model's")
+viz.save_figure(fig, f"sanity_{mode}_ssim_{config_prefix}")
+fig
+
+# %%
+final = {r["method"]: r for r in records if r["step"] == r["n_layers"]}
+viz.table_figure([{"method": m, "Spearman |map| [95% CI]": viz.fmt_ci(r["spearman_abs"]),
+                   "Spearman signed [95% CI]": viz.fmt_ci(r["spearman"]), "SSIM [95% CI]": viz.fmt_ci(r["ssim"])}
+                  for m, r in final.items()], ["method", "Spearman |map| [95% CI]", "Spearman signed [95% CI]", "SSIM [95% CI]"],
+                 "Similarity to the trained model's map with every layer randomised (0: the map depends on the weights)")
