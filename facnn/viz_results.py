@@ -49,7 +49,7 @@ def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figur
         col = 1 if r["order"] == "morf" else 2
         c = method_color(r["method"], last)
         x = list(r["percents"])
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=list(r["accuracy_high"]) + list(r["accuracy_low"])[::-1], fill="toself",
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=list(r["accuracy_high"]) + list(r["accuracy_low"])[::-1], fill="toself", mode="lines",
                                  fillcolor=_rgba(c, 0.15), line=dict(width=0), hoverinfo="skip", showlegend=False,
                                  legendgroup=r["method"]), 1, col)  # fmt: skip
         dash = "dot" if r["method"] == "random" else "solid"

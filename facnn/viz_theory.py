@@ -89,7 +89,7 @@ def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_
         x = [r["step"] / max(r["n_layers"], 1) for r in rows]
         c = method_color(method, last)
         lo, hi = [r[metric]["low"] for r in rows], [r[metric]["high"] for r in rows]
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(c, 0.15),
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", mode="lines", fillcolor=_rgba(c, 0.15),
                                  line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=method))  # fmt: skip
         fig.add_trace(go.Scatter(x=x, y=[r[metric]["value"] for r in rows], name=method, legendgroup=method,
                                  mode="lines+markers", line=dict(color=c, dash="dot" if method == "random" else "solid")))  # fmt: skip

@@ -62,13 +62,13 @@ print(reproduce.summary(rows))
 # %%
 rec.write_run("sanity_checks", "07_sanity_checks.ipynb", params, quantities=quantities, records=records,
               weights=res["source"], dataset=res["dataset"])
-fig = viz.sanity_curves(records, "spearman_abs", f"{mode.capitalize()} randomisation: rank correlation of |map| with the "
-                        f"trained model's ({len(x)} images, 95 % CI)")
+fig = viz.sanity_curves(records, "spearman_abs", f"{mode.capitalize()} randomisation: rank correlation of |map|<br>"
+                        f"with the trained model's map ({len(x)} images, 95 % CI)")
 viz.save_figure(fig, f"sanity_{mode}_{config_prefix}")
 fig
 
 # %%
-fig = viz.sanity_curves(records, "ssim", f"{mode.capitalize()} randomisation: SSIM of |map| with the trained model's")
+fig = viz.sanity_curves(records, "ssim", f"{mode.capitalize()} randomisation: SSIM of |map|<br>with the trained model's map")
 viz.save_figure(fig, f"sanity_{mode}_ssim_{config_prefix}")
 fig
 
