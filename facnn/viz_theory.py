@@ -32,7 +32,7 @@ def theorem2_steps(morph: Sequence[Mapping[str, Any]], title: str = "") -> go.Fi
     fig.add_trace(go.Scatter(x=layers, y=[r["class_ratio"] for r in morph], mode="lines+markers",
                              name="worst step / bound", marker_color="#d62728"), 1, 2)  # fmt: skip
     fig.add_hline(y=1.0, line_dash="dot", row=1, col=2)
-    fig.update_yaxes(type="log", title_text="Frobenius norm", row=1, col=1)
+    fig.update_yaxes(type="log", dtick=1, title_text="Frobenius norm (log)", row=1, col=1)
     fig.update_yaxes(range=[0, 1.1], title_text="ratio", row=1, col=2)
     fig.update_xaxes(title_text="layer l+1", dtick=1)
     fig.update_layout(title=title, barmode="group", template="plotly_white", height=420, width=980,
