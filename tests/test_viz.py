@@ -77,7 +77,7 @@ def test_one_colour_per_method_and_every_trace_in_the_legend():
     methods = ["FA-CNN maps L6", "FA-CNN maps L4", "Grad-CAM L6", "Grad-CAM L4", "RISE", "K-OCC k=4", "random",
                "CoDA contributions"]  # fmt: skip
     fig = removal_curves([rec(m, o) for m in methods for o in ("morf", "lerf")], "t")
-    lines = [t for t in fig.data if t.mode and "lines" in t.mode]
+    lines = [t for t in fig.data if t.mode and "lines" in t.mode and t.fill != "toself"]  # curves, not bands
     colours = {}
     for t in lines:
         colours.setdefault(t.legendgroup or t.name, set()).add(t.line.color)
