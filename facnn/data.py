@@ -267,6 +267,10 @@ def batches(
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(images in [0,1], labels)`` batches on ``device``; with ``world > 1`` this
     process's shard (every ``world``-th sample of the seeded order, starting at ``rank``)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not (isinstance(world, int) and world >= 1 and isinstance(rank, int) and 0 <= rank < world):
+        raise ValueError(f"need world ≥ 1 and 0 ≤ rank < world, got rank={rank!r}, world={world!r}")
     n = len(data)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     order = order[rank::world]

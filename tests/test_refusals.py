@@ -192,7 +192,12 @@ def test_labels_outside_the_classes_are_refused(tmp_path):
 
 
 def test_dataset_names_and_files(tmp_path):
-    from facnn.data import load_dataset
+    from facnn.data import ImageData, batches, load_dataset
+
+    toy = ImageData(torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1, 0]), ["a", "b"], "toy")
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            next(batches(toy, bad))
 
     with pytest.raises(TypeError, match="dataset name must be a string"):
         load_dataset(None)  # type: ignore[arg-type]
