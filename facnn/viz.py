@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from .paths import figures_dir
 
-from .viz_theory import morph_strip, sanity_curves, theorem2_steps  # noqa: F401
+from .viz_theory import map_scale, morph_strip, sanity_curves, theorem2_steps  # noqa: F401
 from .viz_results import (auc_table, comparison_table, estimate_bars, fmt_ci, layer_estimates, method_color,  # noqa: F401
                           removal_curves)
 
@@ -96,14 +96,11 @@ def map_grid(images: np.ndarray, rows: Mapping[str, np.ndarray], title: str = ""
                         row_titles=names, column_titles=list(col_titles) if col_titles else None)  # fmt: skip
     for r, (name, maps) in enumerate([("image", images), *rows.items()], start=1):
         z_all = np.asarray(maps, dtype=float)
-        lim = float(np.abs(z_all).max()) or 1.0
-        signed = float(z_all.min()) < 0
         axis = fig.get_subplot(r, 1).yaxis
         lo, hi = axis.domain
+        cs, zmin, lim = map_scale(z_all)  # diverging centred at 0 for signed maps, sequential from 0 otherwise
         if name == "image":
             cs, zmin = "gray", 0.0
-        else:  # diverging centred at 0 for signed maps, sequential from 0 for non-negative ones
-            cs, zmin = ("RdBu_r", -lim) if signed else ("Reds", 0.0)
         for c in range(n):
             bar = dict(len=(hi - lo) * 0.95, y=(lo + hi) / 2, yanchor="middle", x=1.0, thickness=8,
                        tickfont=dict(size=8), exponentformat="e")  # fmt: skip
@@ -157,8 +154,8 @@ def explorer_maps(model: Any, images: Any, index: int, layer: int, method: str, 
     options = {**_EXPLORER_OPTIONS.get(method, {}), **options}
     if method in _LAYERED:
         options = {"layer": layer, **options}
-    k = len(class_probabilities(model, images, index))
     explainer = make_explainer(model, method, **options)
+    k = explainer.num_classes(x)
     return explainer.attribute_classes(x, torch.arange(k, device=x.device)[None])[0].detach().cpu().numpy()
 
 
@@ -229,14 +226,13 @@ def make_explorer(model: Any, images: Any, class_names: Sequence[str] | None = N
         m = maps_of(image.value, layer.value, method.value)[cls.value]
         prob = class_probabilities(model, images, image.value)
         label, title = _explorer_text(prob, names, image.value, cls.value, method.value, layer.value)
-        lim = float(np.abs(m).max()) or 1.0
-        signed = float(m.min()) < 0
+        cs, zmin, lim = map_scale(m)
         x = images[image.value : image.value + 1]
         img = (x[0, 0] if x.shape[1] == 1 else x[0].mean(0)).cpu().numpy()
         with fig.batch_update():  # patch the two heatmaps, the row label and the title: no figure rebuild
             fig.data[0].z = img[::-1]
             fig.data[1].z, fig.data[1].zmax = m[::-1], lim
-            fig.data[1].zmin, fig.data[1].colorscale = (-lim, "RdBu_r") if signed else (0.0, "Reds")
+            fig.data[1].zmin, fig.data[1].colorscale = zmin, cs
             fig.layout.title.text = title
             rows = [a for a in fig.layout.annotations if a.textangle == 90]
             rows[-1].text = label + ("" if np.any(m) else " (all zero)")

@@ -10,7 +10,21 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["theorem2_steps", "morph_strip", "sanity_curves"]
+__all__ = ["theorem2_steps", "morph_strip", "sanity_curves", "map_scale"]
+
+
+def map_scale(values: Any) -> tuple[str, float, float]:
+    """``(colorscale, zmin, zmax)`` for maps shown on one scale: diverging and centred at 0 when
+    any value is negative, sequential from 0 when all are non-negative (``zmax`` = the largest |value|).
+
+    Examples
+    --------
+    >>> map_scale(np.array([-1.0, 2.0]))
+    ('RdBu_r', -2.0, 2.0)
+    """
+    z = np.asarray(values, dtype=float)
+    lim = float(np.abs(z).max()) or 1.0
+    return ("RdBu_r", -lim, lim) if float(z.min()) < 0 else ("Reds", 0.0, lim)
 
 
 def theorem2_steps(morph: Sequence[Mapping[str, Any]], title: str = "") -> go.Figure:
@@ -50,9 +64,7 @@ def morph_strip(image: np.ndarray, maps: Sequence[np.ndarray], title: str = "", 
     """
     n = len(maps)
     z = np.stack([np.asarray(m, dtype=float) for m in maps])
-    lim = float(np.abs(z).max()) or 1.0
-    signed = float(z.min()) < 0
-    cs, zmin = ("RdBu_r", -lim) if signed else ("Reds", 0.0)
+    cs, zmin, lim = map_scale(z)
     titles = ["image"] + [f"L{first_layer + i}" for i in range(n)]
     fig = make_subplots(1, n + 1, horizontal_spacing=0.005, subplot_titles=titles)
     fig.add_trace(go.Heatmap(z=np.asarray(image)[::-1], colorscale="gray", showscale=False), 1, 1)
