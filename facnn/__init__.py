@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "FACNN": "models", "ResNet": "models", "class_maps": "models", "all_class_maps": "models", "build_model": "registry",
     "count_params": "models", "predict": "models",
-    "CoDANet": "coda", "explanation_mode": "coda",
+    "CoDANet": "coda", "BcosNet": "bcos", "explanation_mode": "dynamic_linear",
     "HybridFACNN": "hybrid", "AlignedNetwork": "models",
     "register_model": "registry", "register_method": "registry",
     "IntrinsicMaps": "attribution", "ClassMaps": "attribution", "GradCAM": "attribution", "RISE": "attribution", "Occlusion": "attribution",

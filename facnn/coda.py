@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .dynamic_linear import contribution_maps, explanation_mode
 from .registry import register_model
 from .validation import check_images
 
@@ -164,30 +164,7 @@ class CoDANet(nn.Module):
         if layer not in (None, -1):
             raise ValueError(f"CoDA-Net contributions are input maps: layer must be None or -1, got {layer!r}")
         check_images(x, self.in_channels, self.min_size)
-        out = []
-        with torch.enable_grad(), explanation_mode(self):
-            e = self.encode(x).detach().requires_grad_(True)
-            logits = self.forward_encoded(e)
-            for k in range(classes.shape[1]):
-                (g,) = torch.autograd.grad(logits.gather(1, classes[:, k : k + 1]).sum(), e,
-                                           retain_graph=k + 1 < classes.shape[1])  # fmt: skip
-                out.append((e * g).sum(1).detach())
-        return torch.stack(out, 1)
+        return contribution_maps(self, self.forward_encoded, self.encode(x), classes)
 
     def dau_layers(self) -> Iterator[DAUConv]:
         return iter(self.layers)
-
-
-@contextmanager
-def explanation_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Within the block, every DAU layer of ``model`` detaches its dynamic weights ``W(x)``,
-    so gradients see the network as the linear map ``x ↦ W(x) x`` (restored on exit)."""
-    units = [m for m in model.modules() if isinstance(m, DAUConv)]
-    before = [u.explain for u in units]
-    for u in units:
-        u.explain = True
-    try:
-        yield model
-    finally:
-        for u, b in zip(units, before):
-            u.explain = b

@@ -140,30 +140,44 @@ def morph_maps(model: FACNN, x: Tensor, index: int = 0) -> tuple[Any, list[Any],
 
 def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str], *, rise_n: int = 4000,
                      rise_cells: int = 7, rise_center: bool = False, occlusion_k: int = 4, occlusion_stride: int | None = None,
-                     coda: nn.Module | None = None, seed: int = 0) -> dict[str, tuple[nn.Module, Attribution, int | None]]:  # fmt: skip
+                     coda: nn.Module | None = None, bcos: nn.Module | None = None,
+                     seed: int = 0) -> dict[str, tuple[nn.Module, Attribution, int | None]]:  # fmt: skip
     """``{label: (model evaluated, explainer, layer)}`` for the pixel-removal and localisation
-    experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions",
-    "coda-rise", "coda-occlusion", "coda-gradcam"};
-    "coda-rise"/"coda-occlusion"/"coda-gradcam" run RISE/occlusion/Grad-CAM on the CoDA-Net (as the CoDA-Nets paper compares);
-    "random" is the :class:`~facnn.attribution.RandomMaps` control (each experiment restarts it
-    with its own seed)."""
+    experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"}
+    run on the FA-CNN ("contributions": the CoDA-Net's own maps), and "coda-<method>" /
+    "bcos-<method>" run a method on the CoDA-Net / B-cos network ("bcos-contributions": the B-cos
+    network's own maps; "coda-rise", "coda-gradcam", ...: post-hoc methods on it, as the CoDA-Nets
+    paper compares). "random" is the :class:`~facnn.attribution.RandomMaps` control (each
+    experiment restarts it with its own seed).
+
+    Example
+    -------
+    >>> import facnn
+    >>> fa = facnn.FACNN(10)
+    >>> sorted(build_explainers(fa, [6, 4], ["intrinsic", "random"]))
+    ['FA-CNN maps L4', 'FA-CNN maps L6', 'random']
+    """
     options = {"rise": dict(n_masks=rise_n, cells=rise_cells, seed=seed, center=rise_center),
                "occlusion": dict(window=occlusion_k, stride=occlusion_stride), "random": dict(seed=seed)}  # fmt: skip
+    others = {"coda": (coda, "CoDA", "a trained CoDA-Net (coda=...)"), "bcos": (bcos, "B-cos", "a trained B-cos network (bcos=...)")}
     out: dict[str, tuple[nn.Module, Attribution, int | None]] = {}
     for method in methods:
-        name = method.removeprefix("coda-")
-        on_coda = method != name or method == "contributions"
-        if name not in method_names() or method == "coda-intrinsic":
-            raise ValueError(f"unknown method {method!r}: choose from {sorted(method_names())} or 'coda-<method>'")
-        model = coda if on_coda else facnn
+        prefix, _, name = method.partition("-") if method.split("-", 1)[0] in others else ("", "", method)
+        if method == "contributions":
+            prefix = "coda"
+        if name not in method_names() or name == "intrinsic" and prefix:
+            raise ValueError(f"unknown method {method!r}: choose from {sorted(method_names())}, 'coda-<method>' or 'bcos-<method>'")
+        model, short, needs = others[prefix] if prefix else (facnn, "", "")
         if model is None:
-            raise ValueError(f"method {method!r} needs a trained CoDA-Net (coda=...)")
-        label = _LABELS.get(name, name).format(k=occlusion_k, centred=" (centred)" if rise_center else "")
-        if on_coda and method != "contributions":
-            label += " on CoDA"
-        if name in _LAYERED and not on_coda:  # one explainer per FA-CNN layer
+            raise ValueError(f"method {method!r} needs {needs}")
+        if name == "contributions":
+            label = f"{short} contributions"
+        else:
+            label = _LABELS.get(name, name).format(k=occlusion_k, centred=" (centred)" if rise_center else "")
+            label += f" on {short}" if prefix else ""
+        if name in _LAYERED and not prefix:  # one explainer per FA-CNN layer
             out.update({f"{label} L{l}": (model, make_explainer(model, name, layer=l), l) for l in layers})
-        elif name == "gradcam":  # on the CoDA-Net: the last dynamic-alignment layer (before the 1×1 class layer)
+        elif name == "gradcam":  # on CoDA/B-cos: the last hidden layer (before the 1×1 class layer)
             out[label] = (model, make_explainer(model, name, layer=model.layers[-2]), None)
         else:
             out[label] = (model, make_explainer(model, name, **options.get(name, {})), None)
@@ -171,8 +185,7 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
 
 
 _LAYERED = ("intrinsic", "gradcam")  # methods read at FA-CNN layers
-_LABELS = {"intrinsic": "FA-CNN maps", "gradcam": "Grad-CAM", "rise": "RISE{centred}", "occlusion": "K-OCC k={k}",
-           "contributions": "CoDA contributions"}  # fmt: skip
+_LABELS = {"intrinsic": "FA-CNN maps", "gradcam": "Grad-CAM", "rise": "RISE{centred}", "occlusion": "K-OCC k={k}"}  # fmt: skip
 
 
 _IGNORED = ("epochs", "device", "amp", *EXECUTION_FIELDS)  # a full-scale run may differ in these

@@ -25,7 +25,7 @@ T = TypeVar("T", bound=type)
 
 _MODELS: dict[str, type] = {}
 _METHODS: dict[str, type] = {}
-_BUILTIN = ("models", "coda", "hybrid", "attribution", "perturbation")  # modules that register on import
+_BUILTIN = ("models", "coda", "bcos", "hybrid", "attribution", "perturbation")  # modules that register on import
 
 
 def _register(table: dict[str, type], kind: str, name: str) -> Callable[[T], T]:

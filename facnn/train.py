@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -32,7 +33,7 @@ from torch import nn
 from .config import TrainConfig, load_config, merge
 from .checkpoint import load_checkpoint
 from .data import augment, batches, load_dataset
-from .registry import build_model
+from .registry import build_model, model_class
 from .runs import RunFolder, cache_folder, record
 
 __all__ = ["TrainConfig", "Callback", "train", "get_or_train", "evaluate", "main", "config_from_args"]
@@ -88,7 +89,7 @@ def model_config_for(cfg: TrainConfig, data) -> dict[str, Any]:
     mc = dict(cfg.model_config)
     mc.setdefault("num_classes", data.num_classes)
     mc.setdefault("in_channels", data.in_channels)
-    if cfg.model != "coda":
+    if "mean" in inspect.signature(model_class(cfg.model)).parameters:  # CoDA/B-cos see [x, 1-x], unnormalised
         mc.setdefault("mean", list(data.mean))
         mc.setdefault("std", list(data.std))
     if mc["num_classes"] != data.num_classes:

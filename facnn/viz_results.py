@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 __all__ = ["method_color", "fmt_ci", "removal_curves", "auc_table", "comparison_table", "estimate_bars", "layer_estimates"]
 
 _COLORS = {"FA-CNN": "#1f77b4", "Grad-CAM": "#ff7f0e", "RISE": "#2ca02c", "K-OCC": "#9467bd",
-           "CoDA": "#d62728", "random": "#7f7f7f"}  # fmt: skip
+           "CoDA": "#d62728", "B-cos": "#17becf", "random": "#7f7f7f"}  # fmt: skip
 _LIGHT = {"FA-CNN": "#6baed6", "Grad-CAM": "#fdae6b"}  # middle-layer shade
 
 
@@ -87,7 +87,7 @@ def estimate_bars(estimates: Mapping[str, Mapping[str, Any]], title: str, yaxis:
     names = list(estimates)
     vals = [estimates[n]["value"] for n in names]
     fig = go.Figure(go.Bar(x=names, y=vals, marker_color=[method_color(n, last_layer) for n in names],
-                           marker_pattern_shape=["/" if n.endswith("on CoDA") else "" for n in names],
+                           marker_pattern_shape=["/" if n.endswith(("on CoDA", "on B-cos")) else "" for n in names],
                            error_y=dict(type="data", symmetric=False,
                                         array=[estimates[n]["high"] - estimates[n]["value"] for n in names],
                                         arrayminus=[estimates[n]["value"] - estimates[n]["low"] for n in names])))  # fmt: skip
