@@ -312,4 +312,5 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 512) -> Tensor:
     """Predicted classes of ``x`` in eval mode, in batches."""
     check_images(x, getattr(model, "in_channels", None), getattr(model, "min_size", 1))
     model.eval()
-    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    with torch.no_grad():
+        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])

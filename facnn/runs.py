@@ -28,7 +28,11 @@ from .config import TrainConfig
 from .models import count_params
 from .paths import checkpoint_dir
 
-__all__ = ["RunFolder", "cache_folder"]
+__all__ = ["RunFolder", "RunLocked", "cache_folder"]
+
+
+class RunLocked(RuntimeError):
+    """Another live process holds a run folder's lock."""
 
 
 def cache_folder(cfg: TrainConfig) -> Path:
@@ -66,7 +70,7 @@ class RunFolder:
                 pid = int(owner[0]) if owner and owner[0].isdigit() else None
                 host = owner[1] if len(owner) > 1 else None
                 if pid is not None and (host != socket.gethostname() or _alive(pid)):
-                    raise RuntimeError(f"another run (pid {pid} on {host}) is writing to {self.path}: wait for it to "
+                    raise RunLocked(f"another run (pid {pid} on {host}) is writing to {self.path}: wait for it to "
                                        f"finish or use another --out (delete {lock} only if that process is gone)") from None  # fmt: skip
                 lock.unlink(missing_ok=True)  # stale: its process is gone
                 continue
@@ -81,6 +85,34 @@ class RunFolder:
         finally:
             if lock.is_file() and lock.read_text() == me:
                 lock.unlink()
+
+    def holder(self) -> str | None:
+        """``"<pid> <host>"`` of the live process holding the lock, or None."""
+        lock = self.path / ".lock"
+        try:
+            owner = lock.read_text().split()
+        except FileNotFoundError:
+            return None
+        pid = int(owner[0]) if owner and owner[0].isdigit() else None
+        host = owner[1] if len(owner) > 1 else None
+        alive = pid is not None and (host != socket.gethostname() or _alive(pid))
+        return " ".join(owner) if alive else None
+
+    def wait_unlocked(self, timeout_s: float = 6 * 3600, poll_s: float = 2.0) -> None:
+        """Block while another live process holds the lock (it is training this run).
+
+        Raises
+        ------
+        RunLocked
+            Still held after ``timeout_s`` seconds.
+        """
+        import time
+
+        end = time.monotonic() + timeout_s
+        while (who := self.holder()) is not None:
+            if time.monotonic() > end:
+                raise RunLocked(f"{self.path} is still locked by {who} after {timeout_s:.0f} s")
+            time.sleep(poll_s)
 
     def check_free(self, resume: bool, overwrite: bool) -> None:
         """Refuse to start over an existing run unless told to continue or replace it.

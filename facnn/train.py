@@ -34,7 +34,7 @@ from .config import TrainConfig, load_config, merge
 from .checkpoint import load_checkpoint
 from .data import augment, batches, load_dataset
 from .registry import build_model, model_class
-from .runs import RunFolder, cache_folder, record
+from .runs import RunFolder, RunLocked, cache_folder, record
 
 __all__ = ["TrainConfig", "Callback", "train", "get_or_train", "evaluate", "main", "config_from_args"]
 
@@ -267,15 +267,21 @@ def get_or_train(
     """
     folder = RunFolder(cache_folder(cfg))
     dev = _device(device or cfg.device)
-    if folder.finished(cfg.epochs):
-        model = load_checkpoint(folder.checkpoint, map_location="cpu").to(dev).eval()
-        return model, json.loads(folder.results.read_text())
-    folder.path.mkdir(parents=True, exist_ok=True)
-    cfg_path = folder.write_config(cfg)  # the exact config, so the recorded command is a plain one
-    out = folder.path
-    cmd = f"python -m facnn.train --config {shlex.quote(_shown(cfg_path))} --out {shlex.quote(_shown(out))} --resume"
-    model, results = train(cfg, out, resume=True, progress=progress, command=cmd)
-    return model.to(dev).eval(), results
+    for _ in range(3):
+        folder.wait_unlocked()  # another process is training this config: wait, then use its result
+        if folder.finished(cfg.epochs):
+            model = load_checkpoint(folder.checkpoint, map_location="cpu").to(dev).eval()
+            return model, json.loads(folder.results.read_text())
+        folder.path.mkdir(parents=True, exist_ok=True)
+        cfg_path = folder.write_config(cfg)  # the exact config, so the recorded command is a plain one
+        out = folder.path
+        cmd = f"python -m facnn.train --config {shlex.quote(_shown(cfg_path))} --out {shlex.quote(_shown(out))} --resume"
+        try:
+            model, results = train(cfg, out, resume=True, progress=progress, command=cmd)
+        except RunLocked:  # it started between our check and our lock
+            continue
+        return model.to(dev).eval(), results
+    raise RunLocked(f"could not train or read {folder.path}: other processes kept taking its lock")
 
 
 def _shown(path: Path) -> str:

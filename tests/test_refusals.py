@@ -238,3 +238,19 @@ def test_metrics_refuse_what_they_cannot_score():
 def test_explainer_options_are_checked(make, match):
     with pytest.raises((TypeError, ValueError), match=match):
         make(FACNN(10, depth=2, hidden=8))
+
+
+def test_two_processes_asking_for_one_cached_model_share_one_training(tmp_path):
+    """get_or_train in two processes at once: one trains, the other waits for its lock and reads
+    the same weights from the cache (no error, no second training)."""
+    code = ("import sys, torch; from facnn.train import TrainConfig, get_or_train\n"
+            "cfg = TrainConfig(model='facnn', dataset='digits', epochs=2, model_config=dict(depth=2, hidden=8, pool_at=[2]))\n"
+            "m, r = get_or_train(cfg, progress=False)\n"
+            "print(sum(float(p.double().sum()) for p in m.parameters()), r['test_accuracy'])")  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FACNN_HOME": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]  # fmt: skip
+    results = [(p.wait(), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert [r[0] for r in results] == [0, 0], results
+    assert results[0][1] == results[1][1], results  # the same weights and record
+    assert len(list((tmp_path / "data" / "checkpoints").iterdir())) == 1
