@@ -17,7 +17,8 @@ from .attribution import Attribution, RandomMaps
 from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
 from .stats import bootstrap, bootstrap_curve, paired_difference, unpaired_difference
 
-__all__ = ["pixel_removal_experiment", "localisation_experiment", "comparisons", "accuracy_estimate"]
+__all__ = ["pixel_removal_experiment", "localisation_experiment", "comparisons", "accuracy_estimate", "unit_key",
+           "ranking_changes"]
 
 Explainers = dict[str, tuple[nn.Module, Attribution, int | None]]
 
@@ -31,17 +32,20 @@ def accuracy_estimate(model: nn.Module, x: Tensor, y: Tensor, seed: int = 0) -> 
 
 
 def pixel_removal_experiment(explainers: Explainers, x: Tensor, y: Tensor, *, percents: Sequence[float] = DEFAULT_PERCENTS,
-                             orders: Sequence[str] = ("morf", "lerf"), fill: str = "zero", batch_size: int = 50,
-                             seed: int = 0, progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:  # fmt: skip
-    """Percent-pixels-removed curves (FA-CNN Fig. 4) for every explainer and order.
+                             orders: Sequence[str] = ("morf", "lerf"), fill: str = "zero", fills: Sequence[str] | None = None,
+                             batch_size: int = 50, seed: int = 0,
+                             progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:  # fmt: skip
+    """Percent-pixels-removed curves (FA-CNN Fig. 4) for every explainer, order and fill.
 
-    Maps are those of the *true* class ``y``; see :class:`~facnn.metrics.PixelRemoval` for the
-    protocol. Each record has the AUC as ``{"value", "low", "high", "n"}`` (bootstrap over images)
-    and the curve with a pointwise interval (``accuracy``, ``accuracy_low``, ``accuracy_high``).
+    Maps are those of the *true* class ``y``, computed once and scored under every fill in
+    ``fills`` (default ``[fill]``; e.g. ``["zero", "road"]`` for the paper's protocol beside
+    ROAD's); see :class:`~facnn.metrics.PixelRemoval` for the protocol. Each record has the AUC as
+    ``{"value", "low", "high", "n"}`` (bootstrap over images) and the curve with a pointwise
+    interval (``accuracy``, ``accuracy_low``, ``accuracy_high``).
 
     Returns
     -------
-    records, and ``{"<method>|<order>": per-image AUCs}`` (the units of paired comparisons).
+    records, and per-image AUCs (the units of paired comparisons) under :func:`unit_key`.
     """
     from tqdm.auto import tqdm
 
@@ -49,20 +53,57 @@ def pixel_removal_experiment(explainers: Explainers, x: Tensor, y: Tensor, *, pe
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
         if isinstance(expl, RandomMaps):
             expl.reset(seed)
-        meters = {o: PixelRemoval(model, percents, o, fill=fill, seed=seed) for o in orders}
+        meters = {(f, o): PixelRemoval(model, percents, o, fill=f, seed=seed) for f in fills or [fill] for o in orders}
         for s in range(0, len(x), batch_size):
             xb, yb = x[s : s + batch_size], y[s : s + batch_size]
             maps = expl.attribute(xb, yb)
             for meter in meters.values():
                 meter.update(xb, yb, maps)
-        for o, meter in meters.items():
+        for (f, o), meter in meters.items():
             per_auc = meter.per_image_auc()
-            units[f"{label}|{o}"] = per_auc
+            units[unit_key(label, o, f)] = per_auc
             mean, lo, hi = bootstrap_curve(meter.per_image(), seed=seed)
             records.append(dict(method=label, layer=layer, order=o, auc=bootstrap(per_auc, seed=seed).as_dict(),
                                 percents=list(percents), accuracy=_r(mean), accuracy_low=_r(lo), accuracy_high=_r(hi),
-                                n_images=meter.count, fill=fill, explainer=repr(expl)))  # fmt: skip
+                                n_images=meter.count, fill=f, explainer=repr(expl)))  # fmt: skip
     return records, units
+
+
+def unit_key(method: str, order: str, fill: str = "zero") -> str:
+    """``"<method>|<order>"`` under the paper's zero fill, ``"<method>|<order>|<fill>"`` otherwise."""
+    return f"{method}|{order}" + ("" if fill == "zero" else f"|{fill}")
+
+
+def ranking_changes(records: Sequence[dict[str, Any]], units: dict[str, np.ndarray], *, seed: int = 0) -> list[dict[str, Any]]:
+    """Does the ranking of methods change between fills (e.g. zero vs ROAD)?
+
+    For each order, methods are ranked by AUC under each fill (MoRF: lower first, LeRF: higher
+    first). Every pair whose order differs between two fills is returned with the paired
+    difference under each fill, so a swap can be read as significant or not.
+
+    Returns
+    -------
+    list of dict
+        ``order``, ``fills`` (the two compared), ``pair`` (two methods), and per fill the
+        ``verdict`` of the paired comparison (``"<method> better"`` or ``"not significant"``).
+        Empty when no pair changes order.
+    """
+    out = []
+    fills = list(dict.fromkeys(r["fill"] for r in records))
+    for order in dict.fromkeys(r["order"] for r in records):
+        better = "lower" if order == "morf" else "higher"
+        auc = {(r["fill"], r["method"]): r["auc"]["value"] for r in records if r["order"] == order}
+        methods = list(dict.fromkeys(m for _, m in auc))
+        for i, fa in enumerate(fills):
+            for fb in fills[i + 1 :]:
+                for j, a in enumerate(methods):
+                    for b in methods[j + 1 :]:
+                        if (auc[fa, a] - auc[fa, b]) * (auc[fb, a] - auc[fb, b]) >= 0:
+                            continue
+                        verdicts = {f: comparisons(units, unit_key(a, order, f), [unit_key(b, order, f)], better=better,
+                                                   seed=seed)[0]["verdict"] for f in (fa, fb)}  # fmt: skip
+                        out.append(dict(order=order, fills=[fa, fb], pair=[a, b], verdicts=verdicts))
+    return out
 
 
 def localisation_experiment(explainers: Explainers, x: Tensor, y: Tensor, *, n: int = 3, n_grids: int = 50, seed: int = 0,

@@ -18,12 +18,12 @@ from plotly.subplots import make_subplots
 from .paths import figures_dir
 
 from .viz_theory import map_scale, morph_strip, sanity_curves, theorem2_steps  # noqa: F401
-from .viz_results import (auc_table, comparison_table, estimate_bars, fmt_ci, layer_estimates, method_color,  # noqa: F401
-                          removal_curves)
+from .viz_results import (auc_quantity_name, auc_table, comparison_table, estimate_bars, fmt_ci,  # noqa: F401
+                          layer_estimates, method_color, ranking_summary, removal_curves)
 
 __all__ = ["save_figure", "line_figure", "training_curves", "table_figure", "map_grid", "box_figure",
            "explorer_figure", "make_explorer", "class_probabilities", "EXPLORER_METHODS", "auc_table", "comparison_table", "estimate_bars", "fmt_ci",
-           "method_color", "removal_curves", "layer_estimates", "morph_strip", "theorem2_steps", "sanity_curves"]  # fmt: skip
+           "method_color", "removal_curves", "auc_quantity_name", "ranking_summary", "layer_estimates", "morph_strip", "theorem2_steps", "sanity_curves"]  # fmt: skip
 
 
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["method_color", "fmt_ci", "removal_curves", "auc_table", "comparison_table", "estimate_bars", "layer_estimates"]
+__all__ = ["method_color", "fmt_ci", "removal_curves", "auc_table", "auc_quantity_name", "ranking_summary", "comparison_table", "estimate_bars", "layer_estimates"]
 
 _COLORS = {"FA-CNN": "#1f77b4", "Grad-CAM": "#ff7f0e", "RISE": "#2ca02c", "K-OCC": "#9467bd",
            "CoDA": "#d62728", "B-cos": "#17becf", "random": "#7f7f7f"}  # fmt: skip
@@ -61,24 +61,66 @@ def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figur
     return fig
 
 
+def auc_quantity_name(record: Mapping[str, Any]) -> str:
+    """The reproduction-check name of a pixel-removal AUC: ``"<method> <order> AUC"``, with
+    ``" (<fill>)"`` appended for fills other than the paper's zero."""
+    fill = record.get("fill", "zero")
+    return f"{record['method']} {record['order']} AUC" + ("" if fill == "zero" else f" ({fill})")
+
+
+def _order_name(order: str) -> str:
+    return order.replace("morf", "MoRF").replace("lerf", "LeRF")
+
+
 def auc_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """One row per method: MoRF and LeRF AUC with intervals."""
+    """One row per method: MoRF and LeRF AUC with intervals (a column pair per fill when the
+    records hold several)."""
+    several = len({r.get("fill", "zero") for r in records}) > 1
     rows: dict[str, dict[str, str]] = {}
     for r in records:
         row = rows.setdefault(r["method"], {"method": r["method"]})
-        row[f"{r['order'].replace('morf', 'MoRF').replace('lerf', 'LeRF')} AUC [95% CI]"] = fmt_ci(r["auc"])
+        fill = f" ({r.get('fill', 'zero')})" if several else ""
+        row[f"{_order_name(r['order'])}{fill} AUC [95% CI]"] = fmt_ci(r["auc"])
     return list(rows.values())
 
 
 def comparison_table(comparisons: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Rows of paired comparisons: ``reference − other`` with interval and verdict."""
+    """Rows of paired comparisons: ``reference − other`` with interval and verdict (the order
+    column names the fill where it is not zero)."""
     out = []
     for c in comparisons:
-        ref, order = c["reference"].split("|") if "|" in c["reference"] else (c["reference"], "")
+        ref, *rest = c["reference"].split("|")
+        order = " ".join([_order_name(rest[0]), *(f"({f})" for f in rest[1:])]) if rest else ""
         other = c["other"].split("|")[0]
         out.append({"order": order, "comparison": f"{ref} − {other}", "difference [95% CI]": fmt_ci(c["difference"]),
                     "verdict": c["verdict"]})  # fmt: skip
     return out
+
+
+def ranking_summary(swaps: Sequence[Mapping[str, Any]], fills: Sequence[str],
+                    records: Sequence[Mapping[str, Any]] = ()) -> str:  # fmt: skip
+    """Plain words for :func:`facnn.map_evaluation.ranking_changes`: the ranking under each fill
+    (when ``records`` are given), the significant reversals (a pair whose paired difference is
+    significant under both fills, in opposite directions), and how many other pairs swap."""
+    if len(fills) < 2:
+        return "Only one fill: nothing to compare."
+    lines = []
+    for order in dict.fromkeys(r["order"] for r in records):
+        for f in fills:
+            rs = sorted((r for r in records if r["order"] == order and r.get("fill", "zero") == f),
+                        key=lambda r: r["auc"]["value"], reverse=order == "lerf")  # fmt: skip
+            lines.append(f"{_order_name(order)} ranking, fill {f} (best first): " + " > ".join(r["method"] for r in rs))
+    if not swaps:
+        return "\n".join([*lines, f"The ranking of methods is the same under every fill ({', '.join(fills)})."])
+    real = [s for s in swaps if all(v != "not significant" for v in s["verdicts"].values())]
+    lines.append(f"{len(swaps)} pair(s) change order between fills; {len(real)} of them are significant reversals "
+                 f"(the paired difference significant under both fills, in opposite directions):")  # fmt: skip
+    for s in real:
+        fa, fb = s["fills"]
+        lines.append(f"{_order_name(s['order'])}: {s['verdicts'][fa]} under {fa}, {s['verdicts'][fb]} under {fb}")
+    if len(real) < len(swaps):
+        lines.append(f"The other {len(swaps) - len(real)} swap(s) involve a difference that is not significant under one fill.")
+    return "\n".join(lines)
 
 
 def estimate_bars(estimates: Mapping[str, Mapping[str, Any]], title: str, yaxis: str, reference: float | None = None,

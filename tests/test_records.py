@@ -30,7 +30,7 @@ def injected(command: str, tmp_path: Path) -> dict:
 
 def test_a_built_command_gives_back_every_type(tmp_path):
     params = {"config_prefix": "fashion_mnist", "methods": ["rise", "random"], "layers": [], "n_images": 7,
-              "fill": "zero", "percents": [0, 50.5, 100], "weights": "pretrained"}  # fmt: skip
+              "fills": ["zero", "road"], "percents": [0, 50.5, 100], "weights": "pretrained"}  # fmt: skip
     assert injected(rec.papermill_command("03_pixel_removal.ipynb", params), tmp_path) == params
 
 

@@ -72,3 +72,30 @@ def test_pixel_removal_with_the_road_fill():
     assert meter.compute()["fill"] == "road"
     with pytest.raises(ValueError, match="road"):
         PixelRemoval(m, fill="inpaint")
+
+
+def test_ranking_changes_finds_swaps_and_reads_their_significance():
+    import numpy as np
+
+    from facnn.map_evaluation import ranking_changes, unit_key
+    from facnn.viz_results import ranking_summary
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.2, 0.4, 200)
+    noise = rng.normal(0, 0.05, 200)
+    noise -= noise.mean()
+    units = {unit_key("A", "morf"): base - 0.05, unit_key("B", "morf"): base,  # zero: A clearly lower (better)
+             unit_key("A", "morf", "road"): base + 0.002 + noise,  # road: A slightly higher, noisy
+             unit_key("B", "morf", "road"): base.copy(), unit_key("C", "morf"): base + 0.2,
+             unit_key("C", "morf", "road"): base + 0.2}  # fmt: skip
+    records = [dict(method=k.split("|")[0], order="morf", fill=(k.split("|") + ["zero"])[2], auc=dict(value=float(v.mean())))
+               for k, v in units.items()]  # fmt: skip
+    swaps = ranking_changes(records, units)
+    assert [s["pair"] for s in swaps] == [["A", "B"]]
+    assert swaps[0]["verdicts"]["zero"] == "A better" and swaps[0]["verdicts"]["road"] == "not significant"
+    text = ranking_summary(swaps, ["zero", "road"])
+    assert "1 pair(s) change order" in text and "0 of them are significant reversals" in text
+    with_ranks = ranking_summary(swaps, ["zero", "road"], records)
+    assert "MoRF ranking, fill zero (best first): A > B > C" in with_ranks
+    assert "MoRF ranking, fill road (best first): B > A > C" in with_ranks
+    assert "same under every fill" in ranking_summary([], ["zero", "road"])

@@ -82,15 +82,23 @@ def theorems() -> None:
 
 
 def pixel_removal() -> None:
+    from facnn.viz_results import ranking_summary
+
     for run in _runs("pixel_removal"):
         p = run["parameters"]
-        print(f"\n**{p['n_images']} test images, RISE N={p['rise_n']}, occlusion k={p['occlusion_k']}, fill {p['fill']}, "
-              f"maps of the true class** ({run['weights']})\n")
-        print("| method | MoRF AUC [95% CI] (lower is better) | LeRF AUC [95% CI] (higher is better) |\n|---|---|---|")
+        fills = p.get("fills") or [p.get("fill", "zero")]
+        print(f"\n**{p['n_images']} test images, RISE N={p['rise_n']}, occlusion k={p['occlusion_k']}, "
+              f"fill {' and '.join(fills)}, maps of the true class** ({run['weights']})\n")
+        heads = " | ".join(f"{o} AUC{f' ({f})' if len(fills) > 1 else ''} [95% CI]" for f in fills
+                           for o in ("MoRF", "LeRF"))  # fmt: skip
+        print(f"| method | {heads} |\n|---|{'---|' * 2 * len(fills)}")
         for m in dict.fromkeys(r["method"] for r in run["records"]):
-            auc = {r["order"]: r["auc"] for r in run["records"] if r["method"] == m}
-            print(f"| {m} | {_ci(auc['morf'])} | {_ci(auc['lerf'])} |")
+            auc = {(r.get("fill", "zero"), r["order"]): r["auc"] for r in run["records"] if r["method"] == m}
+            print(f"| {m} | " + " | ".join(_ci(auc[f, o]) for f in fills for o in ("morf", "lerf")) + " |")
+        print("\n(MoRF: lower is better; LeRF: higher is better.)")
         _comparisons(run)
+        if len(fills) > 1:  # one line per swap, as a list
+            print("\n- " + ranking_summary(run.get("ranking_changes", []), fills, run["records"]).replace("\n", "\n- "))
         print(f"\nCommand: `{run['command']}`{_took(run)}")
 
 
