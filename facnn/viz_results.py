@@ -43,8 +43,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figure:
     """MoRF and LeRF curves side by side, each with its 95 % band, one colour per method."""
     last = max((r["layer"] for r in records if r.get("layer") is not None), default=None)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("MoRF: most relevant removed first (lower is better)",
-                                                        "LeRF: least relevant removed first (higher is better)"))  # fmt: skip
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("MoRF: most relevant removed first<br>(lower is better)",
+                                                        "LeRF: least relevant removed first<br>(higher is better)"))  # fmt: skip
     for r in records:
         col = 1 if r["order"] == "morf" else 2
         c = method_color(r["method"], last)
@@ -57,7 +57,8 @@ def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figur
                                  line=dict(color=c, dash=dash), marker=dict(size=5), showlegend=col == 1), 1, col)  # fmt: skip
     fig.update_xaxes(title_text="% pixels removed", range=[0, 100])
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02])
-    fig.update_layout(template="plotly_white", height=460, title=title, legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(template="plotly_white", height=500, title=title, legend=dict(orientation="h", y=-0.2),
+                      margin=dict(t=120))
     return fig
 
 
