@@ -22,13 +22,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "load_config", "merge", "config_names", "EXECUTION_FIELDS", "CONFIG_DIR"]
+__all__ = ["TrainConfig", "load_config", "merge", "config_names", "EXECUTION_FIELDS", "LATER_FIELDS", "CONFIG_DIR"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 # Fields that change where and how fast a run executes, not the weights it ends with (up to
 # floating-point order). ``device`` is not among them: on CUDA, ``amp`` trains in bf16.
 EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last")
+# Fields added after cached runs and records existed, with their defaults: a config holding the
+# default has the key (and matches the records) it had before the field existed.
+LATER_FIELDS = {"shuffle_labels": False}
 
 _CHOICES = {"optimizer": ("adamw", "sgd"),
             "schedule": ("onecycle", "cosine", "constant"), "loss": ("ce", "bce")}  # fmt: skip
@@ -57,6 +60,7 @@ class TrainConfig:
     warmup: float = 0.15  # fraction of steps spent warming up ("onecycle")
     augment: bool = True  # random 2-pixel translation + horizontal flip
     label_smoothing: float = 0.0
+    shuffle_labels: bool = False  # permute the training labels (seeded): the data-randomisation sanity check
     loss: str = "ce"  # "ce" or "bce" (one-hot binary cross-entropy, CoDA-Nets)
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available
@@ -96,6 +100,9 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v):  # NaN fails every rule
                 raise ValueError(f"config {name}={v!r}: must be a number {rule}")
+        for name in ("augment", "amp", "channels_last", "compile", "shuffle_labels"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"config {name}={getattr(self, name)!r}: must be true or false")
         for name in ("train_subset", "test_subset"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
@@ -107,6 +114,9 @@ class TrainConfig:
         d = asdict(self)
         for k in EXECUTION_FIELDS:
             d.pop(k)
+        for k, default in LATER_FIELDS.items():  # absent from older keys: only in the key when set
+            if d[k] == default:
+                d.pop(k)
         if d["device"] == "auto":
             import torch
 

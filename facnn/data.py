@@ -74,6 +74,12 @@ class ImageData(torch.utils.data.Dataset):
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         return ImageData(self.images[idx], self.labels[idx], self.classes, self.name, self.mean, self.std)
 
+    def with_shuffled_labels(self, seed: int = 0) -> "ImageData":
+        """The same images with their labels permuted (seeded): the data-randomisation test of
+        Adebayo et al. (a model trained on it can only memorise)."""
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + 1))
+        return ImageData(self.images, self.labels[perm], self.classes, self.name, self.mean, self.std)
+
     def tensors(self, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
         """All images as float ``[0, 1]`` and labels, on ``device``."""
         return self.images.to(device).float() / 255, self.labels.to(device)

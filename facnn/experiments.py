@@ -24,11 +24,11 @@ from .paths import figures_dir
 from .registry import method_names
 from .train import get_or_train
 from .theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
-from .config import EXECUTION_FIELDS, load_config
+from .config import EXECUTION_FIELDS, LATER_FIELDS, load_config
 
 __all__ = ["load_config", "load_model", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
            "pixel_removal_experiment", "localisation_experiment", "comparisons", "ranking_changes", "unit_key", "accuracy_estimate", "test_batch",
-           "full_scale_records", "dataset_of", "class_names", "morph_maps"]  # fmt: skip
+           "full_scale_records", "dataset_of", "class_names", "morph_maps", "companion_models"]  # fmt: skip
 
 
 def dataset_of(config_prefix: str) -> str:
@@ -139,6 +139,21 @@ def morph_maps(model: FACNN, x: Tensor, index: int = 0) -> tuple[Any, list[Any],
     return img, [m[0, pred].cpu().numpy() for m in maps], pred
 
 
+def companion_models(config_prefix: str, methods: Sequence[str], weights: str = "pretrained",
+                     **train_overrides: Any) -> dict[str, nn.Module]:  # fmt: skip
+    """The CoDA-Net and B-cos network that ``methods`` need (``{"coda": ..., "bcos": ...}``, only
+    those needed), loaded like :func:`load_model`; pass them on to :func:`build_explainers`.
+
+    Example
+    -------
+    >>> companion_models("fashion_mnist", ["intrinsic", "gradcam"])
+    {}
+    """
+    need = {"coda": any(m == "contributions" or m.startswith("coda-") for m in methods),
+            "bcos": any(m.startswith("bcos-") for m in methods)}  # fmt: skip
+    return {k: load_model(config_prefix, k, weights, **train_overrides)[0] for k, v in need.items() if v}
+
+
 def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str], *, rise_n: int = 4000,
                      rise_cells: int = 7, rise_center: bool = False, occlusion_k: int = 4, occlusion_stride: int | None = None,
                      coda: nn.Module | None = None, bcos: nn.Module | None = None,
@@ -226,7 +241,7 @@ def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "a
             continue
         for r in runs:
             c = r.get("config", {})
-            if c.get("train_subset") is None and all(c.get(k) == v for k, v in want.items() if k not in _IGNORED):
+            if c.get("train_subset") is None and all(c.get(k, LATER_FIELDS.get(k)) == v for k, v in want.items() if k not in _IGNORED):
                 out.append(dict(model=model, dataset=c["dataset"], test_accuracy=r["test_accuracy"], epochs=r["epochs"],
                                 params=r["params"], seed=c["seed"], train_subset=None, command=r["command"],
                                 variant=r["variant"]))  # fmt: skip

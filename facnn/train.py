@@ -80,6 +80,10 @@ def _device(name: str) -> torch.device:
 def _datasets(cfg: TrainConfig):
     kw = dict(root=cfg.data_root, image_size=cfg.image_size)
     train_ds = load_dataset(cfg.dataset, "train", **kw).subset(cfg.train_subset, cfg.seed)
+    if cfg.shuffle_labels:
+        if not hasattr(train_ds, "with_shuffled_labels"):
+            raise ValueError(f"shuffle_labels needs an in-memory dataset; {cfg.dataset!r} is read from folders")
+        train_ds = train_ds.with_shuffled_labels(cfg.seed)
     test_ds = load_dataset(cfg.dataset, "test", **kw).subset(cfg.test_subset, cfg.seed)
     return train_ds, test_ds
 

@@ -50,12 +50,12 @@ from facnn import experiments as ex, records as rec, reproduce, viz
 params = rec.notebook_parameters("03_pixel_removal.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
 model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
-coda = ex.load_model(config_prefix, "coda", weights, **train_kw)[0] if "contributions" in methods else None
+companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
 dev = next(model.parameters()).device
 layers = layers or ex.paper_layers(len(model.layers))
 x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
 explainers = ex.build_explainers(model, layers, methods, rise_n=rise_n, rise_cells=rise_cells,
-                                 occlusion_k=occlusion_k, coda=coda, seed=seed)
+                                 occlusion_k=occlusion_k, seed=seed, **companions)
 records, units = ex.pixel_removal_experiment(explainers, x, y, percents=percents, fills=fills, seed=seed, progress=False)
 reference = f"FA-CNN maps L{layers[0]}"
 comparisons = []

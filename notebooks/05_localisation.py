@@ -52,13 +52,12 @@ from facnn import experiments as ex, records as rec, reproduce, viz
 params = rec.notebook_parameters("05_localisation.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
 model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
-needs_coda = any(m == "contributions" or m.startswith("coda-") for m in methods)
-coda = ex.load_model(config_prefix, "coda", weights, **train_kw)[0] if needs_coda else None
+companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
 dev = next(model.parameters()).device
 layers = ex.paper_layers(len(model.layers))
 x, y = ex.test_batch(res["dataset"], n_candidates, seed, dev)
 explainers = ex.build_explainers(model, layers, methods, rise_n=rise_n, rise_center=rise_center,
-                                 occlusion_k=occlusion_k, coda=coda, seed=seed)
+                                 occlusion_k=occlusion_k, seed=seed, **companions)
 records, scores = ex.localisation_experiment(explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence,
                                              progress=False)
 
@@ -85,9 +84,10 @@ if ref in explainers:
     comparisons += ex.comparisons(scores, ref, same, paired=True, better="higher", seed=seed)
     comparisons += ex.comparisons(scores, ref, [m for m in explainers if by_model[m] != by_model[ref]], paired=False,
                                   better="higher", seed=seed)
-if "CoDA contributions" in explainers:
-    coda_posthoc = [m for m in explainers if m.endswith("on CoDA")]
-    comparisons += ex.comparisons(scores, "CoDA contributions", coda_posthoc, paired=True, better="higher", seed=seed)
+for own, suffix in (("CoDA contributions", "on CoDA"), ("B-cos contributions", "on B-cos")):  # each model's own maps vs post-hoc on it
+    if own in explainers:
+        posthoc = [m for m in explainers if m.endswith(suffix)]
+        comparisons += ex.comparisons(scores, own, posthoc, paired=True, better="higher", seed=seed)
 if len(sweep) > 1:
     hi, lo = sweep[-1]["method"], sweep[0]["method"]
     comparisons += ex.comparisons(scores, hi, [s["method"] for s in sweep[:-1]], paired=False, better="higher", seed=seed)

@@ -37,10 +37,13 @@ methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contrib
 n_images: int = 32  # test images
 rise_n: int = 200  # RISE masks
 occlusion_k: int = 7  # occlusion window (stride k/2)
+shuffle_subset: int = 256  # data randomisation: training images of the FA-CNN trained on permuted labels (0: skip the test)
+shuffle_epochs: int = 100  # its epochs (it must memorise them: the notebook prints its train accuracy)
 
 # %%
+import facnn
 from facnn import experiments as ex, records as rec, reproduce, viz
-from facnn.sanity import sanity_experiment
+from facnn.sanity import data_randomisation, sanity_experiment, shuffled_twin_config
 
 params = rec.notebook_parameters("07_sanity_checks.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
@@ -78,3 +81,39 @@ viz.table_figure([{"method": m, "Spearman |map| [95% CI]": viz.fmt_ci(r["spearma
                    "Spearman signed [95% CI]": viz.fmt_ci(r["spearman"]), "SSIM [95% CI]": viz.fmt_ci(r["ssim"])}
                   for m, r in final.items()], ["method", "Spearman |map| [95% CI]", "Spearman signed [95% CI]", "SSIM [95% CI]"],
                  "Similarity to the trained model's map with every layer randomised (0: the map depends on the weights)")
+
+# %% [markdown]
+# ## Data randomisation
+#
+# The second test of Adebayo et al.: the same FA-CNN architecture trained on **permuted labels**
+# (it can only memorise). A map that explains what the model learned from the labels should differ
+# from the trained model's map. Methods on other models (CoDA-Net contributions) have no twin here
+# and are left out. At the CPU default the twin memorises 256 permuted labels (100 epochs, no
+# augmentation; `facnn.sanity.shuffled_twin_config`); its train accuracy below says how far it got.
+
+# %%
+shuffled_records, twin_res = [], None
+if shuffle_subset:
+    cfg = shuffled_twin_config(f"{config_prefix}_facnn", shuffle_subset, shuffle_epochs, seed=seed, device=device)
+    twin, twin_res = facnn.get_or_train(cfg, progress=False)
+    shuffled_records = data_randomisation(explainers, {model: twin.to(dev)}, x, y, seed=seed)
+    print(f"permuted-label twin: train accuracy {twin_res['history'][-1]['train_acc']:.2f} on {shuffle_subset} images "
+          f"after {shuffle_epochs} epochs; test accuracy {twin_res['test_accuracy']:.2f} (chance 0.10)")
+data_quantities = {f"{r['method']} {k}": rec.quantity(r[k]["value"], rec.SWEEP_TOLERANCE)
+                   for r in shuffled_records for k in ("spearman_abs", "ssim")}
+
+# %%
+# CHECK: the data-randomisation numbers reproduce their committed record (figures/sanity_checks_data.json)
+rows = reproduce.check("sanity_checks_data", params, data_quantities)
+print(reproduce.summary(rows))
+
+# %%
+if twin_res is not None:
+    rec.write_run("sanity_checks_data", "07_sanity_checks.ipynb", params, quantities=data_quantities,
+                  records=shuffled_records, weights=res["source"], dataset=res["dataset"],
+                  twin=dict(train_accuracy=twin_res["history"][-1]["train_acc"], test_accuracy=twin_res["test_accuracy"],
+                            config=twin_res["config"], command=twin_res["command"]))  # fmt: skip
+viz.table_figure([{"method": r["method"], "Spearman |map| [95% CI]": viz.fmt_ci(r["spearman_abs"]),
+                   "Spearman signed [95% CI]": viz.fmt_ci(r["spearman"]), "SSIM [95% CI]": viz.fmt_ci(r["ssim"])}
+                  for r in shuffled_records], ["method", "Spearman |map| [95% CI]", "Spearman signed [95% CI]", "SSIM [95% CI]"],
+                 "Similarity of each map on the trained FA-CNN to its map on the permuted-label twin (0: depends on the labels)")

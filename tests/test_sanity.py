@@ -1,6 +1,9 @@
 """Model-randomisation sanity checks (Adebayo et al. 2018) on small models."""
 
+import copy
+
 import numpy as np
+import pytest
 import torch
 
 from facnn import FACNN, ClassMaps, CoDANet, GradCAM, RandomMaps, ResNet
@@ -61,3 +64,36 @@ def test_similarity_scores():
     np.testing.assert_allclose(flipped["spearman_abs"], 1.0, atol=1e-9)
     noise = similarities(a, RandomMaps(small_facnn(), seed=5).attribute(torch.rand(4, 1, 12, 12), 0))
     assert abs(noise["spearman"].mean()) < 0.2
+
+
+def test_data_randomisation_compares_each_method_with_its_twin():
+    import facnn
+    from facnn.sanity import data_randomisation
+
+    torch.manual_seed(0)
+    a = randomize_batchnorm(ResNet(10, width=8)).eval()
+    same = copy.deepcopy(a)
+    other = randomize_batchnorm(ResNet(10, width=8)).eval()
+    x, y = torch.rand(6, 1, 28, 28), torch.arange(6)
+    ex = {"occlusion": (a, facnn.make_explainer(a, "occlusion", window=7), None),
+          "CoDA": (facnn.CoDANet(10), None, None)}  # no twin: left out
+    identical = data_randomisation(ex, {a: same}, x, y)
+    assert [r["method"] for r in identical] == ["occlusion"]
+    assert identical[0]["spearman"]["value"] > 0.999
+    differs = data_randomisation(ex, {a: other}, x, y)
+    assert differs[0]["spearman"]["value"] < 0.9
+
+
+def test_shuffled_labels_keep_the_histogram_and_change_the_cache_key():
+    from facnn.config import TrainConfig
+    from facnn.data import load_dataset
+
+    ds = load_dataset("digits", "train")
+    sh = ds.with_shuffled_labels(0)
+    assert torch.equal(sh.images, ds.images) and torch.equal(sh.labels.sort().values, ds.labels.sort().values)
+    assert (sh.labels != ds.labels).float().mean() > 0.5
+    assert torch.equal(sh.labels, ds.with_shuffled_labels(0).labels)  # seeded
+    base = TrainConfig(dataset="digits")
+    assert TrainConfig(dataset="digits", shuffle_labels=True).key() != base.key()
+    with pytest.raises(ValueError, match="shuffle_labels"):
+        TrainConfig(dataset="digits", shuffle_labels="yes")
