@@ -114,6 +114,27 @@ def localisation() -> None:
         print(f"\nCommand: `{run['command']}`{_took(run)}")
 
 
+def sanity() -> None:
+    for run in _runs("sanity_checks"):
+        p = run["parameters"]
+        final = {r["method"]: r for r in run["records"] if r["step"] == r["n_layers"]}
+        print(f"\n**{p['mode'].capitalize()} model randomisation, {p['n_images']} test images, every layer randomised** "
+              f"({run['weights']}): similarity to the trained model's map (near 0: the map depends on the weights)\n")
+        print("| method | Spearman \\|map\\| [95% CI] | Spearman signed [95% CI] | SSIM [95% CI] |\n|---|---|---|---|")
+        for m, r in final.items():
+            print(f"| {m} | {_ci(r['spearman_abs'])} | {_ci(r['spearman'])} | {_ci(r['ssim'])} |")
+        print(f"\nCommand: `{run['command']}`{_took(run)}")
+    for run in _runs("sanity_checks_data"):
+        t = run["twin"]
+        print(f"\n**Data randomisation** ({run['weights']} against the same architecture trained on permuted labels: "
+              f"train accuracy {t['train_accuracy']:.2f} on {t['config']['train_subset']} images, test accuracy "
+              f"{t['test_accuracy']:.2f}), {run['parameters']['n_images']} test images\n")
+        print("| method | Spearman \\|map\\| [95% CI] | Spearman signed [95% CI] | SSIM [95% CI] |\n|---|---|---|---|")
+        for r in run["records"]:
+            print(f"| {r['method']} | {_ci(r['spearman_abs'])} | {_ci(r['spearman'])} | {_ci(r['ssim'])} |")
+        print(f"\nCommand: `{run['command']}` (the same run as above){_took(run)}")
+
+
 def claims() -> None:
     from facnn.claims import claims_markdown
 
@@ -149,7 +170,7 @@ def update_readme() -> None:
     import re
 
     fns = {"claims": claims, "shipped": shipped, "theorems": theorems, "accuracy": accuracy, "pixel": pixel_removal,
-           "localisation": localisation, "costs": costs}  # fmt: skip
+           "localisation": localisation, "sanity": sanity, "costs": costs}  # fmt: skip
     readme = ROOT / "README.md"
 
     def block(m: re.Match) -> str:
@@ -165,7 +186,8 @@ if __name__ == "__main__" and sys.argv[1:] == ["--readme"]:
     update_readme()
 elif __name__ == "__main__":
     sections = [("Claims", claims), ("Shipped weights", shipped), ("Theorems", theorems), ("Accuracy", accuracy),
-                ("Pixel removal", pixel_removal), ("Localisation", localisation), ("Costs", costs)]
+                ("Pixel removal", pixel_removal), ("Localisation", localisation), ("Sanity checks", sanity),
+                ("Costs", costs)]
     only = sys.argv[1:]
     for title, fn in sections:
         if only and title.lower().split()[0] not in only:
