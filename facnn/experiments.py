@@ -141,7 +141,7 @@ def morph_maps(model: FACNN, x: Tensor, index: int = 0) -> tuple[Any, list[Any],
 
 def companion_models(config_prefix: str, methods: Sequence[str], weights: str = "pretrained",
                      **train_overrides: Any) -> dict[str, nn.Module]:  # fmt: skip
-    """The CoDA-Net and B-cos network that ``methods`` need (``{"coda": ..., "bcos": ...}``, only
+    """The CoDA-Net, B-cos network and hybrid FA-CNN that ``methods`` need (``{"coda": ...}``, only
     those needed), loaded like :func:`load_model`; pass them on to :func:`build_explainers`.
 
     Example
@@ -150,20 +150,21 @@ def companion_models(config_prefix: str, methods: Sequence[str], weights: str = 
     {}
     """
     need = {"coda": any(m == "contributions" or m.startswith("coda-") for m in methods),
-            "bcos": any(m.startswith("bcos-") for m in methods)}  # fmt: skip
+            "bcos": any(m.startswith("bcos-") for m in methods), "hybrid": any(m.startswith("hybrid-") for m in methods)}  # fmt: skip
     return {k: load_model(config_prefix, k, weights, **train_overrides)[0] for k, v in need.items() if v}
 
 
 def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str], *, rise_n: int = 4000,
                      rise_cells: int = 7, rise_center: bool = False, occlusion_k: int = 4, occlusion_stride: int | None = None,
-                     coda: nn.Module | None = None, bcos: nn.Module | None = None,
+                     coda: nn.Module | None = None, bcos: nn.Module | None = None, hybrid: nn.Module | None = None,
                      seed: int = 0) -> dict[str, tuple[nn.Module, Attribution, int | None]]:  # fmt: skip
     """``{label: (model evaluated, explainer, layer)}`` for the pixel-removal and localisation
     experiments. ``methods`` ⊂ {"intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"}
     run on the FA-CNN ("contributions": the CoDA-Net's own maps), and "coda-<method>" /
-    "bcos-<method>" run a method on the CoDA-Net / B-cos network ("bcos-contributions": the B-cos
-    network's own maps; "coda-rise", "coda-gradcam", ...: post-hoc methods on it, as the CoDA-Nets
-    paper compares). "random" is the :class:`~facnn.attribution.RandomMaps` control (each
+    "bcos-<method>" / "hybrid-<method>" run a method on the CoDA-Net / B-cos network / hybrid
+    FA-CNN ("bcos-contributions": the B-cos network's own maps; "hybrid-intrinsic": the hybrid's
+    maps at its last and middle aligned layers; "coda-rise", "coda-gradcam", ...: post-hoc methods
+    on it, as the CoDA-Nets paper compares). "random" is the :class:`~facnn.attribution.RandomMaps` control (each
     experiment restarts it with its own seed).
 
     Example
@@ -175,24 +176,28 @@ def build_explainers(facnn: FACNN, layers: Sequence[int], methods: Sequence[str]
     """
     options = {"rise": dict(n_masks=rise_n, cells=rise_cells, seed=seed, center=rise_center),
                "occlusion": dict(window=occlusion_k, stride=occlusion_stride), "random": dict(seed=seed)}  # fmt: skip
-    others = {"coda": (coda, "CoDA", "a trained CoDA-Net (coda=...)"), "bcos": (bcos, "B-cos", "a trained B-cos network (bcos=...)")}
+    others = {"coda": (coda, "CoDA", "a trained CoDA-Net (coda=...)"), "bcos": (bcos, "B-cos", "a trained B-cos network (bcos=...)"),
+              "hybrid": (hybrid, "hybrid", "a trained hybrid FA-CNN (hybrid=...)")}  # fmt: skip
     out: dict[str, tuple[nn.Module, Attribution, int | None]] = {}
     for method in methods:
         prefix, _, name = method.partition("-") if method.split("-", 1)[0] in others else ("", "", method)
         if method == "contributions":
             prefix = "coda"
-        if name not in method_names() or name == "intrinsic" and prefix:
+        if name not in method_names() or name == "intrinsic" and prefix not in ("", "hybrid"):
             raise ValueError(f"unknown method {method!r}: choose from {sorted(method_names())}, 'coda-<method>' or 'bcos-<method>'")
         model, short, needs = others[prefix] if prefix else (facnn, "", "")
         if model is None:
             raise ValueError(f"method {method!r} needs {needs}")
         if name == "contributions":
             label = f"{short} contributions"
+        elif name == "intrinsic" and prefix == "hybrid":
+            label = "Hybrid FA-CNN maps"
         else:
             label = _LABELS.get(name, name).format(k=occlusion_k, centred=" (centred)" if rise_center else "")
             label += f" on {short}" if prefix else ""
-        if name in _LAYERED and not prefix:  # one explainer per FA-CNN layer
-            out.update({f"{label} L{l}": (model, make_explainer(model, name, layer=l), l) for l in layers})
+        if name in _LAYERED and prefix in ("", "hybrid"):  # one explainer per aligned layer
+            at = layers if not prefix else paper_layers(model.num_layers - 1)
+            out.update({f"{label} L{l}": (model, make_explainer(model, name, layer=l), l) for l in at})
         elif name == "gradcam":  # on CoDA/B-cos: the last hidden layer (before the 1×1 class layer)
             out[label] = (model, make_explainer(model, name, layer=model.layers[-2]), None)
         else:

@@ -12,11 +12,11 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["method_color", "fmt_ci", "removal_curves", "auc_table", "auc_quantity_name", "ranking_summary", "comparison_table", "estimate_bars", "layer_estimates"]
+__all__ = ["method_color", "method_colors", "fmt_ci", "removal_curves", "auc_table", "auc_quantity_name", "ranking_summary", "comparison_table", "estimate_bars", "layer_estimates"]
 
 _COLORS = {"FA-CNN": "#1f77b4", "Grad-CAM": "#ff7f0e", "RISE": "#2ca02c", "K-OCC": "#9467bd",
-           "CoDA": "#d62728", "B-cos": "#17becf", "random": "#7f7f7f"}  # fmt: skip
-_LIGHT = {"FA-CNN": "#6baed6", "Grad-CAM": "#fdae6b"}  # middle-layer shade
+           "CoDA": "#d62728", "B-cos": "#17becf", "Hybrid": "#bcbd22", "random": "#7f7f7f"}  # fmt: skip
+_LIGHT = {"FA-CNN": "#6baed6", "Grad-CAM": "#fdae6b", "Hybrid": "#dbdb8d"}  # middle-layer shade
 
 
 def method_color(label: str, last_layer: int | None = None) -> str:
@@ -28,6 +28,29 @@ def method_color(label: str, last_layer: int | None = None) -> str:
                 return _LIGHT[kind]
             return color
     return "#8c564b"
+
+
+def _split_layer(label: str) -> tuple[str, int | None]:
+    base, _, tail = label.rpartition(" L")
+    return (base, int(tail)) if base and tail.isdigit() else (label, None)
+
+
+def method_colors(labels: Sequence[str]) -> dict[str, str]:
+    """:func:`method_color` for a set of labels drawn together: within each method on each model
+    (``"FA-CNN maps"``, ``"Grad-CAM on hybrid"``, ...) the highest layer gets the full colour and
+    the others the lighter shade.
+
+    Example
+    -------
+    >>> method_colors(["FA-CNN maps L6", "FA-CNN maps L4", "random"])
+    {'FA-CNN maps L6': '#1f77b4', 'FA-CNN maps L4': '#6baed6', 'random': '#7f7f7f'}
+    """
+    top: dict[str, int] = {}
+    for label in labels:
+        base, layer = _split_layer(label)
+        if layer is not None:
+            top[base] = max(top.get(base, layer), layer)
+    return {label: method_color(label, top.get(_split_layer(label)[0])) for label in labels}
 
 
 def fmt_ci(e: Mapping[str, Any], digits: int = 3) -> str:
@@ -42,12 +65,12 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figure:
     """MoRF and LeRF curves side by side, each with its 95 % band, one colour per method."""
-    last = max((r["layer"] for r in records if r.get("layer") is not None), default=None)
+    colors = method_colors(list(dict.fromkeys(r["method"] for r in records)))
     fig = make_subplots(rows=1, cols=2, subplot_titles=("MoRF: most relevant removed first<br>(lower is better)",
                                                         "LeRF: least relevant removed first<br>(higher is better)"))  # fmt: skip
     for r in records:
         col = 1 if r["order"] == "morf" else 2
-        c = method_color(r["method"], last)
+        c = colors[r["method"]]
         x = list(r["percents"])
         fig.add_trace(go.Scatter(x=x + x[::-1], y=list(r["accuracy_high"]) + list(r["accuracy_low"])[::-1], fill="toself", mode="lines",
                                  fillcolor=_rgba(c, 0.15), line=dict(width=0), hoverinfo="skip", showlegend=False,
@@ -125,12 +148,12 @@ def ranking_summary(swaps: Sequence[Mapping[str, Any]], fills: Sequence[str],
 
 
 def estimate_bars(estimates: Mapping[str, Mapping[str, Any]], title: str, yaxis: str, reference: float | None = None,
-                  reference_label: str = "", last_layer: int | None = None) -> go.Figure:  # fmt: skip
+                  reference_label: str = "") -> go.Figure:  # fmt: skip
     """A bar per named estimate with its 95 % interval as error bars (one colour per method)."""
     names = list(estimates)
     vals = [estimates[n]["value"] for n in names]
-    fig = go.Figure(go.Bar(x=names, y=vals, marker_color=[method_color(n, last_layer) for n in names],
-                           marker_pattern_shape=["/" if n.endswith(("on CoDA", "on B-cos")) else "" for n in names],
+    fig = go.Figure(go.Bar(x=names, y=vals, marker_color=[method_colors(names)[n] for n in names],
+                           marker_pattern_shape=["/" if n.endswith(("on CoDA", "on B-cos", "on hybrid")) or " on hybrid L" in n else "" for n in names],
                            error_y=dict(type="data", symmetric=False,
                                         array=[estimates[n]["high"] - estimates[n]["value"] for n in names],
                                         arrayminus=[estimates[n]["value"] - estimates[n]["low"] for n in names])))  # fmt: skip

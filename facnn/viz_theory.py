@@ -91,15 +91,14 @@ def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_
     >>> e = dict(value=1.0, low=1.0, high=1.0)
     >>> fig = sanity_curves([dict(method="random", step=0, n_layers=2, spearman_abs=e)])
     """
-    from .viz_results import _rgba, method_color
+    from .viz_results import _rgba, method_colors
 
-    last = max((int(m.split(" L")[-1]) for m in {r["method"] for r in records} if " L" in m
-                and m.split(" L")[-1].isdigit()), default=None)  # fmt: skip
+    colors = method_colors(list(dict.fromkeys(r["method"] for r in records)))
     fig = go.Figure()
     for method in dict.fromkeys(r["method"] for r in records):
         rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["step"])
         x = [r["step"] / max(r["n_layers"], 1) for r in rows]
-        c = method_color(method, last)
+        c = colors[method]
         lo, hi = [r[metric]["low"] for r in rows], [r[metric]["high"] for r in rows]
         fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", mode="lines", fillcolor=_rgba(c, 0.15),
                                  line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=method))  # fmt: skip

@@ -106,7 +106,7 @@ rec.write_run("localisation", "05_localisation.ipynb", params, quantities=quanti
 fig = viz.estimate_bars({r["method"]: r["mean"] for r in records + sweep},
                         f"Grid pointing game ({grid}×{grid}, {res['dataset']}, {n_grids} grids, 95 % CI)",
                         "mean share of positive attribution in the cell", reference=1 / grid**2,
-                        reference_label=f"uniform = 1/{grid * grid}", last_layer=layers[0])
+                        reference_label=f"uniform = 1/{grid * grid}")
 viz.save_figure(fig, f"localisation_{config_prefix}")
 fig
 
