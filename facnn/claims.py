@@ -111,6 +111,13 @@ def claims() -> list[dict[str, str]]:
         add("CoDA-Nets", "accuracy on par with a ResNet", f"CoDA-Net {_ci(c, 4)} ({cd['epochs']} epochs) vs {resnet_src} "
             f"{_ci(resnet, 4)} (gap {gap:+.4f})", "reproduced" if abs(gap) <= 0.01 else "not reproduced",
             "shipped weights, Wilson 95 % CI")  # fmt: skip
+    bc = shipped.get("fashion-mnist/bcos")
+    if bc and resnet:
+        b = _binomial(bc["test_accuracy"], bc["test_images"])
+        gap = b["value"] - resnet["value"]
+        add("B-cos", "accuracy on par with a ResNet", f"B-cos {_ci(b, 4)} ({bc['epochs']} epochs) vs {resnet_src} "
+            f"{_ci(resnet, 4)} (gap {gap:+.4f})", "reproduced" if abs(gap) <= 0.01 else "not reproduced",
+            "shipped weights, Wilson 95 % CI")  # fmt: skip
     sw = headline_run("localisation", "n_grids", {"weights": "pretrained"},
                       having=lambda r: sum(x.get("temperature") is not None for x in r["records"]) > 1)
     if sw:
@@ -122,14 +129,14 @@ def claims() -> list[dict[str, str]]:
                 "reproduced" if c and c["verdict"].startswith(sweep[-1]["method"]) else "not reproduced",
                 f"05_localisation sweep ({sw['parameters']['sweep_epochs']} epoch on {sw['parameters']['sweep_subset']} images, "
                 f"{sw['parameters']['n_grids']} grids)")
-    if lo:
-        post = [c for c in lo.get("comparisons", []) if c["reference"] == "CoDA contributions"]
+    for paper, own, model in (("CoDA-Nets", "CoDA contributions", "CoDA-Net"), ("B-cos", "B-cos contributions", "B-cos network")):
+        post = [c for c in (lo or {}).get("comparisons", []) if c["reference"] == own]
         if post:
-            wins = [c for c in post if c["verdict"] == "CoDA contributions better"]
-            add("CoDA-Nets", "contributions localise better than post-hoc methods",
+            wins = [c for c in post if c["verdict"] == f"{own} better"]
+            add(paper, "contributions localise better than post-hoc methods",
                 "; ".join(f"vs {c['other']}: Δ {_ci(c['difference'])} → {c['verdict']}" for c in post),
                 "reproduced" if len(wins) == len(post) else ("partly" if wins else "not reproduced"),
-                f"05_localisation, post-hoc methods on the same CoDA-Net, {lo['parameters']['n_grids']} grids")
+                f"05_localisation, post-hoc methods on the same {model}, {lo['parameters']['n_grids']} grids")
     return rows
 
 
