@@ -132,7 +132,7 @@ def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 def _train_epoch(cfg: TrainConfig, net: nn.Module, opt: torch.optim.Optimizer, train_ds, epoch: int, steps: int, total: int,
                  device: torch.device, rank: int, world: int, callbacks, show: bool) -> torch.Tensor:  # fmt: skip
     """One epoch; returns ``(loss sum, correct, count)`` summed over DDP processes."""
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # notebook widgets in Jupyter (nested bars there redraw in place), text elsewhere
 
     net.train()
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
@@ -223,7 +223,7 @@ def train(
 
 def _train(cfg: TrainConfig, folder: RunFolder, device: torch.device, world: int, rank: int, resume: bool,
            progress: bool, command: str | None, callbacks: Sequence[Callback]) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # notebook widgets in Jupyter (nested bars there redraw in place), text elsewhere
 
     train_ds, test_ds = _datasets(cfg)
     torch.manual_seed(cfg.seed)

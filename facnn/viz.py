@@ -62,13 +62,16 @@ def line_figure(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], t
 def training_curves(results: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Test accuracy and training loss per epoch for several training results."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("test accuracy", "training loss"))
+    from .viz_results import model_color
+
     for r in results:
         ep = [h["epoch"] for h in r["history"]]
         name = r.get("label", r["model"])
-        fig.add_trace(go.Scatter(x=ep, y=[h["test_acc"] for h in r["history"]], name=name, legendgroup=name), 1, 1)
+        line = dict(color=model_color(r["model"]))
+        fig.add_trace(go.Scatter(x=ep, y=[h["test_acc"] for h in r["history"]], name=name, legendgroup=name, line=line), 1, 1)
         fig.add_trace(go.Scatter(x=ep, y=[h["train_loss"] for h in r["history"]], name=name, legendgroup=name,
-                                 showlegend=False), 1, 2)  # fmt: skip
-    fig.update_xaxes(title_text="epoch")
+                                 line=line, showlegend=False), 1, 2)  # fmt: skip
+    fig.update_xaxes(title_text="epoch", dtick=1)
     fig.update_layout(template="plotly_white", height=380)
     return fig
 
@@ -77,8 +80,19 @@ def table_figure(records: Sequence[Mapping[str, Any]], columns: Sequence[str], t
     """A plotly table of ``records`` (floats shown with 4 decimals)."""
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
     cells = [[fmt(r.get(c, "")) for r in records] for c in columns]
-    fig = go.Figure(go.Table(header=dict(values=list(columns)), cells=dict(values=cells)))
-    fig.update_layout(title=title, height=150 + 36 * len(records), margin=dict(t=60, b=10))  # rows may wrap: room for all
+    # Columns get width in proportion to their longest text (within limits); the height then
+    # counts each row's wrapped lines at ~7 px per character, so no row is cut off.
+    width = 1100
+    texts = [[str(c), *col] for c, col in zip(columns, cells)]
+    need = [max(max(len(w) for t in col for w in t.split() or [""]) + 3, min(max(map(len, col)), 60), 6) for col in texts]
+    px = [width * n / sum(need) for n in need]
+    lines = lambda text, w: max(1, -(-len(text) // max(int(w / 7.2), 1)))  # noqa: E731
+    header = max(lines(str(c), w) for c, w in zip(columns, px))
+    rows = [max(lines(col[i], w) for col, w in zip(cells, px)) for i in range(len(records))]
+    fig = go.Figure(go.Table(columnwidth=need, header=dict(values=list(columns), height=22),
+                             cells=dict(values=cells, height=22, align="left")))  # fmt: skip
+    fig.update_layout(title=title, width=width, height=70 + 22 * header + sum(22 * r + 4 for r in rows) + 30,
+                      margin=dict(t=60, b=10, l=10, r=10))  # fmt: skip
     return fig
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["method_color", "method_colors", "fmt_ci", "removal_curves", "auc_table", "auc_quantity_name", "ranking_summary", "comparison_table", "estimate_bars", "layer_estimates"]
+__all__ = ["method_color", "method_colors", "model_color", "fmt_ci", "removal_curves", "auc_table", "auc_quantity_name", "ranking_summary", "comparison_table", "estimate_bars", "layer_estimates"]
 
 _COLORS = {"FA-CNN": "#1f77b4", "Grad-CAM": "#ff7f0e", "RISE": "#2ca02c", "K-OCC": "#9467bd",
            "CoDA": "#d62728", "B-cos": "#17becf", "Hybrid": "#bcbd22", "random": "#7f7f7f"}  # fmt: skip
@@ -28,6 +28,16 @@ def method_color(label: str, last_layer: int | None = None) -> str:
                 return _LIGHT[kind]
             return color
     return "#8c564b"
+
+
+_MODEL_KIND = {"facnn": "FA-CNN", "coda": "CoDA", "bcos": "B-cos", "hybrid": "Hybrid"}
+
+
+def model_color(name: str) -> str:
+    """One colour per model in training figures: a model's maps' colour (FA-CNN blue, CoDA-Net
+    red, B-cos cyan, hybrid olive); the ResNet baseline, which has no maps of its own, dark grey."""
+    kind = _MODEL_KIND.get(name.split()[0].lower())
+    return _COLORS[kind] if kind else "#3b3b3b" if name.lower().startswith("resnet") else "#8c564b"
 
 
 def _split_layer(label: str) -> tuple[str, int | None]:
@@ -158,7 +168,7 @@ def estimate_bars(estimates: Mapping[str, Mapping[str, Any]], title: str, yaxis:
                                         array=[estimates[n]["high"] - estimates[n]["value"] for n in names],
                                         arrayminus=[estimates[n]["value"] - estimates[n]["low"] for n in names])))  # fmt: skip
     if reference is not None:
-        fig.add_hline(y=reference, line_dash="dot", annotation_text=reference_label)
+        fig.add_hline(y=reference, line_dash="dot", annotation_text=reference_label, annotation_position="top left")
     fig.update_layout(title=title, yaxis_title=yaxis, template="plotly_white", height=440)
     return fig
 
@@ -172,6 +182,6 @@ def layer_estimates(series: Mapping[str, Sequence[Mapping[str, Any]]], title: st
                                  error_y=dict(type="data", symmetric=False, array=[e["high"] - e["value"] for e in ests],
                                               arrayminus=[e["value"] - e["low"] for e in ests])))  # fmt: skip
     fig.update_layout(title=title, xaxis_title="layer", yaxis_title=yaxis, template="plotly_white", height=420,
-                      legend=dict(orientation="h", y=-0.2))  # fmt: skip
+                      showlegend=True, legend=dict(orientation="h", y=-0.2))  # a single series keeps its name  # fmt: skip
     fig.update_xaxes(dtick=1)
     return fig

@@ -106,8 +106,8 @@ def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_
                                  mode="lines+markers", line=dict(color=c, dash="dot" if method == "random" else "solid")))  # fmt: skip
     fig.add_hline(y=0, line_dash="dot", line_color="#999")
     names = {"spearman": "Spearman (signed)", "spearman_abs": "Spearman (absolute)", "ssim": "SSIM (absolute, normalised)"}
-    fig.update_layout(title=title, template="plotly_white", height=440, width=760, legend=dict(orientation="h", y=-0.25),
-                      xaxis_title="fraction of layers randomised (from the output down)",
-                      yaxis_title=f"similarity to the original map: {names.get(metric, metric)}")  # fmt: skip
+    fig.update_layout(title=title, template="plotly_white", height=480, width=800, legend=dict(orientation="h", y=-0.25),
+                      margin=dict(t=110), xaxis_title="fraction of layers randomised (from the output down)",
+                      yaxis_title=f"{names.get(metric, metric)} vs original")  # fmt: skip
     fig.update_yaxes(range=[-1.05, 1.05])
     return fig

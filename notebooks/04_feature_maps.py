@@ -84,5 +84,16 @@ print(reproduce.summary(rows_checked))
 # %%
 rec.write_run("feature_maps", "04_feature_maps.ipynb", params, quantities=quantities, weights=res["source"],
               dataset=res["dataset"], records=[dict(layer=l, correlation=e) for l, e in enumerate(corr)])
+first = viz.explorer_figure(model, x[:n_show], 0, -1, int(viz.class_probabilities(model, x[:n_show], 0).argmax()),
+                            class_names=names)  # the explorer's first view, as a static figure (the widget needs a live kernel)
+viz.save_figure(first, f"explorer_{config_prefix}")
+first
+
+# %% [markdown]
+# The explorer: choose the image, layer, class and method. It is an ipywidgets widget, so it draws
+# only with a running kernel (run the notebook in JupyterLab); a saved or papermill-executed copy
+# shows the static first view above instead.
+
+# %%
 explorer = viz.make_explorer(model, x[:n_show], class_names=names)
 explorer

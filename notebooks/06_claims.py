@@ -37,4 +37,6 @@ viz.table_figure(rows, ["paper", "claim", "ours", "verdict", "evidence"], "Claim
 print("claims:", len(rows), "| all have a verdict:", all(r["verdict"] for r in rows))
 
 # %%
-print(claims.claims_markdown())
+from IPython.display import Markdown
+
+Markdown(claims.claims_markdown())  # the same table as rendered markdown (as in the README)

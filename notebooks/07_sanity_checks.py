@@ -71,7 +71,8 @@ viz.save_figure(fig, f"sanity_{mode}_{config_prefix}")
 fig
 
 # %%
-fig = viz.sanity_curves(records, "ssim", f"{mode.capitalize()} randomisation: SSIM of |map|<br>with the trained model's map")
+fig = viz.sanity_curves(records, "ssim", f"{mode.capitalize()} randomisation: SSIM of |map|<br>"
+                        f"with the trained model's map ({len(x)} images, 95 % CI)")
 viz.save_figure(fig, f"sanity_{mode}_ssim_{config_prefix}")
 fig
 

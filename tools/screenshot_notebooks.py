@@ -1,20 +1,30 @@
-"""Open executed notebooks in JupyterLab in headless Chromium and screenshot them, page by page,
-so a person can look at what a user sees (figures rendered by the browser, widgets included).
+"""Open executed notebooks in JupyterLab in headless Chromium and screenshot them, one image per cell
+that has outputs, so a person can look at what a user sees (figures rendered by the browser, widgets included).
 
-    python tools/screenshot_notebooks.py runs/notebooks/*.ipynb --out runs/screens
+    .venv/bin/python tools/screenshot_notebooks.py runs/notebooks/0*.ipynb --out /tmp/screens
 
-Needs Debian's ``chromium`` and ``pip install playwright`` (its own browser download is not used).
+Writes ``<out>/<notebook stem>-c<NN>.png`` where NN is the cell's 0-based index in the .ipynb (``--all`` also
+captures cells without outputs). JupyterLab is started with a throw-away settings dir that turns notebook
+windowing off (``windowingMode: none``), so every cell is in the DOM, and with Jupyter news switched off.
+Needs Debian's ``chromium`` (/usr/bin/chromium) and ``pip install playwright``; ``playwright install`` is not used.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+SETTINGS = {  # JupyterLab user settings written into a temporary user_settings_dir
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
 
 
 def free_port() -> int:
@@ -39,43 +49,75 @@ def wait_for(port: int, lab: subprocess.Popen, timeout: float = 120) -> None:
     raise SystemExit(f"jupyter lab did not answer on port {port} within {timeout:.0f} s")
 
 
+def shoot(page, nb: Path, out: Path, port: int, every: bool, width: int, settle: float) -> int:
+    """Screenshot each (output-bearing) cell of ``nb``; return the number of images written."""
+    cells = json.loads(nb.read_text())["cells"]
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/{nb.name}?reset", timeout=120_000)  # reset: no other tabs
+    dom = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
+    dom.first.wait_for(timeout=60_000)
+    end = time.time() + 60
+    while dom.count() < len(cells) and time.time() < end:
+        time.sleep(0.5)
+    time.sleep(settle)  # let plotly and widgets draw
+    for button in page.get_by_role("button", name="No", exact=True).all():  # the news pop-up, if any
+        try:
+            button.click(timeout=2000)
+        except Exception:  # not visible or not clickable: nothing to dismiss
+            pass
+    if dom.count() != len(cells):
+        print(f"{nb.name}: {dom.count()} cells in the page, {len(cells)} in the file", file=sys.stderr)
+    tall = max((dom.nth(i).bounding_box() or {"height": 0})["height"] for i in range(dom.count()))
+    page.set_viewport_size({"width": width, "height": int(max(1000, tall + 200))})  # every cell fits
+    time.sleep(1)
+    n = 0
+    for i, cell in enumerate(cells[: dom.count()]):
+        if not (every or cell.get("outputs")):
+            continue
+        el = dom.nth(i)
+        el.scroll_into_view_if_needed()
+        time.sleep(0.5)
+        el.screenshot(path=str(out / f"{nb.stem}-c{i:02d}.png"))
+        n += 1
+    return n
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("notebooks", nargs="+", type=Path)
     p.add_argument("--out", type=Path, default=Path("runs/screens"))
-    p.add_argument("--pages", type=int, default=6, help="screens per notebook (scrolling down)")
+    p.add_argument("--all", action="store_true", help="also screenshot cells without outputs")
+    p.add_argument("--width", type=int, default=1400)
+    p.add_argument("--settle", type=float, default=8.0, help="seconds to wait for figures to draw")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
     root = Path(args.notebooks[0]).resolve().parent
+    tmp = Path(tempfile.mkdtemp(prefix="nbshots-"))
+    for name, value in SETTINGS.items():
+        (tmp / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / "settings" / name).write_text(json.dumps(value))
     port = free_port()
     lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                            "--allow-root", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}"],
+                            "--allow-root", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+                            f"--LabApp.user_settings_dir={tmp / 'settings'}", f"--LabApp.workspaces_dir={tmp / 'ws'}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         wait_for(port, lab)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                         args=["--no-sandbox"])  # fmt: skip
             for nb in args.notebooks:
-                page.goto(f"http://127.0.0.1:{port}/lab/tree/{nb.name}", timeout=120_000)
-                page.wait_for_selector(".jp-Notebook", timeout=60_000)
-                time.sleep(8)  # let plotly draw
-                for button in page.get_by_role("button", name="No", exact=True).all():  # the news pop-up, if any
-                    try:
-                        button.click(timeout=2000)
-                    except Exception:  # not visible or not clickable: nothing to dismiss
-                        pass
-                panel = page.locator(".jp-WindowedPanel-outer").first
-                for i in range(args.pages):
-                    page.screenshot(path=str(args.out / f"{nb.stem}-{i}.png"))
-                    panel.evaluate("el => el.scrollBy(0, el.clientHeight * 0.9)")
-                    time.sleep(2)
-                print(f"{nb.name}: {args.pages} screens in {args.out}")
+                page = browser.new_page()
+                n = shoot(page, nb.resolve(), args.out, port, args.all, args.width, args.settle)
+                page.close()
+                print(f"{nb.name}: {n} cell screens in {args.out}")
             browser.close()
     finally:
         lab.terminate()
+        lab.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
