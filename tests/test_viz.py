@@ -96,3 +96,30 @@ def test_theorem_figures():
     strip = morph_strip(np.zeros((8, 8)), maps, first_layer=0)
     assert len({(t.zmin, t.zmax) for t in strip.data[1:]}) == 1  # one scale over the layers
     assert [a.text for a in strip.layout.annotations] == ["image", "L0", "L1", "L2", "L3"]
+
+
+def test_tables_leave_room_for_every_wrapped_row():
+    short = table_figure([dict(a="x", b="y")], ["a", "b"])
+    long_text = "a claim that wraps over several lines of the table " * 6
+    tall = table_figure([dict(a="x", b=long_text) for _ in range(3)], ["a", "b"])
+    # ~310 characters in a ~1000 px column wrap to 3 lines of 22 px: every row gets them
+    assert short.layout.height < 70 + 22 + 2 * 22 + 30
+    assert tall.layout.height >= 70 + 22 + 3 * (3 * 22 + 4) + 30
+    assert min(tall.data[0].columnwidth) >= 6  # a narrow column keeps room for its longest word
+
+
+def test_training_curves_give_a_model_one_colour_in_both_panels():
+    from facnn.viz import training_curves
+    from facnn.viz_results import method_colors
+
+    hist = [dict(epoch=e, test_acc=0.5 + e / 10, train_loss=1 / e) for e in (1, 2)]
+    fig = training_curves([dict(model="facnn", history=hist), dict(model="resnet", history=hist),
+                           dict(model="bcos", history=hist)])  # fmt: skip
+    colours = {}
+    for trace in fig.data:
+        colours.setdefault(trace.legendgroup, set()).add(trace.line.color)
+    assert all(len(c) == 1 for c in colours.values()) and len({c.pop() for c in colours.values()}) == 3
+    shades = method_colors(["FA-CNN maps L6", "FA-CNN maps L4", "Hybrid FA-CNN maps L4", "Hybrid FA-CNN maps L3"])
+    assert shades["FA-CNN maps L6"] != shades["FA-CNN maps L4"]
+    assert shades["Hybrid FA-CNN maps L4"] != shades["Hybrid FA-CNN maps L3"]  # its own last layer is dark
+    assert shades["Hybrid FA-CNN maps L4"] != shades["FA-CNN maps L6"]
