@@ -96,3 +96,19 @@ def test_bad_inputs_are_refused():
         BcosConv2d(2, 2, b=0.5)
     with pytest.raises(ValueError, match="one entry per layer"):
         BcosNet(4, kernels=(3, 3), strides=(1,), channels=(4,))
+
+
+def test_bcos_and_hybrid_methods_in_the_experiment_explainers():
+    import facnn
+    from facnn.experiments import build_explainers, companion_models
+
+    fa, b, h = facnn.FACNN(10, depth=2), small(), facnn.HybridFACNN(10)
+    ex = build_explainers(fa, [2, 1], ["intrinsic", "bcos-contributions", "bcos-gradcam", "hybrid-intrinsic"], bcos=b, hybrid=h)
+    assert list(ex) == ["FA-CNN maps L2", "FA-CNN maps L1", "B-cos contributions", "Grad-CAM on B-cos",
+                        "Hybrid FA-CNN maps L4", "Hybrid FA-CNN maps L3"]  # fmt: skip
+    assert ex["B-cos contributions"][0] is b and ex["Grad-CAM on B-cos"][1]._module is b.layers[-2]
+    with pytest.raises(ValueError, match="needs a trained B-cos network"):
+        build_explainers(fa, [2], ["bcos-rise"])
+    with pytest.raises(ValueError, match="unknown method 'bcos-intrinsic'"):
+        build_explainers(fa, [2], ["bcos-intrinsic"], bcos=b)
+    assert companion_models("fashion_mnist", ["intrinsic", "random"]) == {}
