@@ -104,3 +104,20 @@ def test_class_maps_at_layer0_are_the_image():
     m = FACNN(3, maps_per_class=2, depth=2, zero_init=False)
     x = torch.rand(2, 1, 8, 8)
     assert torch.allclose(class_maps(m, x, 1, layer=0), (x[:, 0] - 0.5) / 0.5, atol=1e-6)
+
+
+def test_theorems_hold_at_the_papers_depth_of_24_layers():
+    """Issue 18: the paper's depth. A 24-layer FA-CNN (pooling before layers 6 and 12, random
+    BatchNorm statistics, non-zero branches): Theorem 1 and the head identity exactly, and every
+    one of the 24 steps of Theorem 2 equal to its bound."""
+    torch.manual_seed(24)
+    m = randomize_batchnorm(FACNN(10, maps_per_class=4, depth=24, hidden=8, branch="pre", pool_at=[6, 12],
+                                  zero_init=False), 24)  # fmt: skip
+    x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([0, 4, 9])
+    assert theorem1_error(m, x, t) <= 1e-5 and head_error(m, x) <= 1e-6
+    rows = morph_profile(m, x, t)
+    assert len(rows) == 24
+    for row in rows:
+        assert math.isclose(row.step, row.bound, rel_tol=1e-5, abs_tol=1e-6)
+        assert row.class_ratio <= 1 + 1e-5 and row.pool_commute_error <= 1e-5
