@@ -43,3 +43,13 @@ def test_one_colour_per_method_in_both_panels():
     assert all(len(c) == 1 for c in colours.values()) and len({next(iter(c)) for c in colours.values()}) == 3
     assert viz.method_color("Grad-CAM L6") == viz.method_color("Grad-CAM L6", 6) != viz.method_color("Grad-CAM L4", 6)
     assert viz.method_color("RISE (centred) on CoDA") == viz.method_color("RISE")
+
+
+def test_paired_accuracy_of_shipped_models():
+    from facnn.claims import paired_accuracy
+
+    d, verdict = paired_accuracy("fashion-mnist/facnn", "fashion-mnist/facnn")
+    assert d["value"] == 0 and verdict.startswith("on par")
+    d, verdict = paired_accuracy("fashion-mnist/coda", "fashion-mnist/resnet")
+    assert d["value"] == pytest.approx(0.924 - 0.934) and d["high"] < 0  # per-image correctness from the manifest
+    assert paired_accuracy("fashion-mnist/facnn", "no/such-model") is None

@@ -32,8 +32,10 @@ def test_shipped_weights_reproduce_their_manifest_accuracy(name):
     model, rec = facnn.pretrained(name)
     assert not model.training and sha256_of(weights_dir() / rec["file"]) == rec["sha256"]
     x, y = load_dataset(rec["dataset"], "test").tensors()
-    correct = int((predict(model, x) == y).sum())
+    pred = predict(model, x)
+    correct = int((pred == y).sum())
     assert (correct, len(y)) == (rec["test_correct"], rec["test_images"])
+    assert "".join(map(str, pred.tolist())) == rec["test_predictions"]  # image by image, as shipped
 
 
 def test_the_facnn_meets_the_accuracy_target():

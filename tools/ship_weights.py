@@ -25,22 +25,47 @@ from facnn.checkpoint import atomic_write, load_checkpoint, read_checkpoint, sav
 from facnn.hub import FORMAT, manifest, sha256_of, weights_dir  # noqa: E402
 
 
-def test_accuracy(model: torch.nn.Module, dataset: str) -> tuple[int, int]:
-    """``(correct, images)`` of ``model`` on the whole test split."""
+def test_accuracy(model: torch.nn.Module, dataset: str) -> tuple[int, int, str]:
+    """``(correct, images, predictions)`` of ``model`` on the whole test split; the predicted
+    classes as one digit per image (so accuracies of two shipped models can be compared paired)."""
     from facnn.data import load_dataset
     from facnn.models import predict
 
     x, y = load_dataset(dataset, "test").tensors()
-    return int((predict(model, x) == y).sum()), len(y)
+    pred = predict(model, x)
+    if int(pred.max()) > 9:
+        raise SystemExit("test_predictions are stored one digit per image: more than 10 classes needs another encoding")
+    return int((pred == y).sum()), len(y), "".join(map(str, pred.tolist()))
+
+
+def add_predictions(name: str) -> None:
+    """Re-measure a shipped model and store its per-image predictions in the manifest (its count
+    of correct images must not change)."""
+    from facnn.hub import pretrained
+
+    models = manifest()
+    model, rec = pretrained(name)
+    correct, n, preds = test_accuracy(model, rec["dataset"])
+    if (correct, n) != (rec["test_correct"], rec["test_images"]):
+        raise SystemExit(f"{name}: re-measured {correct}/{n}, the manifest says {rec['test_correct']}/{rec['test_images']}")
+    models[name]["test_predictions"] = preds
+    body = json.dumps({"format": FORMAT, "models": dict(sorted(models.items()))}, indent=1)
+    atomic_write(weights_dir() / "manifest.json", lambda q: q.write_text(body + "\n"))
+    print(f"{name}: predictions added ({correct}/{n} correct, as recorded)")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("name", help='"<dataset>/<model>", e.g. fashion-mnist/facnn')
-    p.add_argument("run", type=Path, help="run folder with checkpoint.pt and results.json")
-    p.add_argument("--command", required=True, help="the command that retrains this run from scratch")
+    p.add_argument("run", type=Path, nargs="?", help="run folder with checkpoint.pt and results.json")
+    p.add_argument("--command", help="the command that retrains this run from scratch (required unless --add-predictions)")
+    p.add_argument("--add-predictions", action="store_true", help="only add per-image test predictions to NAME's entry")
     p.add_argument("--allow-unfinished", action="store_true", help="ship a run's latest epoch (trials only)")
     args = p.parse_args()
+    if args.add_predictions:
+        return add_predictions(args.name)
+    if not args.command:
+        p.error("--command is required to ship a run")
     res = json.loads((args.run / "results.json").read_text())
     ckpt = read_checkpoint(args.run / "checkpoint.pt")
     if ckpt["extra"]["epoch"] != res["config"]["epochs"] and not args.allow_unfinished:
@@ -52,7 +77,7 @@ def main() -> None:
     digest = sha256_of(tmp)
     final = folder / f"{stem}-{digest[:10]}.pt"
     tmp.replace(final)
-    correct, n = test_accuracy(load_checkpoint(final).eval(), res["dataset"])
+    correct, n, preds = test_accuracy(load_checkpoint(final).eval(), res["dataset"])
     models = manifest()
     old = models.get(args.name, {}).get("file")
     if old and old != final.name:
@@ -65,7 +90,7 @@ def main() -> None:
         epochs=res["epochs"], seed=res["seed"], torch=res["torch"], threads=res["threads"], device=res["device"],
         wall_time_s=round(res["wall_time"], 1), history=[round(h["test_acc"], 4) for h in res["history"]],
         command=f"{args.command} && python tools/ship_weights.py {args.name} {args.run} --command '{args.command}'",
-        trained_at_commit=commit,
+        trained_at_commit=commit, test_predictions=preds,
     )  # fmt: skip
     body = json.dumps({"format": FORMAT, "models": dict(sorted(models.items()))}, indent=1)
     atomic_write(folder / "manifest.json", lambda q: q.write_text(body + "\n"))
