@@ -20,8 +20,8 @@
 #
 # Accuracy as the most relevant (MoRF) or least relevant (LeRF) pixels are removed, ranked by
 # FA-CNN's averaged raw maps at the last and a middle layer (the paper's layers 24 and 18, in
-# proportion), Grad-CAM at the same layers, RISE, k×k occlusion, a random-map control, and CoDA-Net
-# contributions (on the CoDA-Net). Maps of the **true** class. Removed pixels are filled twice: with
+# proportion), Grad-CAM at the same layers, RISE, k×k occlusion, a random-map control, and the
+# contributions of CoDA-Net and B-cos (each on its own network). Maps of the **true** class. Removed pixels are filled twice: with
 # zeros (the paper's protocol) and by ROAD's noisy linear imputation (Rong et al., ICML 2022), which
 # keeps the mask's shape from leaking class information; the notebook says whether the ranking of
 # methods changes between the two. Protocol: `facnn.metrics.PixelRemoval`. Every AUC carries a 95 %
@@ -36,7 +36,7 @@ train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the image subset, RISE masks and the random control (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
 layers: list = []  # FA-CNN layers for maps and Grad-CAM (empty: the last and the 18/24 middle layer)
-methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"]  # methods compared
+methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions", "bcos-contributions"]  # methods compared ("coda-"/"bcos-"/"hybrid-" prefixes run one on that model)
 n_images: int = 100  # test images (see the README for the committed headline run)
 rise_n: int = 500  # RISE masks (the paper's RISE uses 4000-8000)
 rise_cells: int = 7  # RISE grid cells per side

@@ -16,12 +16,12 @@
 # ---
 
 # %% [markdown]
-# # Grid pointing game: FA-CNN, CoDA-Net and post-hoc methods (CoDA-Nets' localisation metric)
+# # Grid pointing game: FA-CNN, CoDA-Net, B-cos and post-hoc methods (CoDA-Nets' localisation metric)
 #
 # `grid`×`grid` grids of confidently and correctly classified test images of distinct classes; for
 # each cell's class, the share of positive attribution inside that cell (oracle 1, uniform
 # 1/grid²). Means carry 95 % bootstrap intervals over grids. Methods on the same model share their
-# grids and are compared by a paired bootstrap; methods on different models (FA-CNN vs CoDA-Net)
+# grids and are compared by a paired bootstrap; methods on different models (FA-CNN vs CoDA-Net or B-cos)
 # are drawn on each model's own grids and compared unpaired. Also a CoDA-Net temperature sweep
 # (the paper: higher T, better localisation). Protocol: `facnn.metrics.make_grids` / `pointing_game`.
 
@@ -36,7 +36,7 @@ grid: int = 3  # grid side n (n*n distinct classes per grid)
 n_grids: int = 10  # grids per model (the published protocol uses 500)
 n_candidates: int = 2000  # test images from which grids are drawn
 min_confidence: float = 0.5  # confidence an image needs to enter a grid
-methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions", "coda-gradcam", "coda-occlusion"]  # methods compared ("coda-rise" too: slow on CPU)
+methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions", "coda-gradcam", "coda-occlusion", "bcos-contributions", "bcos-gradcam"]  # methods compared ("coda-rise" too: slow on CPU)
 rise_n: int = 300  # RISE masks
 rise_center: bool = True  # subtract RISE's mean score (its raw maps carry a uniform baseline the metric reads as uniform)
 occlusion_k: int = 12  # occlusion window (stride k/2)

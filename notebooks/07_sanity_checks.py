@@ -33,7 +33,7 @@ train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the images, the randomised weights, RISE and the random control
 device: str = "auto"  # "cpu", "cuda" or "auto"
 mode: str = "cascading"  # "cascading" (top layers first, cumulative) or "independent" (one layer at a time)
-methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions"]  # methods checked
+methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions", "bcos-contributions"]  # methods checked
 n_images: int = 32  # test images
 rise_n: int = 200  # RISE masks
 occlusion_k: int = 7  # occlusion window (stride k/2)
@@ -48,11 +48,11 @@ from facnn.sanity import data_randomisation, sanity_experiment, shuffled_twin_co
 params = rec.notebook_parameters("07_sanity_checks.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
 model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
-coda = ex.load_model(config_prefix, "coda", weights, **train_kw)[0] if "contributions" in methods else None
+companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
 dev = next(model.parameters()).device
 x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
 explainers = ex.build_explainers(model, ex.paper_layers(len(model.layers)), methods, rise_n=rise_n, rise_center=True,
-                                 occlusion_k=occlusion_k, coda=coda, seed=seed)
+                                 occlusion_k=occlusion_k, seed=seed, **companions)
 records = sanity_experiment(explainers, x, y, mode=mode, seed=seed)
 quantities = {f"{r['method']} step {r['step']} {k}": rec.quantity(r[k]["value"], 1e-3, "fixed weights and seeds: float order only")
               for r in records for k in ("spearman_abs", "ssim")}
@@ -88,7 +88,7 @@ viz.table_figure([{"method": m, "Spearman |map| [95% CI]": viz.fmt_ci(r["spearma
 #
 # The second test of Adebayo et al.: the same FA-CNN architecture trained on **permuted labels**
 # (it can only memorise). A map that explains what the model learned from the labels should differ
-# from the trained model's map. Methods on other models (CoDA-Net contributions) have no twin here
+# from the trained model's map. Methods on other models (CoDA-Net and B-cos contributions) have no twin here
 # and are left out. At the CPU default the twin memorises 256 permuted labels (100 epochs, no
 # augmentation; `facnn.sanity.shuffled_twin_config`); its train accuracy below says how far it got.
 
