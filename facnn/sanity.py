@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["layer_order", "randomise", "similarities", "cascading_randomisation", "independent_randomisation",
-           "sanity_experiment", "data_randomisation", "rebind", "shuffled_twin_config"]
+           "sanity_experiment", "data_randomisation", "rebind", "shuffled_twin_config", "example_maps"]
 
 
 def layer_order(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -165,6 +165,34 @@ def sanity_experiment(explainers: dict[str, tuple[nn.Module, Any, int | None]], 
             records.append(dict(method=label, mode=mode, step=step, n_layers=n_layers, randomised=r["randomised"],
                                 **{k: bootstrap(r[k], seed=seed).as_dict() for k in ("spearman", "spearman_abs", "ssim")}))  # fmt: skip
     return records
+
+
+def example_maps(explainers: dict[str, tuple[nn.Module, Any, int | None]], x: Tensor, y: Tensor, *, index: int = 0,
+                 fractions: Sequence[float] = (0.0, 0.5, 1.0), seed: int = 0) -> tuple[list[str], dict[str, np.ndarray]]:  # fmt: skip
+    """Example maps for the sanity figure: image ``index``'s map by every method after cascading
+    randomisation of the given fractions of its model's layers (the same seeds as
+    :func:`cascading_randomisation`, so the maps are those its curves measure).
+
+    Returns
+    -------
+    column titles (``"0/9 layers random"``, ...) and ``{method: (len(fractions), H, W)}``.
+    """
+    xx, yy = x[index : index + 1], y[index : index + 1]
+    titles: list[str] = []
+    rows: dict[str, np.ndarray] = {}
+    for label, (model, expl, _) in explainers.items():
+        names = [n for n, _ in layer_order(model)]
+        maps = []
+        for f in fractions:
+            s = round(f * len(names))
+            m = copy.deepcopy(model).eval()
+            for k, name in enumerate(names[:s]):  # step s of the cascade randomises names[:s] with these seeds
+                randomise(m.get_submodule(name), seed * 1000 + 17 * (s - 1) + k)
+            dev = next(m.parameters()).device
+            maps.append(rebind(expl, m).attribute(xx.to(dev), yy.to(dev))[0].detach().cpu().numpy())
+        rows[label] = np.stack(maps)
+        titles = [f"{f:.0%} of layers random" for f in fractions]
+    return titles, rows
 
 
 def rebind(explainer: Any, model: nn.Module) -> Any:

@@ -41,9 +41,11 @@ shuffle_subset: int = 256  # data randomisation: training images of the FA-CNN t
 shuffle_epochs: int = 100  # its epochs (it must memorise them: the notebook prints its train accuracy)
 
 # %%
+import numpy as np
+
 import facnn
 from facnn import experiments as ex, records as rec, reproduce, viz
-from facnn.sanity import data_randomisation, sanity_experiment, shuffled_twin_config
+from facnn.sanity import data_randomisation, example_maps, sanity_experiment, shuffled_twin_config
 
 params = rec.notebook_parameters("07_sanity_checks.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
@@ -74,6 +76,15 @@ fig
 fig = viz.sanity_curves(records, "ssim", f"{mode.capitalize()} randomisation: SSIM of |map|<br>"
                         f"with the trained model's map ({len(x)} images, 95 % CI)")
 viz.save_figure(fig, f"sanity_{mode}_ssim_{config_prefix}")
+fig
+
+# %%
+# Example maps: the first image, each method's map (a row, one colour scale) with none, half and all of its
+# model's layers randomised (cascading, the seeds of the curves above)
+titles, rows = example_maps(explainers, x, y, seed=seed)
+fig = viz.map_grid(np.stack([x[0].mean(0).cpu().numpy()] * len(titles)), rows,
+                   "One image's maps as the layers are randomised from the output down", col_titles=titles)
+viz.save_figure(fig, f"sanity_examples_{config_prefix}")
 fig
 
 # %%

@@ -97,3 +97,19 @@ def test_shuffled_labels_keep_the_histogram_and_change_the_cache_key():
     assert TrainConfig(dataset="digits", shuffle_labels=True).key() != base.key()
     with pytest.raises(ValueError, match="shuffle_labels"):
         TrainConfig(dataset="digits", shuffle_labels="yes")
+
+
+def test_example_maps_are_the_maps_the_cascade_measures():
+    import facnn
+    from facnn.sanity import example_maps
+
+    torch.manual_seed(0)
+    m = randomize_batchnorm(FACNN(4, depth=3, hidden=8, zero_init=False)).eval()
+    x, y = torch.rand(2, 1, 16, 16), torch.tensor([1, 2])
+    ex = {"maps": (m, facnn.make_explainer(m, "intrinsic", layer=3), 3)}
+    titles, rows = example_maps(ex, x, y, index=1, fractions=(0.0, 1.0))
+    assert titles == ["0% of layers random", "100% of layers random"] and rows["maps"].shape == (2, 16, 16)
+    np.testing.assert_allclose(rows["maps"][0], ex["maps"][1].attribute(x[1:], y[1:])[0].numpy(), rtol=1e-5, atol=1e-6)
+    full = cascading_randomisation(m, lambda mm, xx, yy: facnn.make_explainer(mm, "intrinsic", layer=3).attribute(xx, yy),
+                                   x[1:], y[1:])  # fmt: skip
+    assert len(full) == len(layer_order(m)) + 1 and not np.allclose(rows["maps"][1], rows["maps"][0])
