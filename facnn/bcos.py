@@ -36,9 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .dynamic_linear import contribution_maps
+from .dynamic_linear import DynamicLinearNetwork
 from .registry import register_model
-from .validation import check_images
 
 __all__ = ["BcosConv2d", "BcosNet", "MNIST_9L"]
 
@@ -97,7 +96,7 @@ class BcosConv2d(nn.Module):
 
 
 @register_model("bcos")
-class BcosNet(nn.Module):
+class BcosNet(DynamicLinearNetwork):
     """A plain B-cos network: B-cos layers, spatial mean pooling, ``logit = pooled / T + b₀``.
 
     Parameters
@@ -119,7 +118,7 @@ class BcosNet(nn.Module):
     torch.Size([4, 10])
     """
 
-    intrinsic_kind = "contributions"
+    family, spatial_pool = "B-cos", "mean"
 
     def __init__(
         self,
@@ -154,29 +153,6 @@ class BcosNet(nn.Module):
             BcosConv2d(widths[i], widths[i + 1], kernels[i], strides[i], b=b, max_out=max_out, scale=scale) for i in range(n)
         )
         self.min_size = math.prod(strides)
-
-    @staticmethod
-    def encode(x: Tensor) -> Tensor:
-        """``[x, 1 − x]`` along channels (B-cos's input encoding: every colour has a non-zero norm)."""
-        return torch.cat([x, 1 - x], dim=1)
-
-    def forward_encoded(self, e: Tensor) -> Tensor:
-        for layer in self.layers:
-            e = layer(e)
-        return e.mean(dim=(2, 3)) / self.temperature + self.logit_bias
-
-    def forward(self, x: Tensor) -> Tensor:
-        check_images(x, self.in_channels, self.min_size, finite=False)  # shapes only: no host sync
-        return self.forward_encoded(self.encode(x))
-
-    def intrinsic_maps(self, x: Tensor, classes: Tensor, layer: int | None = None) -> Tensor:
-        """The self-explanation protocol: contribution maps of ``classes (B, K)`` as
-        ``(B, K, H, W)``, input × gradient in explanation mode on ``[x, 1−x]`` summed over
-        channels; they sum to ``logit − b₀`` (completeness)."""
-        if layer not in (None, -1):
-            raise ValueError(f"B-cos contributions are input maps: layer must be None or -1, got {layer!r}")
-        check_images(x, self.in_channels, self.min_size)
-        return contribution_maps(self, self.forward_encoded, self.encode(x), classes)
 
     def bcos_layers(self) -> Iterator[BcosConv2d]:
         return iter(self.layers)

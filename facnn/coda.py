@@ -31,9 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .dynamic_linear import contribution_maps, explanation_mode
+from .dynamic_linear import DynamicLinearNetwork, explanation_mode
 from .registry import register_model
-from .validation import check_images
 
 __all__ = ["DAUConv", "CoDANet", "explanation_mode", "CIFAR_9L", "MNIST_9L"]
 
@@ -99,7 +98,7 @@ class DAUConv(nn.Module):
 
 
 @register_model("coda")
-class CoDANet(nn.Module):
+class CoDANet(DynamicLinearNetwork):
     """A CoDA-Net: DAU layers, spatial sum pooling, ``logit = pooled / T + b₀``.
 
     Parameters
@@ -114,6 +113,8 @@ class CoDANet(nn.Module):
     logit_bias
         ``b₀`` (default ``log(0.1/0.9)``).
     """
+
+    family, spatial_pool = "CoDA-Net", "sum"
 
     def __init__(
         self,
@@ -140,31 +141,6 @@ class CoDANet(nn.Module):
             DAUConv(widths[i], widths[i + 1], ranks[i], kernels[i], strides[i]) for i in range(n)
         )
         self.min_size = math.prod(strides)
-
-    @staticmethod
-    def encode(x: Tensor) -> Tensor:
-        """``[x, 1 − x]`` along channels (the paper's input encoding, no mean/std normalisation)."""
-        return torch.cat([x, 1 - x], dim=1)
-
-    def forward_encoded(self, e: Tensor) -> Tensor:
-        for layer in self.layers:
-            e = layer(e)
-        return e.sum(dim=(2, 3)) / self.temperature + self.logit_bias
-
-    intrinsic_kind = "contributions"
-
-    def forward(self, x: Tensor) -> Tensor:
-        check_images(x, self.in_channels, self.min_size, finite=False)  # shapes only: no host sync
-        return self.forward_encoded(self.encode(x))
-
-    def intrinsic_maps(self, x: Tensor, classes: Tensor, layer: int | None = None) -> Tensor:
-        """The self-explanation protocol: contribution maps of ``classes (B, K)`` as
-        ``(B, K, H, W)`` — input × gradient of each logit in explanation mode on the ``[x, 1−x]``
-        encoding, summed over channels; they sum to ``logit − b₀`` (completeness)."""
-        if layer not in (None, -1):
-            raise ValueError(f"CoDA-Net contributions are input maps: layer must be None or -1, got {layer!r}")
-        check_images(x, self.in_channels, self.min_size)
-        return contribution_maps(self, self.forward_encoded, self.encode(x), classes)
 
     def dau_layers(self) -> Iterator[DAUConv]:
         return iter(self.layers)

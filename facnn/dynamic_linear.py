@@ -23,7 +23,9 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-__all__ = ["explanation_mode", "contribution_maps"]
+from .validation import check_images
+
+__all__ = ["explanation_mode", "contribution_maps", "DynamicLinearNetwork"]
 
 
 @contextmanager
@@ -57,3 +59,38 @@ def contribution_maps(model: nn.Module, forward_encoded: Callable[[Tensor], Tens
                                        retain_graph=k + 1 < classes.shape[1])  # fmt: skip
             out.append((e * g).sum(1).detach())
     return torch.stack(out, 1)
+
+
+class DynamicLinearNetwork(nn.Module):
+    """What a CoDA-Net and a B-cos network share around their layers: the ``[x, 1 − x]`` input
+    encoding, ``logit = pooled / T + b₀`` over ``self.layers``, and contribution maps as the
+    self-explanation protocol. Subclasses set ``layers``, ``in_channels``, ``min_size``,
+    ``temperature``, ``logit_bias``, and ``spatial_pool`` ("sum" or "mean")."""
+
+    intrinsic_kind = "contributions"
+    spatial_pool = "sum"
+    family = "dynamic-linear"  # the name in error messages
+
+    @staticmethod
+    def encode(x: Tensor) -> Tensor:
+        """``[x, 1 − x]`` along channels (no mean/std normalisation: every colour has a non-zero norm)."""
+        return torch.cat([x, 1 - x], dim=1)
+
+    def forward_encoded(self, e: Tensor) -> Tensor:
+        for layer in self.layers:
+            e = layer(e)
+        pooled = e.sum(dim=(2, 3)) if self.spatial_pool == "sum" else e.mean(dim=(2, 3))
+        return pooled / self.temperature + self.logit_bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_images(x, self.in_channels, self.min_size, finite=False)  # shapes only: no host sync
+        return self.forward_encoded(self.encode(x))
+
+    def intrinsic_maps(self, x: Tensor, classes: Tensor, layer: int | None = None) -> Tensor:
+        """The self-explanation protocol: contribution maps of ``classes (B, K)`` as
+        ``(B, K, H, W)`` — input × gradient of each logit in explanation mode on the ``[x, 1−x]``
+        encoding, summed over channels; they sum to ``logit − b₀`` (completeness)."""
+        if layer not in (None, -1):
+            raise ValueError(f"{self.family} contributions are input maps: layer must be None or -1, got {layer!r}")
+        check_images(x, self.in_channels, self.min_size)
+        return contribution_maps(self, self.forward_encoded, self.encode(x), classes)
