@@ -108,25 +108,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     records[-2]["speedup_vs_captum_min"] = min(captum_occ) / min(ours_occ)
     records[-2]["speedup_vs_captum_median"] = sorted(captum_occ)[len(captum_occ) // 2] / sorted(ours_occ)[len(ours_occ) // 2]
 
-    def coda_forward():
-        with torch.no_grad():
-            coda(x)
-
-    cref = timed(coda_forward, R, dev)
-    add("forward (CoDA-Net)", cref, cref)
-    contrib = Contributions(coda)
-    add("CoDA-Net contributions (vs CoDA forward)", timed(lambda: contrib.attribute(x, t), R, dev), cref)
-
     bcos = BcosNet(10, **load_config("fashion_mnist_bcos").model_config).to(dev).eval()
+    for net, name, short in ((coda, "CoDA-Net", "CoDA"), (bcos, "B-cos", "B-cos")):  # each against its own forward
+        def net_forward(net=net):
+            with torch.no_grad():
+                net(x)
 
-    def bcos_forward():
-        with torch.no_grad():
-            bcos(x)
-
-    bref = timed(bcos_forward, R, dev)
-    add("forward (B-cos)", bref, bref)
-    bcontrib = Contributions(bcos)
-    add("B-cos contributions (vs B-cos forward)", timed(lambda: bcontrib.attribute(x, t), R, dev), bref)
+        base = timed(net_forward, R, dev)
+        add(f"forward ({name})", base, base)
+        contrib = Contributions(net)
+        add(f"{name} contributions (vs {short} forward)", timed(lambda c=contrib: c.attribute(x, t), R, dev), base)
 
     print(f"\nbatch {a.batch}, {a.image_size}×{a.image_size}, device {dev}, threads {torch.get_num_threads()}; "
           f"occlusion identical to captum: {same}; ours {next(r for r in records if 'speedup_vs_captum_median' in r)['speedup_vs_captum_median']:.2f}× faster (median)")
