@@ -42,11 +42,12 @@ reproduce: setup browser
 	$(BIN)/python -m facnn.reproduce
 
 # Test files run in TEST_JOBS processes (one torch thread each: 2 single-threaded workers beat one
-# 2-threaded process on these small models); a notebook's cells always share one worker.
+# 2-threaded process on these small models), the notebooks (the longest units) handed out first;
+# a notebook's cells always share one worker.
 TEST_JOBS ?= 2
 test: setup
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=15 \
-	  tests/ --nbval --nbval-current-env notebooks/; rc=$$?; \
+	  --nbval --nbval-current-env notebooks/ tests/; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
 
 bench: setup

@@ -53,20 +53,65 @@ def load_model(config_prefix: str, model: str, weights: str = "pretrained", **tr
     ``(model, record)`` with ``dataset``, ``test_accuracy``, ``epochs``, ``config`` and ``source``
     (``"pretrained <name> sha256:<prefix>"`` or ``"trained"``).
     """
-    from .hub import pretrained
-
     if weights == "pretrained":
-        device = train_overrides.get("device", "auto")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        name = f"{dataset_of(config_prefix)}/{model}"
-        m, rec = pretrained(name, map_location=device)
-        return m, dict(dataset=rec["dataset"], test_accuracy=rec["test_accuracy"], epochs=rec["epochs"],
-                       config=rec["train_config"], source=f"pretrained {name} sha256:{rec['sha256'][:10]}")  # fmt: skip
+        return _shipped(f"{dataset_of(config_prefix)}/{model}", train_overrides.get("device", "auto"))
     if weights == "train":
         m, rec = get_or_train(load_config(f"{config_prefix}_{model}", **train_overrides))
         return m, dict(rec, source="trained")
     raise ValueError(f"weights must be 'pretrained' (the shipped weights) or 'train' (train at the notebook's budget), got {weights!r}")
+
+
+def trained(cfg: Any, weights: str = "pretrained") -> tuple[nn.Module, dict[str, Any]]:
+    """The model trained with ``cfg`` (a :class:`~facnn.config.TrainConfig`) and its record.
+
+    ``weights="pretrained"`` takes the shipped weights of this exact config where one ships
+    (:func:`facnn.hub.shipped_for`: the brief runs of a sweep or a sanity twin ship so that the
+    figures need no training) and trains otherwise; ``"train"`` always goes through the
+    checkpoint cache (:func:`facnn.get_or_train`). The record holds ``test_accuracy``,
+    ``train_accuracy`` (last epoch), ``config``, ``command`` and ``source``.
+    """
+    from .hub import shipped_for
+
+    if weights not in ("pretrained", "train"):
+        raise ValueError(f"weights must be 'pretrained' (shipped where one ships) or 'train', got {weights!r}")
+    name = shipped_for(cfg) if weights == "pretrained" else None
+    if name:
+        return _shipped(name, cfg.device)
+    m, rec = get_or_train(cfg, progress=False)
+    return m, dict(rec, train_accuracy=rec["history"][-1]["train_acc"], source="trained")
+
+
+def _shipped(name: str, device: str) -> tuple[nn.Module, dict[str, Any]]:
+    from .hub import pretrained
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    m, rec = pretrained(name, map_location=device)
+    return m, dict(dataset=rec["dataset"], test_accuracy=rec["test_accuracy"], train_accuracy=rec.get("train_accuracy"),
+                   epochs=rec["epochs"], config=rec["train_config"], command=rec["command"],
+                   source=f"pretrained {name} sha256:{rec['sha256'][:10]}")  # fmt: skip
+
+
+def shipped_accuracies(seed: int = 0) -> list[dict[str, Any]]:
+    """One row per shipped headline model (not the brief sweep and twin runs): its test accuracy
+    with the bootstrap interval over images, from the per-image predictions stored with the
+    weights (``tests/test_pretrained.py`` re-measures those predictions from the weights)."""
+    import numpy as np
+
+    from .data import load_dataset
+    from .hub import manifest
+    from .stats import bootstrap
+
+    rows, labels = [], {}
+    for name, r in manifest().items():
+        if r.get("purpose", "headline") != "headline":
+            continue
+        if r["dataset"] not in labels:
+            labels[r["dataset"]] = load_dataset(r["dataset"], "test").tensors()[1].numpy()
+        hits = np.frombuffer(r["test_predictions"].encode(), np.uint8) - ord("0") == labels[r["dataset"]]
+        rows.append(dict(name=name, test_accuracy=bootstrap(hits.astype(float), seed=seed).as_dict(), epochs=r["epochs"],
+                         params=r["params"], manifest_accuracy=r["test_accuracy"], command=r["command"]))  # fmt: skip
+    return rows
 
 
 def class_names(dataset: str) -> list[str]:

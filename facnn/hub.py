@@ -27,7 +27,7 @@ from typing import Any, overload
 
 from torch import nn
 
-__all__ = ["pretrained", "weights_dir", "manifest", "sha256_of", "PretrainedError"]
+__all__ = ["pretrained", "shipped_for", "weights_dir", "manifest", "sha256_of", "PretrainedError"]
 
 FORMAT = "facnn-weights/1"
 
@@ -61,6 +61,30 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def shipped_for(cfg: Any) -> str | None:
+    """The name of the shipped model trained with :class:`~facnn.config.TrainConfig` ``cfg``, or
+    ``None``. Configs match when they train the same weights (:meth:`TrainConfig.key`; the device
+    they ran on is not compared: shipped weights stand in for a run of ``cfg`` on any device).
+
+    Example
+    -------
+    >>> from facnn.config import load_config
+    >>> shipped_for(load_config("fashion_mnist_facnn", epochs=20))
+    'fashion-mnist/facnn'
+    >>> shipped_for(load_config("fashion_mnist_facnn", epochs=3)) is None
+    True
+    """
+    from dataclasses import replace
+
+    from .config import TrainConfig
+
+    want = replace(cfg, device="cpu").key()
+    for name, rec in manifest().items():
+        if TrainConfig(**dict(rec["train_config"], device="cpu")).key() == want:
+            return name
+    return None
 
 
 @overload

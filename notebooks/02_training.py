@@ -33,7 +33,6 @@ seed: int = 0  # training seed
 device: str = "auto"  # "cpu", "cuda" or "auto"
 
 # %%
-import facnn
 from facnn import experiments as ex, records as rec, reproduce, viz
 
 params = rec.notebook_parameters("02_training.ipynb", globals())
@@ -67,16 +66,12 @@ fig
 
 # %% [markdown]
 # The shipped weights (trained on the whole training split; `facnn.pretrained()` lists them, each
-# record holds the command that retrains it), measured here on the whole test split:
+# record holds the command that retrains it) on the whole test split, from the per-image predictions
+# stored with them (`tests/test_pretrained.py` re-measures those from the weights):
 
 # %%
-shipped = {}
-for name, info in facnn.pretrained().items():
-    m, r = facnn.pretrained(name)
-    xs, ys = ex.test_batch(r["dataset"], None, seed)
-    shipped[name] = dict(name=name, epochs=r["epochs"], params=r["params"], test_accuracy=viz.fmt_ci(ex.accuracy_estimate(m, xs, ys, seed), 4),
-                         manifest_accuracy=r["test_accuracy"], command=r["command"])
-viz.table_figure(list(shipped.values()), ["name", "test_accuracy", "manifest_accuracy", "epochs", "params", "command"],
+shipped = [dict(r, test_accuracy=viz.fmt_ci(r["test_accuracy"], 4)) for r in ex.shipped_accuracies(seed)]
+viz.table_figure(shipped, ["name", "test_accuracy", "manifest_accuracy", "epochs", "params", "command"],
                  "Shipped weights: test accuracy [95% CI] on the whole test split")
 
 # %% [markdown]

@@ -3,6 +3,7 @@ accuracy recorded in their manifest on the real test split (same weights, same d
 
 import json
 import re
+import shlex
 import shutil
 
 import pytest
@@ -15,13 +16,29 @@ from facnn.hub import PretrainedError, manifest, sha256_of, weights_dir
 SHIPPED = sorted(manifest())
 
 
+HEADLINE = [n for n in SHIPPED if manifest()[n].get("purpose", "headline") == "headline"]
+
+
 def test_what_ships_is_listed():
     listed = facnn.pretrained()
-    assert {"fashion-mnist/facnn", "fashion-mnist/coda", "fashion-mnist/resnet", "fashion-mnist/bcos"} <= set(listed)
+    assert {"fashion-mnist/facnn", "fashion-mnist/coda", "fashion-mnist/resnet", "fashion-mnist/bcos"} <= set(HEADLINE)
     for name, rec in listed.items():
         assert re.fullmatch(re.escape(name.replace("/", "-")) + r"-[0-9a-f]{10}\.pt", rec["file"]), rec["file"]
         assert (weights_dir() / rec["file"]).stat().st_size < 5 * 2**20  # small enough for git and a wheel
-        assert rec["command"].startswith("python -m facnn.train") and rec["epochs"] >= 10
+        assert rec["command"].startswith("python -m facnn.train")
+        assert rec["epochs"] >= 10 if name in HEADLINE else len(rec["purpose"]) > 10  # a brief run says what it is for
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_retraining_command_trains_the_shipped_config(name):
+    from facnn.config import TrainConfig
+    from facnn.train import config_from_args
+
+    rec = manifest()[name]
+    train_cmd = shlex.split(rec["command"].split(" && ")[0])
+    cfg, args = config_from_args(train_cmd[3:])
+    assert cfg.key() == TrainConfig(**rec["train_config"]).key()
+    assert args.out and rec["command"].split(" && ")[1].startswith(f"python tools/ship_weights.py {name} {args.out} ")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -32,10 +49,26 @@ def test_shipped_weights_reproduce_their_manifest_accuracy(name):
     model, rec = facnn.pretrained(name)
     assert not model.training and sha256_of(weights_dir() / rec["file"]) == rec["sha256"]
     x, y = load_dataset(rec["dataset"], "test").tensors()
+    if name not in HEADLINE:  # brief runs (sweep, twin): image by image on the first 1,000 test images
+        x, y = x[:1000], y[:1000]
     pred = predict(model, x)
-    correct = int((pred == y).sum())
-    assert (correct, len(y)) == (rec["test_correct"], rec["test_images"])
-    assert "".join(map(str, pred.tolist())) == rec["test_predictions"]  # image by image, as shipped
+    if name in HEADLINE:
+        assert (int((pred == y).sum()), len(y)) == (rec["test_correct"], rec["test_images"])
+    assert "".join(map(str, pred.tolist())) == rec["test_predictions"][: len(y)]  # image by image, as shipped
+
+
+def test_the_notebooks_brief_runs_ship():
+    """Notebooks 05 (temperature sweep) and 07 (permuted-label twin) read these instead of training
+    at their default parameters; a changed default would silently train again."""
+    from facnn.config import load_config
+    from facnn.hub import shipped_for
+    from facnn.sanity import shuffled_twin_config
+
+    assert shipped_for(shuffled_twin_config("fashion_mnist_facnn")) == "fashion-mnist/facnn-shuffled-labels"
+    for t in (10.0, 100.0, 1000.0):
+        cfg = load_config("fashion_mnist_coda", epochs=1, train_subset=5000, seed=0, device="auto", model_config={"temperature": t})
+        assert shipped_for(cfg) == f"fashion-mnist/coda-sweep-t{t:g}"
+    assert shipped_for(load_config("fashion_mnist_coda", epochs=2)) is None
 
 
 def test_the_facnn_meets_the_accuracy_target():

@@ -47,9 +47,11 @@ def shipped() -> None:
     from facnn.claims import _binomial
     from facnn.hub import manifest
 
-    print("| name | test accuracy [95% CI] | epochs | params | size | wall time | retrain with |\n|---|---|---|---|---|---|---|")
-    for name, r in manifest().items():
-        print(f"| `{name}` | {_ci(_binomial(r['test_accuracy'], r['test_images']), 4)} | {r['epochs']} | {r['params']:,} | "
+    print("| name | for | test accuracy [95% CI] | epochs | params | size | wall time | retrain with |\n|---|---|---|---|---|---|---|---|")
+    for name, r in sorted(manifest().items(), key=lambda kv: (kv[1].get("purpose", "headline") != "headline", kv[0])):
+        purpose = r.get("purpose", "headline")
+        print(f"| `{name}` | {'tables and figures' if purpose == 'headline' else purpose} | "
+              f"{_ci(_binomial(r['test_accuracy'], r['test_images']), 4)} | {r['epochs']} | {r['params']:,} | "
               f"{r['bytes'] / 2**20:.1f} MB | {r['wall_time_s'] / 60:.0f} min ({r['threads']} thread{'s' * (r['threads'] > 1)}, {r['device']}) | `{r['command'].split(' && ')[0]}` |")
 
 

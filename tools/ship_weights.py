@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,19 @@ def test_accuracy(model: torch.nn.Module, dataset: str) -> tuple[int, int, str]:
     return int((pred == y).sum()), len(y), "".join(map(str, pred.tolist()))
 
 
+def check_command(command: str, train_config: dict) -> None:
+    """Refuse a retraining command that would not train ``train_config`` (same weights-relevant fields)."""
+    from facnn.config import TrainConfig
+    from facnn.train import config_from_args
+
+    args = shlex.split(command)
+    if args[:3] != ["python", "-m", "facnn.train"]:
+        raise SystemExit(f"--command must start with 'python -m facnn.train', got {command!r}")
+    cfg, _ = config_from_args(args[3:])
+    if cfg.key() != TrainConfig(**train_config).key():
+        raise SystemExit(f"--command {command!r} trains a different config than the run's: {cfg} vs {train_config}")
+
+
 def add_predictions(name: str) -> None:
     """Re-measure a shipped model and store its per-image predictions in the manifest (its count
     of correct images must not change)."""
@@ -61,12 +75,16 @@ def main() -> None:
     p.add_argument("--command", help="the command that retrains this run from scratch (required unless --add-predictions)")
     p.add_argument("--add-predictions", action="store_true", help="only add per-image test predictions to NAME's entry")
     p.add_argument("--allow-unfinished", action="store_true", help="ship a run's latest epoch (trials only)")
+    p.add_argument("--purpose", default="headline",
+                   help='"headline" (a fully trained model of the tables) or what a brief run ships for, e.g. '
+                        '"CoDA-Net temperature sweep (notebook 05, CPU budget)"')
     args = p.parse_args()
     if args.add_predictions:
         return add_predictions(args.name)
     if not args.command:
         p.error("--command is required to ship a run")
     res = json.loads((args.run / "results.json").read_text())
+    check_command(args.command, res["config"])
     ckpt = read_checkpoint(args.run / "checkpoint.pt")
     if ckpt["extra"]["epoch"] != res["config"]["epochs"] and not args.allow_unfinished:
         raise SystemExit(f"{args.run} is unfinished ({ckpt['extra']['epoch']} of {res['config']['epochs']} epochs)")
@@ -89,7 +107,9 @@ def main() -> None:
         test_accuracy=correct / n, test_correct=correct, test_images=n, training_test_accuracy=res["test_accuracy"],
         epochs=res["epochs"], seed=res["seed"], torch=res["torch"], threads=res["threads"], device=res["device"],
         wall_time_s=round(res["wall_time"], 1), history=[round(h["test_acc"], 4) for h in res["history"]],
-        command=f"{args.command} && python tools/ship_weights.py {args.name} {args.run} --command '{args.command}'",
+        command=f"{args.command} && python tools/ship_weights.py {args.name} {args.run} --command {shlex.quote(args.command)}"
+                + (f" --purpose {shlex.quote(args.purpose)}" if args.purpose != "headline" else ""),
+        train_accuracy=round(res["history"][-1]["train_acc"], 4), purpose=args.purpose,
         trained_at_commit=commit, test_predictions=preds,
     )  # fmt: skip
     body = json.dumps({"format": FORMAT, "models": dict(sorted(models.items()))}, indent=1)
