@@ -20,7 +20,7 @@
 #
 # Trains each model from `facnn/configs/<config_prefix>_<model>.json` at this notebook's budget (or
 # loads it from the checkpoint cache `data/checkpoints/`), plots the training curves and records the
-# test accuracy with its 95 % bootstrap interval over the test images. CPU defaults use a 10k-image
+# test accuracy with its 95 % bootstrap interval over the test images. CPU defaults use a 5k-image
 # subset and 2 epochs. Below them: the shipped, fully trained weights (`facnn.pretrained`) measured
 # on the whole test split, and the committed full-scale runs of the same configs (`tools/ablation.py`).
 
@@ -28,7 +28,7 @@
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json ("cifar10" for CIFAR-10)
 models: list = ["facnn", "resnet"]  # which models to train or load ("coda" too: ~3 min more on CPU)
 epochs: int = 2  # training epochs (overrides the config file)
-train_subset: int = 10000  # training images used (0: the whole training split)
+train_subset: int = 5000  # training images used (0: the whole training split)
 seed: int = 0  # training seed
 device: str = "auto"  # "cpu", "cuda" or "auto"
 

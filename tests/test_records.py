@@ -2,10 +2,9 @@
 recorded values (README's too), and the reproduction check's verdicts."""
 
 import json
+import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 from facnn import records as rec, reproduce
@@ -14,13 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def injected(command: str, tmp_path: Path) -> dict:
-    """Run a recorded papermill command with --prepare-only and return the injected parameters."""
+    """Run a recorded papermill command line with --prepare-only and return the injected parameters."""
     args = shlex.split(command)
     assert args[0] == "papermill", command
     out = tmp_path / "prepared.ipynb"
     args[2] = str(out)
-    subprocess.run([sys.executable, "-m", "papermill", *args[1:], "--prepare-only"], cwd=ROOT, check=True,
-                   capture_output=True)  # fmt: skip
+    from click.testing import CliRunner
+    from papermill.cli import papermill  # papermill's own command line, in this process (no interpreter start per command)
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)
+        result = CliRunner().invoke(papermill, [*args[1:], "--prepare-only"], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, (command, result.output)
     nb = json.loads(out.read_text())
     cell = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
     ns: dict = {}
