@@ -151,11 +151,15 @@ def claims() -> list[dict[str, str]]:
                       having=lambda r: sum(x.get("temperature") is not None for x in r["records"]) > 1)
     if sw:
         sweep = [r for r in sw["records"] if r.get("temperature") is not None]
-        if len(sweep) > 1:
-            c = _comparison(sw, sweep[-1]["method"], sweep[0]["method"])
-            ours = ", ".join(f"T={r['temperature']:g}: {_ci(r['mean'])}" for r in sweep)
+        if len(sweep) > 1:  # the highest T against each lower one (unpaired: each model's own grids)
+            cs = [c for c in (_comparison(sw, sweep[-1]["method"], r["method"]) for r in sweep[:-1]) if c]
+            wins = [c for c in cs if c["verdict"].startswith(sweep[-1]["method"])]
+            ours = (", ".join(f"T={r['temperature']:g}: {_ci(r['mean'])}" for r in sweep) + "; "
+                    + "; ".join(f"T={sweep[-1]['temperature']:g} − {c['other'].split(' (')[0].replace('CoDA ', '')}: {_ci(c['difference'])} → "
+                                f"{'significant' if c in wins else 'not significant' if 'not' in c['verdict'] else c['verdict']}"
+                                for c in cs))  # fmt: skip
             add("CoDA-Nets", "higher temperature localises better", ours,
-                "reproduced" if c and c["verdict"].startswith(sweep[-1]["method"]) else "not reproduced",
+                "reproduced" if cs and len(wins) == len(cs) else ("partly" if wins else "not reproduced"),
                 f"05_localisation sweep ({sw['parameters']['sweep_epochs']} epoch on {sw['parameters']['sweep_subset']} images, "
                 f"{sw['parameters']['n_grids']} grids)")
     for paper, own, model in (("CoDA-Nets", "CoDA contributions", "CoDA-Net"), ("B-cos", "B-cos contributions", "B-cos network")):
@@ -168,7 +172,35 @@ def claims() -> list[dict[str, str]]:
                 "; ".join(f"vs {c['other']}: Δ {_ci(c['difference'])} → {c['verdict']}" for c in post),
                 "reproduced" if len(wins) == len(post) else ("partly" if wins else "not reproduced"),
                 f"05_localisation, post-hoc methods on the same {model}, {lo['parameters']['n_grids']} grids")
+    _hybrid_row(add, shipped)
     return rows
+
+
+def _hybrid_row(add: Callable[..., None], shipped: dict[str, Any]) -> None:
+    """The FA-CNN paper's future work, hybrid models: does a ResNet trunk under FA-CNN's aligned
+    layers buy accuracy (paired over test images) at a cost in the maps' faithfulness (MoRF AUC of
+    its last-layer maps minus the FA-CNN's, paired over images) and localisation (unpaired)?"""
+    if "fashion-mnist/hybrid" not in shipped or "fashion-mnist/facnn" not in shipped:
+        return
+    parts, evidence = [], ["shipped weights"]
+    pa = paired_accuracy("fashion-mnist/hybrid", "fashion-mnist/facnn")
+    if pa:
+        parts.append(f"accuracy − FA-CNN {_ci(pa[0], 4)} → {pa[1].replace('fashion-mnist/', '')}")
+    has = lambda r: any(c["other"].startswith("Hybrid FA-CNN maps") for c in r.get("comparisons", []))  # noqa: E731
+    pr = headline_run("pixel_removal", "n_images", {"weights": "pretrained"}, having=has)
+    for c in (pr or {}).get("comparisons", []):
+        if c["other"].startswith("Hybrid FA-CNN maps") and c["other"].endswith("|morf"):  # zero fill: no suffix
+            parts.append(f"MoRF AUC (zero fill) FA-CNN − hybrid maps {_ci(c['difference'])} → {c['verdict'].split('|')[0]}")
+            evidence.append(f"03_pixel_removal ({pr['parameters']['n_images']} images)")
+            break
+    lo = headline_run("localisation", "n_grids", {"weights": "pretrained"}, having=has)
+    for c in (lo or {}).get("comparisons", []):
+        if c["other"].startswith("Hybrid FA-CNN maps"):
+            parts.append(f"pointing game FA-CNN − hybrid {_ci(c['difference'])} (unpaired) → {c['verdict']}")
+            evidence.append(f"05_localisation ({lo['parameters']['n_grids']} grids)")
+            break
+    add("FA-CNN", "future work: hybrid models (our ResNet stem and stages, then FA-CNN's aligned layers)",
+        "; ".join(parts), "measured (an open question, not a claim)", ", ".join(evidence))
 
 
 def claims_markdown() -> str:

@@ -21,7 +21,7 @@ HEADLINE = [n for n in SHIPPED if manifest()[n].get("purpose", "headline") == "h
 
 def test_what_ships_is_listed():
     listed = facnn.pretrained()
-    assert {"fashion-mnist/facnn", "fashion-mnist/coda", "fashion-mnist/resnet", "fashion-mnist/bcos"} <= set(HEADLINE)
+    assert {"fashion-mnist/facnn", "fashion-mnist/coda", "fashion-mnist/resnet", "fashion-mnist/bcos", "fashion-mnist/hybrid"} <= set(HEADLINE)
     for name, rec in listed.items():
         assert re.fullmatch(re.escape(name.replace("/", "-")) + r"-[0-9a-f]{10}\.pt", rec["file"]), rec["file"]
         assert (weights_dir() / rec["file"]).stat().st_size < 5 * 2**20  # small enough for git and a wheel

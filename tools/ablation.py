@@ -1,7 +1,10 @@
 """FA-CNN accuracy ablation on Fashion-MNIST: train each variant (skipping finished ones) and
 write ``figures/ablation.json`` with accuracy, parameters, time and the command.
 
-    python tools/ablation.py [--epochs 10] [--seed 0] [--only NAME ...]
+    python tools/ablation.py [--epochs 10] [--seed 0] [--train-subset N] [--only NAME ...]
+
+The 24-layer variants (the paper's depth, issue 18) are screened at a small budget first:
+``python tools/ablation.py --epochs 2 --train-subset 10000 --only facnn-pre-full1 facnn24 ...``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ CHANGES = {
     "facnn-pre-R8-h32": "R=8 maps per class, branch hidden 32: same parameters and FLOPs, a residual stream twice as wide",
     "facnn-pre-full1": "default now: layer 1 at 28×28 with a 16-wide branch, pool before layers 2 and 3: the first default's FLOPs, 13% fewer parameters",
     "facnn-pre-full1-h32": "layer 1 at 28×28 with a 32-wide branch, pool before layers 2 and 3: 1.33× the first default's FLOPs",
+    "facnn24": "24 layers (the paper's depth): branch 16 wide, pool before layers 6 and 12, λ=0.5",
+    "facnn24-pool4,8": "24 layers, pool before layers 4 and 8 (fewer layers at full resolution)",
+    "facnn24-pool12,18": "24 layers, pool before layers 12 and 18 (more layers at full resolution)",
+    "facnn24-h24": "24 layers, branch 24 wide",
+    "facnn24-l0.3": "24 layers, λ=0.3",
 }
+DEEP = {"maps_per_class": 4, "depth": 24, "hidden": 16, "branch": "pre", "pool_at": [6, 12], "dampening": 0.5}
 VARIANTS: dict[str, dict] = {
     "facnn-pre-l0.5": {"model_config": FIRST},
     "resnet-w28": {"base": "fashion_mnist_resnet"},
@@ -44,6 +53,11 @@ VARIANTS: dict[str, dict] = {
     "facnn-pre-R8-h32": {"model_config": {**FIRST, "maps_per_class": 8, "hidden": 32}},
     "facnn-pre-full1": {"model_config": {**FIRST, "hidden": [16, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
     "facnn-pre-full1-h32": {"model_config": {**FIRST, "hidden": [32, 64, 64, 64, 64, 64], "pool_at": [2, 3]}},
+    "facnn24": {"model_config": DEEP},
+    "facnn24-pool4,8": {"model_config": {**DEEP, "pool_at": [4, 8]}},
+    "facnn24-pool12,18": {"model_config": {**DEEP, "pool_at": [12, 18]}},
+    "facnn24-h24": {"model_config": {**DEEP, "hidden": 24}},
+    "facnn24-l0.3": {"model_config": {**DEEP, "dampening": 0.3}},
 }
 
 
@@ -64,10 +78,25 @@ def properties(checkpoint: Path) -> dict:
                 class_ratio_max=max(r.class_ratio for r in prof))  # fmt: skip
 
 
+def forward_flops(model: str, model_config: dict) -> int:
+    """FLOPs of one 28×28 image's forward pass (``torch.utils.flop_counter``: convolutions and
+    matmuls); they depend on the architecture only, not on the weights."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from facnn.registry import build_model
+
+    net = build_model(model, model_config).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        net(torch.zeros(1, model_config.get("in_channels", 1), 28, 28))
+    return int(fc.get_total_flops())
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=BASE["seed"])
+    p.add_argument("--train-subset", type=int, default=None, help="training images (default: the whole split)")
     p.add_argument("--only", nargs="*")
     args = p.parse_args()
     records = []
@@ -75,23 +104,26 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         change = dict(VARIANTS[name])
-        cfg = load_config(change.pop("base", "fashion_mnist_facnn"), **change, epochs=args.epochs, seed=args.seed)
+        cfg = load_config(change.pop("base", "fashion_mnist_facnn"), **change, epochs=args.epochs, seed=args.seed,
+                          train_subset=args.train_subset)  # fmt: skip
         non_default_seed = args.seed != BASE["seed"]
-        out = ROOT / "runs" / "ablation" / (f"{name}-e{args.epochs}" + (f"-s{args.seed}" if non_default_seed else ""))
+        flags = (f" --seed {args.seed}" if non_default_seed else "") + (f" --train-subset {args.train_subset}" if args.train_subset else "")
+        out = ROOT / "runs" / "ablation" / (f"{name}-e{args.epochs}" + (f"-s{args.seed}" if non_default_seed else "")
+                                            + (f"-n{args.train_subset}" if args.train_subset else ""))
         if (out / "results.json").is_file() and json.loads((out / "results.json").read_text())["epochs"] == args.epochs:
             res = json.loads((out / "results.json").read_text())
         else:
             _, res = train(cfg, out, resume=True, progress=False,
-                           command=f"python tools/ablation.py --epochs {args.epochs}"
-                           + (f" --seed {args.seed}" if non_default_seed else "") + f" --only {name}")
+                           command=f"python tools/ablation.py --epochs {args.epochs}{flags} --only {name}")
         rec = dict(variant=name, change=CHANGES[name], test_accuracy=res["test_accuracy"], params=res["params"], epochs=res["epochs"],
                    wall_time=res["wall_time"], threads=res["threads"], model_config=res["model_config"],
-                   config=asdict(cfg), command=res["command"], **properties(out / "checkpoint.pt"))  # fmt: skip
+                   config=asdict(cfg), command=res["command"], forward_flops=forward_flops(cfg.model, res["model_config"]),
+                   **properties(out / "checkpoint.pt"))  # fmt: skip
         print(json.dumps({k: rec[k] for k in ("variant", "test_accuracy", "params", "wall_time")}), flush=True)
         records.append(rec)
     out_json = ROOT / "figures" / "ablation.json"
     def key(r: dict) -> str:
-        return f"{r['variant']} e{r['epochs']} s{r['config']['seed']}"
+        return f"{r['variant']} e{r['epochs']} s{r['config']['seed']} n{r['config'].get('train_subset')}"
 
     old = {key(r): r for r in json.loads(out_json.read_text())} if out_json.is_file() else {}
     old.update({key(r): r for r in records})

@@ -82,10 +82,12 @@ def accuracy() -> None:
                   f"{r['wall_time']:.0f} s | {r['threads']} |")
         print(f"\nCommand: `{run['command']}`\n")
     abl = load(FIG / "ablation.json") or []
-    print("| variant | epochs | seed | test accuracy [95% CI] | params | command |\n|---|---|---|---|---|---|")
+    print("| variant | train images | epochs | seed | test accuracy [95% CI] | params | MFLOPs/image | command |\n"
+          "|---|---|---|---|---|---|---|---|")
     for r in abl:
-        print(f"| {r['variant']} | {r['epochs']} | {r['config']['seed']} | {_ci(_binomial(r['test_accuracy'], 10000), 4)} | "
-              f"{r['params']:,} | `{r['command']}` |")
+        flops = f"{r['forward_flops'] / 1e6:.0f}" if r.get("forward_flops") else ""
+        print(f"| {r['variant']} | {r['config'].get('train_subset') or 60000:,} | {r['epochs']} | {r['config']['seed']} | "
+              f"{_ci(_binomial(r['test_accuracy'], 10000), 4)} | {r['params']:,} | {flops} | `{r['command']}` |")
 
 
 def theorems() -> None:
