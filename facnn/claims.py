@@ -188,11 +188,13 @@ def _hybrid_row(add: Callable[..., None], shipped: dict[str, Any]) -> None:
         parts.append(f"accuracy − FA-CNN {_ci(pa[0], 4)} → {pa[1].replace('fashion-mnist/', '')}")
     has = lambda r: any(c["other"].startswith("Hybrid FA-CNN maps") for c in r.get("comparisons", []))  # noqa: E731
     pr = headline_run("pixel_removal", "n_images", {"weights": "pretrained"}, having=has)
-    for c in (pr or {}).get("comparisons", []):
-        if c["other"].startswith("Hybrid FA-CNN maps") and c["other"].endswith("|morf"):  # zero fill: no suffix
-            parts.append(f"MoRF AUC (zero fill) FA-CNN − hybrid maps {_ci(c['difference'])} → {c['verdict'].split('|')[0]}")
-            evidence.append(f"03_pixel_removal ({pr['parameters']['n_images']} images)")
-            break
+    for order in ("morf", "lerf"):  # the hybrid's last aligned layer against FA-CNN's, zero fill (no suffix)
+        c = next((c for c in (pr or {}).get("comparisons", []) if c["other"].startswith("Hybrid FA-CNN maps")
+                  and c["other"].endswith(f"|{order}")), None)  # fmt: skip
+        if c:
+            parts.append(f"{dict(morf='MoRF', lerf='LeRF')[order]} AUC (zero fill) FA-CNN − hybrid maps {_ci(c['difference'])} → {c['verdict']}")
+    if pr:
+        evidence.append(f"03_pixel_removal ({pr['parameters']['n_images']} images)")
     lo = headline_run("localisation", "n_grids", {"weights": "pretrained"}, having=has)
     for c in (lo or {}).get("comparisons", []):
         if c["other"].startswith("Hybrid FA-CNN maps"):
