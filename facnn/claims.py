@@ -46,17 +46,16 @@ def paired_accuracy(a: str, b: str, margin: float = 0.01, seed: int = 0) -> tupl
     when the interval lies within ``±margin``, else which one is better when it excludes 0,
     else ``"inconclusive"``. ``None`` when either lacks per-image predictions.
     """
-    import numpy as np
 
     from .data import load_dataset
-    from .hub import manifest
+    from .hub import manifest, stored_predictions
     from .stats import paired_difference
 
     ra, rb = manifest().get(a, {}), manifest().get(b, {})
     if "test_predictions" not in ra or "test_predictions" not in rb or ra["dataset"] != rb["dataset"]:
         return None
     y = load_dataset(ra["dataset"], "test").labels.numpy()
-    ok = [np.frombuffer(r["test_predictions"].encode(), dtype=np.uint8) - 48 == y for r in (ra, rb)]
+    ok = [stored_predictions(r) == y for r in (ra, rb)]
     d = paired_difference(ok[0].astype(float), ok[1].astype(float), seed=seed).as_dict()
     better = f"{a if d['value'] > 0 else b} better" if d["low"] > 0 or d["high"] < 0 else ""
     if -margin <= d["low"] and d["high"] <= margin:
@@ -156,7 +155,7 @@ def claims() -> list[dict[str, str]]:
             wins = [c for c in cs if c["verdict"].startswith(sweep[-1]["method"])]
             ours = (", ".join(f"T={r['temperature']:g}: {_ci(r['mean'])}" for r in sweep) + "; "
                     + "; ".join(f"T={sweep[-1]['temperature']:g} − {c['other'].split(' (')[0].replace('CoDA ', '')}: {_ci(c['difference'])} → "
-                                f"{'significant' if c in wins else 'not significant' if 'not' in c['verdict'] else c['verdict']}"
+                                f"{'significant' if c in wins else c['verdict']}"
                                 for c in cs))  # fmt: skip
             add("CoDA-Nets", "higher temperature localises better", ours,
                 "reproduced" if cs and len(wins) == len(cs) else ("partly" if wins else "not reproduced"),

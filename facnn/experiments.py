@@ -96,19 +96,15 @@ def shipped_accuracies(seed: int = 0) -> list[dict[str, Any]]:
     """One row per shipped headline model (not the brief sweep and twin runs): its test accuracy
     with the bootstrap interval over images, from the per-image predictions stored with the
     weights (``tests/test_pretrained.py`` re-measures those predictions from the weights)."""
-    import numpy as np
-
     from .data import load_dataset
-    from .hub import manifest
+    from .hub import headline_models, stored_predictions
     from .stats import bootstrap
 
     rows, labels = [], {}
-    for name, r in manifest().items():
-        if r.get("purpose", "headline") != "headline":
-            continue
+    for name, r in headline_models().items():
         if r["dataset"] not in labels:
             labels[r["dataset"]] = load_dataset(r["dataset"], "test").tensors()[1].numpy()
-        hits = np.frombuffer(r["test_predictions"].encode(), np.uint8) - ord("0") == labels[r["dataset"]]
+        hits = stored_predictions(r) == labels[r["dataset"]]
         rows.append(dict(name=name, test_accuracy=bootstrap(hits.astype(float), seed=seed).as_dict(), epochs=r["epochs"],
                          params=r["params"], manifest_accuracy=r["test_accuracy"], command=r["command"]))  # fmt: skip
     return rows

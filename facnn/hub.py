@@ -27,7 +27,7 @@ from typing import Any, overload
 
 from torch import nn
 
-__all__ = ["pretrained", "shipped_for", "weights_dir", "manifest", "sha256_of", "PretrainedError"]
+__all__ = ["pretrained", "shipped_for", "headline_models", "stored_predictions", "weights_dir", "manifest", "sha256_of", "PretrainedError"]
 
 FORMAT = "facnn-weights/1"
 
@@ -61,6 +61,19 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def headline_models() -> dict[str, dict[str, Any]]:
+    """The shipped models of the tables and figures, without the brief runs (sweep, sanity twin)
+    that ship only so the notebooks need not train them."""
+    return {name: rec for name, rec in manifest().items() if rec["purpose"] == "headline"}
+
+
+def stored_predictions(rec: dict[str, Any]) -> Any:
+    """A manifest record's per-image test predictions (stored one digit per image) as a numpy array."""
+    import numpy as np
+
+    return np.frombuffer(rec["test_predictions"].encode(), dtype=np.uint8) - ord("0")
 
 
 def shipped_for(cfg: Any) -> str | None:

@@ -175,10 +175,10 @@ def example_maps(explainers: dict[str, tuple[nn.Module, Any, int | None]], x: Te
 
     Returns
     -------
-    column titles (``"0/9 layers random"``, ...) and ``{method: (len(fractions), H, W)}``.
+    column titles (``"0% of layers random"``, ...) and ``{method: (len(fractions), H, W)}``.
     """
     xx, yy = x[index : index + 1], y[index : index + 1]
-    titles: list[str] = []
+    titles = [f"{f:.0%} of layers random" for f in fractions]
     rows: dict[str, np.ndarray] = {}
     for label, (model, expl, _) in explainers.items():
         names = [n for n, _ in layer_order(model)]
@@ -191,7 +191,6 @@ def example_maps(explainers: dict[str, tuple[nn.Module, Any, int | None]], x: Te
             dev = next(m.parameters()).device
             maps.append(rebind(expl, m).attribute(xx.to(dev), yy.to(dev))[0].detach().cpu().numpy())
         rows[label] = np.stack(maps)
-        titles = [f"{f:.0%} of layers random" for f in fractions]
     return titles, rows
 
 

@@ -11,12 +11,12 @@ import torch
 
 import facnn
 from facnn.checkpoint import CheckpointError
-from facnn.hub import PretrainedError, manifest, sha256_of, weights_dir
+from facnn.hub import PretrainedError, headline_models, manifest, sha256_of, weights_dir
 
 SHIPPED = sorted(manifest())
 
 
-HEADLINE = [n for n in SHIPPED if manifest()[n].get("purpose", "headline") == "headline"]
+HEADLINE = sorted(headline_models())
 
 
 def test_what_ships_is_listed():

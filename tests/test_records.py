@@ -1,8 +1,8 @@
 """Records and commands: one run per parameter set, commands that papermill parses back to the
 recorded values (README's too), and the reproduction check's verdicts."""
 
+import contextlib
 import json
-import os
 import re
 import shlex
 from pathlib import Path
@@ -21,12 +21,8 @@ def injected(command: str, tmp_path: Path) -> dict:
     from click.testing import CliRunner
     from papermill.cli import papermill  # papermill's own command line, in this process (no interpreter start per command)
 
-    cwd = os.getcwd()
-    try:
-        os.chdir(ROOT)
+    with contextlib.chdir(ROOT):
         result = CliRunner().invoke(papermill, [*args[1:], "--prepare-only"], catch_exceptions=False)
-    finally:
-        os.chdir(cwd)
     assert result.exit_code == 0, (command, result.output)
     nb = json.loads(out.read_text())
     cell = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
