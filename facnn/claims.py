@@ -15,7 +15,10 @@ from typing import Any
 from .paths import figures_dir
 from .viz_results import fmt_ci as _ci
 
-__all__ = ["headline_run", "claims", "claims_markdown", "paired_accuracy"]
+__all__ = ["headline_run", "claims", "claims_markdown", "paired_accuracy", "HEADLINE"]
+
+# The runs the claims read: shipped weights, the default (6-layer) FA-CNN.
+HEADLINE: dict[str, Any] = {"weights": "pretrained", "model": "facnn"}
 
 
 def _runs(experiment: str) -> list[dict[str, Any]]:
@@ -80,7 +83,7 @@ def claims() -> list[dict[str, str]]:
     def add(paper: str, claim: str, ours: str, verdict: str, evidence: str) -> None:
         rows.append(dict(paper=paper, claim=claim, ours=ours, verdict=verdict, evidence=evidence))
 
-    th = headline_run("theorems", "n_images", {"weights": "pretrained"})
+    th = headline_run("theorems", "n_images", HEADLINE)
     if th:
         r = th["records"][0]
         last = r["gradcam_correlation_ci"][-1]
@@ -129,7 +132,7 @@ def claims() -> list[dict[str, str]]:
 
     on_par("FA-CNN", "performs well on image classification (on par with a ResNet of equal size)", "fashion-mnist/facnn",
            "FA-CNN", min_accuracy=0.93)  # fmt: skip
-    pr = headline_run("pixel_removal", "n_images", {"weights": "pretrained"})
+    pr = headline_run("pixel_removal", "n_images", HEADLINE)
     if pr:
         ref = next(r["method"] for r in pr["records"] if r["method"].startswith("FA-CNN maps"))
         verdicts = []
@@ -146,7 +149,7 @@ def claims() -> list[dict[str, str]]:
             "; ".join(verdicts) + f" ({pr['parameters']['n_images']} images)", verdict, "03_pixel_removal, shipped weights")
     on_par("CoDA-Nets", "accuracy on par with a ResNet", "fashion-mnist/coda", "CoDA-Net")
     on_par("B-cos", "accuracy on par with a ResNet", "fashion-mnist/bcos", "B-cos")
-    sw = headline_run("localisation", "n_grids", {"weights": "pretrained"},
+    sw = headline_run("localisation", "n_grids", HEADLINE,
                       having=lambda r: sum(x.get("temperature") is not None for x in r["records"]) > 1)
     if sw:
         sweep = [r for r in sw["records"] if r.get("temperature") is not None]
@@ -162,7 +165,7 @@ def claims() -> list[dict[str, str]]:
                 f"05_localisation sweep ({sw['parameters']['sweep_epochs']} epoch on {sw['parameters']['sweep_subset']} images, "
                 f"{sw['parameters']['n_grids']} grids)")
     for paper, own, model in (("CoDA-Nets", "CoDA contributions", "CoDA-Net"), ("B-cos", "B-cos contributions", "B-cos network")):
-        lo = headline_run("localisation", "n_grids", {"weights": "pretrained"},  # the largest run that has them
+        lo = headline_run("localisation", "n_grids", HEADLINE,  # the largest run that has them
                           having=lambda r, own=own: any(c["reference"] == own for c in r.get("comparisons", [])))
         post = [c for c in (lo or {}).get("comparisons", []) if c["reference"] == own]
         if post:
@@ -186,7 +189,7 @@ def _hybrid_row(add: Callable[..., None], shipped: dict[str, Any]) -> None:
     if pa:
         parts.append(f"accuracy − FA-CNN {_ci(pa[0], 4)} → {pa[1].replace('fashion-mnist/', '')}")
     has = lambda r: any(c["other"].startswith("Hybrid FA-CNN maps") for c in r.get("comparisons", []))  # noqa: E731
-    pr = headline_run("pixel_removal", "n_images", {"weights": "pretrained"}, having=has)
+    pr = headline_run("pixel_removal", "n_images", HEADLINE, having=has)
     for order in ("morf", "lerf"):  # the hybrid's last aligned layer against FA-CNN's, zero fill (no suffix)
         c = next((c for c in (pr or {}).get("comparisons", []) if c["other"].startswith("Hybrid FA-CNN maps")
                   and c["other"].endswith(f"|{order}")), None)  # fmt: skip
@@ -194,7 +197,7 @@ def _hybrid_row(add: Callable[..., None], shipped: dict[str, Any]) -> None:
             parts.append(f"{dict(morf='MoRF', lerf='LeRF')[order]} AUC (zero fill) FA-CNN − hybrid maps {_ci(c['difference'])} → {c['verdict']}")
     if pr:
         evidence.append(f"03_pixel_removal ({pr['parameters']['n_images']} images)")
-    lo = headline_run("localisation", "n_grids", {"weights": "pretrained"}, having=has)
+    lo = headline_run("localisation", "n_grids", HEADLINE, having=has)
     for c in (lo or {}).get("comparisons", []):
         if c["other"].startswith("Hybrid FA-CNN maps"):
             parts.append(f"pointing game FA-CNN − hybrid {_ci(c['difference'])} (unpaired) → {c['verdict']}")

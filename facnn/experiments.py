@@ -118,8 +118,25 @@ def class_names(dataset: str) -> list[str]:
 
 
 def paper_layers(depth: int) -> list[int]:
-    """The last layer and the middle layer in the proportion of the paper's 24 and 18."""
+    """The last layer and the middle layer in the proportion of the paper's 24 and 18 (exactly
+    those at depth 24).
+
+    >>> paper_layers(24), paper_layers(6)
+    ([24, 18], [6, 4])
+    """
     return [depth, max(1, round(depth * 18 / 24))]
+
+
+def shown_layers(depth: int, most: int = 8) -> list[int]:
+    """Layers a per-layer map figure shows: every one (0..depth) up to ``most`` layers, else
+    every ``depth // 4``-th and the paper's pair.
+
+    >>> shown_layers(6), shown_layers(24)
+    ([0, 1, 2, 3, 4, 5, 6], [0, 6, 12, 18, 24])
+    """
+    if depth <= most:
+        return list(range(depth + 1))
+    return sorted(set(range(0, depth + 1, depth // 4)) | set(paper_layers(depth)))
 
 
 def test_batch(dataset: str, n: int, seed: int = 0, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:

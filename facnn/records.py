@@ -26,7 +26,8 @@ from .paths import figures_dir, project_root
 _STARTED: dict[str, float] = {}  # notebook -> monotonic time its parameters were read
 
 __all__ = ["parameter_names", "notebook_parameters", "papermill_command", "run_key", "write_run", "committed_run", "quantity",
-           "image_tolerance", "git_commit", "EXECUTION_PARAMETERS", "TRAINING_TOLERANCE", "SWEEP_TOLERANCE"]  # fmt: skip
+           "image_tolerance", "git_commit", "EXECUTION_PARAMETERS", "TRAINING_TOLERANCE", "SWEEP_TOLERANCE",
+           "FIXED_TOLERANCE", "tolerance_for"]  # fmt: skip
 
 # Notebook parameters that change where a run executes, not what it computes.
 EXECUTION_PARAMETERS = ("device",)
@@ -122,6 +123,20 @@ TRAINING_TOLERANCE = dict(tol=0.02, basis="CPU training at the notebook's budget
 # Pointing-game share of a model trained briefly in the notebook (the CoDA temperature sweep).
 SWEEP_TOLERANCE = dict(tol=0.1, basis="1-epoch models trained in the notebook on CPU: their weights, and so their maps, "
                        "vary with thread count and machine; see README 'The reproduction check'")  # fmt: skip
+
+# A number computed from fixed (shipped) weights and fixed seeds: only the float summation order
+# differs between machines and thread counts.
+FIXED_TOLERANCE = dict(tol=1e-3, basis="evaluation of fixed weights and seeds: float summation order only")
+
+
+def tolerance_for(source: str, trained: dict[str, Any]) -> dict[str, Any]:
+    """:data:`FIXED_TOLERANCE` when ``source`` (a record's ``"source"``) names shipped weights,
+    else ``trained`` (the tolerance of a model trained in the notebook).
+
+    >>> tolerance_for("pretrained fashion-mnist/facnn sha256:0123", SWEEP_TOLERANCE)["tol"]
+    0.001
+    """
+    return FIXED_TOLERANCE if source.startswith("pretrained") else trained
 
 
 def quantity(value: float, tol: float | dict[str, Any], basis: str = "") -> dict[str, Any]:

@@ -21,9 +21,19 @@ from .viz_theory import map_scale, morph_strip, sanity_curves, theorem2_steps  #
 from .viz_results import (auc_quantity_name, auc_table, comparison_table, estimate_bars, fmt_ci,  # noqa: F401
                           layer_estimates, method_color, ranking_summary, removal_curves)
 
-__all__ = ["save_figure", "line_figure", "training_curves", "table_figure", "map_grid", "box_figure",
+__all__ = ["save_figure", "figure_name", "line_figure", "training_curves", "table_figure", "map_grid", "box_figure",
            "explorer_figure", "make_explorer", "class_probabilities", "EXPLORER_METHODS", "auc_table", "comparison_table", "estimate_bars", "fmt_ci",
            "method_color", "removal_curves", "auc_quantity_name", "ranking_summary", "layer_estimates", "morph_strip", "theorem2_steps", "sanity_curves"]  # fmt: skip
+
+
+def figure_name(base: str, *parts: str, model: str = "facnn") -> str:
+    """A figure's file stem: ``base`` and ``parts`` joined by ``_``, then ``_<model>`` for an
+    FA-CNN other than the default, so each model's run keeps its own figures.
+
+    >>> figure_name("pixel_removal", "fashion_mnist", "road", model="facnn24")
+    'pixel_removal_fashion_mnist_road_facnn24'
+    """
+    return "_".join([base, *parts] + ([] if model == "facnn" else [model]))
 
 
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:

@@ -28,7 +28,8 @@
 # %% tags=["parameters"]
 n_random_models: int = 30  # random FA-CNNs of random shape checked against Theorems 1 and 2
 seed: int = 0  # seed for random models and the test subset (and training)
-config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_facnn.json
+config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
+model: str = "facnn"  # the FA-CNN: "facnn" (6 layers, the default) or "facnn24" (the paper's 24 layers; maps at its layers 24 and 18)
 weights: str = "pretrained"  # "pretrained": the shipped FA-CNN; "train": train at epochs/train_subset below
 epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
@@ -53,10 +54,10 @@ print("Theorem 1 holds on all random models (max rel. error <= 1e-5):", t1)
 print("Theorem 2 / Lemma 3 hold on every layer of every random model:", t2)
 
 # %%
-model, res = ex.load_model(config_prefix, "facnn", weights, epochs=epochs, train_subset=train_subset or None,
+net, res = ex.load_model(config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None,
                            seed=seed, device=device)
-x, y = ex.test_batch(res["dataset"], n_images, seed, device=next(model.parameters()).device)
-report = ex.theorem_report(model, x, y, seed=seed)
+x, y = ex.test_batch(res["dataset"], n_images, seed, device=next(net.parameters()).device)
+report = ex.theorem_report(net, x, y, seed=seed)
 print(f"{res['source']}: test accuracy {res['test_accuracy']:.4f}; Theorem-1 error {report['theorem1_error']:.1e}")
 
 # %%
@@ -68,13 +69,12 @@ print("trained model: Theorem 1 holds and Grad-CAM correlates 1.0 at the penulti
 print("trained model: Theorem 2 / Lemma 3 hold on every layer:", ok2)
 
 # %%
-float_tol = "evaluation of fixed weights: float summation order only"
 quantities = {f"random models: max {k}": rec.quantity(v, 1e-5, "theorem bound, float rounding") for k, v in worst.items()}
 quantities["trained: Theorem-1 error"] = rec.quantity(report["theorem1_error"], 1e-5, "theorem bound, float rounding")
 for l, e in enumerate(report["gradcam_correlation_ci"]):
-    quantities[f"trained: corr(map, Grad-CAM) L{l}"] = rec.quantity(e["value"], 1e-3, float_tol)
+    quantities[f"trained: corr(map, Grad-CAM) L{l}"] = rec.quantity(e["value"], rec.FIXED_TOLERANCE)
 for l, e in enumerate(report["final_correlation_ci"], start=1):
-    quantities[f"trained: corr(map, penultimate map) L{l}"] = rec.quantity(e["value"], 1e-3, float_tol)
+    quantities[f"trained: corr(map, penultimate map) L{l}"] = rec.quantity(e["value"], rec.FIXED_TOLERANCE)
 
 # %%
 # CHECK: the numbers reproduce the committed record of these parameters (tolerances in figures/theorems.json)
@@ -83,12 +83,12 @@ print(reproduce.summary(rows))
 
 # %%
 rec.write_run("theorems", "01_theorems.ipynb", params, quantities=quantities, weights=res["source"], dataset=res["dataset"],
-              records=[dict(model="facnn", worst_random=worst, trained_test_accuracy=res["test_accuracy"], **report)])
+              records=[dict(model=model, worst_random=worst, trained_test_accuracy=res["test_accuracy"], **report)])
 fig1 = viz.line_figure({"random models": (list(range(len(sweep))), [max(r["theorem1_error"], 1e-12) for r in sweep]),
                         "trained model": ([len(sweep)], [max(report["theorem1_error"], 1e-12)])},
                        "Theorem 1: max relative error of Grad-CAM vs (s/hw)·ReLU(class map) (log axis)", "model", "error",
                        log_y=True)
-viz.save_figure(fig1, "theorem1_residuals")
+viz.save_figure(fig1, viz.figure_name("theorem1_residuals", model=model))
 fig1
 
 # %% [markdown]
@@ -96,8 +96,8 @@ fig1
 # step beside its bound, and the worst ratio (≤ 1 by Lemma 3(b)).
 
 # %%
-fig2 = viz.theorem2_steps(report["morph"], f"Theorem 2 on the trained FA-CNN ({len(x)} test images)")
-viz.save_figure(fig2, "theorem2_steps")
+fig2 = viz.theorem2_steps(report["morph"], f"Theorem 2 on the trained {len(net.layers)}-layer FA-CNN ({len(x)} test images)")
+viz.save_figure(fig2, viz.figure_name("theorem2_steps", model=model))
 fig2
 
 # %% [markdown]
@@ -105,22 +105,22 @@ fig2
 # each layer's map with the penultimate one (mean over images, 95 % CI).
 
 # %%
-image, strip, predicted = ex.morph_maps(model, x, 0)
+image, strip, predicted = ex.morph_maps(net, x, 0)
 names = ex.class_names(res["dataset"])
-fig_strip = viz.morph_strip(image, strip, f"class map of '{names[predicted]}' (predicted) at every layer, one colour scale")
-viz.save_figure(fig_strip, "morph_strip")
+fig_strip = viz.morph_strip(image, strip, f"{len(net.layers)}-layer FA-CNN: class map of '{names[predicted]}' (predicted) at every layer, one colour scale")
+viz.save_figure(fig_strip, viz.figure_name("morph_strip", model=model))
 fig_strip
 
 # %%
 fig3 = viz.layer_estimates({"corr(class map at layer l, penultimate class map)": report["final_correlation_ci"]},
-                           "How far each layer's class map is from the penultimate one (mean, 95 % CI)",
+                           f"{len(net.layers)}-layer FA-CNN: how far each layer's class map is from the penultimate one (mean, 95 % CI)",
                            "correlation", first_layer=1)
-viz.save_figure(fig3, "theorem2_morph")
+viz.save_figure(fig3, viz.figure_name("theorem2_morph", model=model))
 fig3
 
 # %%
 fig4 = viz.layer_estimates({"corr(FA-CNN class map, Grad-CAM) at layer l": report["gradcam_correlation_ci"]},
-                           "Grad-CAM vs averaged raw maps per layer (1.0 at the penultimate layer; mean, 95 % CI)",
+                           f"{len(net.layers)}-layer FA-CNN: Grad-CAM vs averaged raw maps per layer (1.0 at the penultimate layer; mean, 95 % CI)",
                            "correlation", first_layer=0)
-viz.save_figure(fig4, "gradcam_correlation_per_layer")
+viz.save_figure(fig4, viz.figure_name("gradcam_correlation_per_layer", model=model))
 fig4

@@ -30,6 +30,7 @@
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
+model: str = "facnn"  # the FA-CNN: "facnn" (6 layers, the default) or "facnn24" (the paper's 24 layers; maps at its layers 24 and 18)
 weights: str = "pretrained"  # "pretrained": the shipped weights; "train": train at epochs/train_subset below
 epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
@@ -49,12 +50,12 @@ from facnn import experiments as ex, records as rec, reproduce, viz
 
 params = rec.notebook_parameters("03_pixel_removal.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
-model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
+net, res = ex.load_model(config_prefix, model, weights, **train_kw)
 companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
-dev = next(model.parameters()).device
-layers = layers or ex.paper_layers(len(model.layers))
+dev = next(net.parameters()).device
+layers = layers or ex.paper_layers(len(net.layers))
 x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
-explainers = ex.build_explainers(model, layers, methods, rise_n=rise_n, rise_cells=rise_cells,
+explainers = ex.build_explainers(net, layers, methods, rise_n=rise_n, rise_cells=rise_cells,
                                  occlusion_k=occlusion_k, seed=seed, **companions)
 records, units = ex.pixel_removal_experiment(explainers, x, y, percents=percents, fills=fills, seed=seed, progress=False)
 reference = f"FA-CNN maps L{layers[0]}"
@@ -78,8 +79,8 @@ rec.write_run("pixel_removal", "03_pixel_removal.ipynb", params, quantities=quan
 figs = {}
 for f in fills:
     figs[f] = viz.removal_curves([r for r in records if r["fill"] == f],
-                                 f"{res['dataset']}: accuracy vs % pixels removed (fill {f}, {len(x)} images, 95 % CI)")
-    viz.save_figure(figs[f], f"pixel_removal_{config_prefix}" + ("" if f == "zero" else f"_{f}"))
+                                 f"{res['dataset']}, {len(net.layers)}-layer FA-CNN: accuracy vs % pixels removed (fill {f}, {len(x)} images, 95 % CI)")
+    viz.save_figure(figs[f], viz.figure_name("pixel_removal", config_prefix, *([] if f == "zero" else [f]), model=model))
 figs[fills[0]]
 
 # %%

@@ -24,7 +24,8 @@
 # widget (image, layer, class, method).
 
 # %% tags=["parameters"]
-config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_facnn.json
+config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
+model: str = "facnn"  # the FA-CNN: "facnn" (6 layers, the default) or "facnn24" (the paper's 24 layers; maps at its layers 24 and 18)
 weights: str = "pretrained"  # "pretrained": the shipped FA-CNN; "train": train at epochs/train_subset below
 epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
@@ -42,37 +43,37 @@ import facnn
 from facnn import experiments as ex, records as rec, reproduce, viz
 
 params = rec.notebook_parameters("04_feature_maps.ipynb", globals())
-model, res = ex.load_model(config_prefix, "facnn", weights, epochs=epochs, train_subset=train_subset or None,
+net, res = ex.load_model(config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None,
                            seed=seed, device=device)
-dev = next(model.parameters()).device
+dev = next(net.parameters()).device
 x, y = ex.test_batch(res["dataset"], max(n_show, n_corr), seed, dev)
 xs = x[:n_show]
 with torch.no_grad():
-    prob = torch.softmax(model(xs), 1)
+    prob = torch.softmax(net(xs), 1)
 pred = prob.argmax(1)
 rows = {}
-for l in range(model.num_layers):
-    rows[f"FA-CNN L{l}"] = facnn.ClassMaps(model, l).attribute(xs, pred).cpu().numpy()
+for l in ex.shown_layers(len(net.layers)):
+    rows[f"FA-CNN L{l}"] = facnn.ClassMaps(net, l).attribute(xs, pred).cpu().numpy()
     if l > 0:
-        rows[f"Grad-CAM L{l}"] = facnn.GradCAM(model, l).attribute(xs, pred).cpu().numpy()
-rows["RISE (centred)"] = facnn.RISE(model, rise_n, seed=seed, center=True).attribute(xs, pred).cpu().numpy()
-rows[f"K-OCC k={occlusion_k}"] = facnn.Occlusion(model, occlusion_k).attribute(xs, pred).cpu().numpy()
+        rows[f"Grad-CAM L{l}"] = facnn.GradCAM(net, l).attribute(xs, pred).cpu().numpy()
+rows["RISE (centred)"] = facnn.RISE(net, rise_n, seed=seed, center=True).attribute(xs, pred).cpu().numpy()
+rows[f"K-OCC k={occlusion_k}"] = facnn.Occlusion(net, occlusion_k).attribute(xs, pred).cpu().numpy()
 names = ex.class_names(res["dataset"])
 col_titles = [f"true {names[int(t)]}<br>pred {names[int(p)]} ({float(prob[i, p]):.2f})"
               for i, (t, p) in enumerate(zip(y[:n_show], pred))]
-fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, "FA-CNN's averaged raw maps per layer beside Grad-CAM, then RISE and K-OCC "
+fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, f"{len(net.layers)}-layer FA-CNN's averaged raw maps per layer beside Grad-CAM, then RISE and K-OCC "
                    "(predicted class; each row on its own colour scale, bar at the right)", col_titles=col_titles)
-viz.save_figure(fig, f"feature_maps_{config_prefix}")
+viz.save_figure(fig, viz.figure_name("feature_maps", config_prefix, model=model))
 fig
 
 # %%
-report = ex.theorem_report(model, x[:n_corr], y[:n_corr], seed=seed)
+report = ex.theorem_report(net, x[:n_corr], y[:n_corr], seed=seed)
 corr = report["gradcam_correlation_ci"]
-quantities = {f"corr(map, Grad-CAM) L{l}": rec.quantity(e["value"], 1e-3, "evaluation of fixed weights: float order only")
+quantities = {f"corr(map, Grad-CAM) L{l}": rec.quantity(e["value"], rec.FIXED_TOLERANCE)
               for l, e in enumerate(corr)}
 fig = viz.layer_estimates({"Pearson(FA-CNN map, Grad-CAM before ReLU)": corr},
-                          f"Per-layer correlation of averaged raw maps and Grad-CAM ({n_corr} images, 95 % CI)", "correlation")
-viz.save_figure(fig, f"gradcam_correlation_{config_prefix}")
+                          f"{len(net.layers)}-layer FA-CNN: per-layer correlation of averaged raw maps and Grad-CAM ({n_corr} images, 95 % CI)", "correlation")
+viz.save_figure(fig, viz.figure_name("gradcam_correlation", config_prefix, model=model))
 fig
 
 # %%
@@ -84,9 +85,9 @@ print(reproduce.summary(rows_checked))
 # %%
 rec.write_run("feature_maps", "04_feature_maps.ipynb", params, quantities=quantities, weights=res["source"],
               dataset=res["dataset"], records=[dict(layer=l, correlation=e) for l, e in enumerate(corr)])
-first = viz.explorer_figure(model, x[:n_show], 0, -1, int(viz.class_probabilities(model, x[:n_show], 0).argmax()),
+first = viz.explorer_figure(net, x[:n_show], 0, -1, int(viz.class_probabilities(net, x[:n_show], 0).argmax()),
                             class_names=names)  # the explorer's first view, as a static figure (the widget needs a live kernel)
-viz.save_figure(first, f"explorer_{config_prefix}")
+viz.save_figure(first, viz.figure_name("explorer", config_prefix, model=model))
 first
 
 # %% [markdown]
@@ -95,5 +96,5 @@ first
 # shows the static first view above instead.
 
 # %%
-explorer = viz.make_explorer(model, x[:n_show], class_names=names)
+explorer = viz.make_explorer(net, x[:n_show], class_names=names)
 explorer

@@ -55,7 +55,7 @@ x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
 explainers = ex.build_explainers(model, ex.paper_layers(len(model.layers)), methods, rise_n=rise_n, rise_center=True,
                                  occlusion_k=occlusion_k, seed=seed, **companions)
 records = sanity_experiment(explainers, x, y, mode=mode, seed=seed)
-quantities = {f"{r['method']} step {r['step']} {k}": rec.quantity(r[k]["value"], 1e-3, "fixed weights and seeds: float order only")
+quantities = {f"{r['method']} step {r['step']} {k}": rec.quantity(r[k]["value"], rec.tolerance_for(res["source"], rec.SWEEP_TOLERANCE))
               for r in records for k in ("spearman_abs", "ssim")}
 
 # %%
@@ -110,9 +110,7 @@ if shuffle_subset:
     shuffled_records = data_randomisation(explainers, {model: twin.to(dev)}, x, y, seed=seed)
     print(f"permuted-label twin ({twin_res['source']}): train accuracy {twin_res['train_accuracy']:.2f} on {shuffle_subset} "
           f"images after {shuffle_epochs} epochs; test accuracy {twin_res['test_accuracy']:.2f} (chance 0.10)")
-fixed = twin_res is not None and twin_res["source"].startswith("pretrained")  # shipped twin: evaluation only
-data_quantities = {f"{r['method']} {k}": rec.quantity(r[k]["value"], 1e-3, "fixed weights and seeds: float order only") if fixed
-                   else rec.quantity(r[k]["value"], rec.SWEEP_TOLERANCE)
+data_quantities = {f"{r['method']} {k}": rec.quantity(r[k]["value"], rec.tolerance_for(twin_res["source"], rec.SWEEP_TOLERANCE))
                    for r in shuffled_records for k in ("spearman_abs", "ssim")}
 
 # %%

@@ -70,3 +70,11 @@ def test_committed_table1_matches_todays_defaults():
     """README's Table 1 quotes full-scale runs of the default configs: they must be in figures/."""
     got = ex.full_scale_records("fashion_mnist", ["facnn", "resnet"])
     assert {r["model"] for r in got if r["epochs"] == 20} == {"facnn", "resnet"}
+
+
+def test_the_papers_layers_at_its_depth_and_in_proportion():
+    assert ex.paper_layers(24) == [24, 18] and ex.paper_layers(6) == [6, 4]
+    assert ex.shown_layers(6) == list(range(7))
+    shown = ex.shown_layers(24)
+    assert shown == [0, 6, 12, 18, 24] and set(ex.paper_layers(24)) <= set(shown)
+    assert set(ex.paper_layers(30)) <= set(ex.shown_layers(30)) and ex.shown_layers(30)[-1] == 30

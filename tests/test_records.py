@@ -79,3 +79,24 @@ def test_the_reproduction_check_compares_within_tolerance(tmp_path, monkeypatch,
     bad = reproduce.check("exp", p, {"auc": rec.quantity(0.75, 0.1), "acc": rec.quantity(0.9, 0.01)})
     assert [r.quantity for r in bad if not r.ok] == ["auc"]
     assert reproduce.main() == 1 and "NO" in capsys.readouterr().out
+
+
+def test_adding_a_parameter_migrates_old_runs_to_the_notebooks_order(tmp_path, monkeypatch):
+    """tools/add_parameter.py: old runs get the new parameter at its place, a new key and a command
+    that papermill parses back to the migrated parameters."""
+    import sys
+
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    sys.modules.pop("add_parameter", None)
+    from add_parameter import migrate
+
+    names = rec.parameter_names("05_localisation.ipynb")
+    old = {"config_prefix": "fashion_mnist", "weights": "pretrained", "n_grids": 3}
+    rec.write_run("localisation", "05_localisation.ipynb", old, quantities={}, records=[])
+    assert migrate("05_localisation.ipynb", "localisation", "model", "facnn") == 1
+    run = json.loads((tmp_path / "figures" / "localisation.json").read_text())["runs"][0]
+    assert list(run["parameters"]) == [n for n in names if n in run["parameters"]]
+    assert run["parameters"]["model"] == "facnn" and run["key"] == rec.run_key(run["parameters"])
+    assert injected(run["command"], tmp_path) == run["parameters"]
+    assert migrate("05_localisation.ipynb", "localisation", "model", "facnn") == 0  # idempotent

@@ -123,3 +123,11 @@ def test_training_curves_give_a_model_one_colour_in_both_panels():
     assert shades["FA-CNN maps L6"] != shades["FA-CNN maps L4"]
     assert shades["Hybrid FA-CNN maps L4"] != shades["Hybrid FA-CNN maps L3"]  # its own last layer is dark
     assert shades["Hybrid FA-CNN maps L4"] != shades["FA-CNN maps L6"]
+
+
+def test_figure_names_keep_each_models_figures_apart():
+    from facnn.viz import figure_name
+
+    assert figure_name("localisation", "fashion_mnist") == "localisation_fashion_mnist"
+    assert figure_name("morph_strip", model="facnn24") == "morph_strip_facnn24"
+    assert figure_name("pixel_removal", "cifar10", "road", model="facnn24") == "pixel_removal_cifar10_road_facnn24"
