@@ -168,8 +168,11 @@ def estimate_bars(estimates: Mapping[str, Mapping[str, Any]], title: str, yaxis:
                                         array=[estimates[n]["high"] - estimates[n]["value"] for n in names],
                                         arrayminus=[estimates[n]["value"] - estimates[n]["low"] for n in names])))  # fmt: skip
     if reference is not None:
-        fig.add_hline(y=reference, line_dash="dot", annotation_text=reference_label, annotation_position="top left")
-    fig.update_layout(title=title, yaxis_title=yaxis, template="plotly_white", height=440)
+        fig.add_hline(y=reference, line_dash="dot")  # its label in the right margin, clear of every bar
+        fig.add_annotation(x=1.0, xref="paper", xanchor="left", y=reference, yanchor="middle", text=reference_label,
+                           showarrow=False)  # fmt: skip
+    fig.update_layout(title=title, yaxis_title=yaxis, template="plotly_white", height=440,
+                      margin=dict(r=20 + 7 * len(reference_label)))
     return fig
 
 
