@@ -8,6 +8,7 @@ ipywidgets to it.
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from .viz_theory import map_scale, morph_strip, sanity_curves, theorem2_steps  #
 from .viz_results import (auc_quantity_name, auc_table, comparison_table, estimate_bars, fmt_ci,  # noqa: F401
                           layer_estimates, method_color, ranking_summary, removal_curves)
 
-__all__ = ["save_figure", "figure_name", "line_figure", "training_curves", "table_figure", "map_grid", "box_figure",
+__all__ = ["save_figure", "figure_name", "fit_title", "line_figure", "training_curves", "table_figure", "map_grid", "box_figure",
            "explorer_figure", "make_explorer", "class_probabilities", "EXPLORER_METHODS", "auc_table", "comparison_table", "estimate_bars", "fmt_ci",
            "method_color", "removal_curves", "auc_quantity_name", "ranking_summary", "layer_estimates", "morph_strip", "theorem2_steps", "sanity_curves"]  # fmt: skip
 
@@ -53,12 +54,35 @@ def _png_server() -> None:
         _PNG_SERVER.append(True)
 
 
+def fit_title(fig: go.Figure) -> go.Figure:
+    """Break a long title into lines that fit the figure's width (plotly never wraps, it clips),
+    and grow the top margin by a line for each added line.
+
+    >>> f = fit_title(go.Figure(layout=dict(width=400, title="word " * 30)))
+    >>> f.layout.title.text.count("<br>") >= 2
+    True
+    """
+    text = fig.layout.title.text
+    if not text or "<br>" in text:
+        return fig
+    width = fig.layout.width or 700  # plotly's default export width
+    size = fig.layout.title.font.size or 17
+    lines = textwrap.wrap(text, max(24, int(0.9 * width / (0.6 * size))))
+    if len(lines) > 1:
+        top = fig.layout.margin.t if fig.layout.margin.t is not None else 100
+        y = 1 - 28 / (fig.layout.height or 500)  # first baseline 28 px down (plotly anchors it, not the glyph top; default height 500)
+        fig.update_layout(title=dict(text="<br>".join(lines), y=y, yref="container", yanchor="top"),
+                          margin_t=top + 22 * (len(lines) - 1))  # lines grow down from the top, into the added margin
+    return fig
+
+
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
     """Write ``figures/<name>.html`` and ``<name>.plotly.json`` (and ``.png`` if static export works).
 
     Returns the written paths by kind; a failed PNG export is reported under ``"png_error"``.
     """
     out: dict[str, str] = {}
+    fit_title(fig)
     base = figures_dir() / name
     fig.write_html(str(base.with_suffix(".html")), include_plotlyjs=True)  # opens offline
     plotly_json = base.with_name(f"{name}.plotly.json")

@@ -186,5 +186,6 @@ def layer_estimates(series: Mapping[str, Sequence[Mapping[str, Any]]], title: st
                                               arrayminus=[e["value"] - e["low"] for e in ests])))  # fmt: skip
     fig.update_layout(title=title, xaxis_title="layer", yaxis_title=yaxis, template="plotly_white", height=420,
                       showlegend=True, legend=dict(orientation="h", y=-0.2))  # a single series keeps its name  # fmt: skip
-    fig.update_xaxes(dtick=1)
+    last = first_layer + max((len(e) for e in series.values()), default=1) - 1
+    fig.update_xaxes(dtick=1 if last - first_layer <= 12 else 2, range=[first_layer - 0.5, last + 0.5])  # layers only
     return fig
