@@ -48,36 +48,44 @@ def theorem2_steps(morph: Sequence[Mapping[str, Any]], title: str = "") -> go.Fi
     fig.add_hline(y=1.0, line_dash="dot", row=1, col=2)
     fig.update_yaxes(type="log", dtick=1, title_text="Frobenius norm (log)", row=1, col=1)
     fig.update_yaxes(range=[0, 1.1], title_text="ratio", row=1, col=2)
-    fig.update_xaxes(title_text="layer l+1", dtick=1)
+    fig.update_xaxes(title_text="layer l+1", dtick=1 if len(layers) <= 12 else 2,
+                     range=[min(layers) - 0.5, max(layers) + 0.5])  # fmt: skip
     fig.update_layout(title=title, barmode="group", template="plotly_white", height=420, width=980,
                       legend=dict(orientation="h", y=-0.25))  # fmt: skip
     return fig
 
 
-def morph_strip(image: np.ndarray, maps: Sequence[np.ndarray], title: str = "", first_layer: int = 0) -> go.Figure:
+def morph_strip(image: np.ndarray, maps: Sequence[np.ndarray], title: str = "", first_layer: int = 0,
+                per_row: int = 13) -> go.Figure:  # fmt: skip
     """One image, then its class map at every layer on **one** colour scale (the layers share the
-    residual stream, so their values are comparable): Theorem 2's slow morph at a glance.
+    residual stream, so their values are comparable): Theorem 2's slow morph at a glance. Panels
+    wrap after ``per_row`` (a 24-layer model's 26 panels take two rows of 13).
 
     Examples
     --------
     >>> fig = morph_strip(np.zeros((8, 8)), [np.random.rand(8, 8) for _ in range(3)])
+    >>> len(morph_strip(np.zeros((8, 8)), [np.random.rand(8, 8) for _ in range(25)]).data)
+    26
     """
     n = len(maps)
     z = np.stack([np.asarray(m, dtype=float) for m in maps])
     cs, zmin, lim = map_scale(z)
     titles = ["image"] + [f"L{first_layer + i}" for i in range(n)]
-    fig = make_subplots(1, n + 1, horizontal_spacing=0.005, subplot_titles=titles)
-    fig.add_trace(go.Heatmap(z=np.asarray(image)[::-1], colorscale="gray", showscale=False), 1, 1)
+    cols = min(n + 1, per_row)
+    rows = -(-(n + 1) // cols)
+    fig = make_subplots(rows, cols, horizontal_spacing=0.005, vertical_spacing=0.12 / rows, subplot_titles=titles)
+    at = lambda i: (i // cols + 1, i % cols + 1)  # noqa: E731  panel i (0 = the image) -> (row, col)
+    fig.add_trace(go.Heatmap(z=np.asarray(image)[::-1], colorscale="gray", showscale=False), *at(0))
     for i in range(n):
         fig.add_trace(go.Heatmap(z=z[i][::-1], colorscale=cs, zmin=zmin, zmax=lim, showscale=i == n - 1,
-                                 colorbar=dict(thickness=10, len=0.9)), 1, i + 2)  # fmt: skip
+                                 colorbar=dict(thickness=10, len=0.9)), *at(i + 1))  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    for c in range(1, n + 2):  # square pixels
-        sub = fig.get_subplot(1, c)
-        fig.update_yaxes(scaleanchor=sub.xaxis.plotly_name.replace("axis", ""), row=1, col=c)
+    for i in range(n + 1):  # square pixels
+        sub = fig.get_subplot(*at(i))
+        fig.update_yaxes(scaleanchor=sub.xaxis.plotly_name.replace("axis", ""), row=at(i)[0], col=at(i)[1])
     fig.update_annotations(font_size=10)
-    fig.update_layout(title=title, template="plotly_white", height=200, width=max(500, 95 * (n + 1) + 120),
+    fig.update_layout(title=title, template="plotly_white", height=80 + 130 * rows, width=max(500, 95 * cols + 120),
                       margin=dict(l=10, r=60, t=70, b=10))  # fmt: skip
     return fig
 
