@@ -8,11 +8,11 @@ For each experiment the *headline* run is used: the recorded run with the most i
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from typing import Any
 
 from .paths import figures_dir
+from .stats import wilson
 from .viz_results import fmt_ci as _ci
 
 __all__ = ["headline_run", "claims", "claims_markdown", "paired_accuracy", "HEADLINE"]
@@ -33,14 +33,6 @@ def headline_run(experiment: str, size_key: str, where: dict[str, Any] | None = 
     runs = [r for r in _runs(experiment) if all(r["parameters"].get(k) == v for k, v in (where or {}).items())
             and (having is None or having(r))]  # fmt: skip
     return max(runs, key=lambda r: r["parameters"].get(size_key) or 0, default=None)
-
-
-def _binomial(p: float, n: int) -> dict[str, Any]:
-    """Wilson 95 % interval of an accuracy ``p`` over ``n`` images (for records without per-image data)."""
-    z = 1.959964
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return dict(value=p, low=centre - half, high=centre + half, n=n)
 
 
 def paired_accuracy(a: str, b: str, margin: float = 0.01, seed: int = 0) -> tuple[dict[str, Any], str] | None:
@@ -103,10 +95,10 @@ def claims() -> list[dict[str, str]]:
 
     table1 = [r for r in full_scale_records("fashion_mnist", ["resnet"]) if r["epochs"] == 20]
     if rn:
-        resnet = _binomial(rn["test_accuracy"], rn["test_images"])
+        resnet = wilson(rn["test_accuracy"], rn["test_images"])
         resnet_src = "shipped ResNet"
     elif table1:
-        resnet = _binomial(sum(r["test_accuracy"] for r in table1) / len(table1), 10000 * len(table1))
+        resnet = wilson(sum(r["test_accuracy"] for r in table1) / len(table1), 10000 * len(table1))
         seeds = ", ".join(str(r["seed"]) for r in table1)
         resnet_src = f"ResNet, Table 1 at 20 epochs (seed {seeds}; not shipped)"
     else:
@@ -115,7 +107,7 @@ def claims() -> list[dict[str, str]]:
         rec = shipped.get(name)
         if not rec or not resnet:
             return
-        own = _binomial(rec["test_accuracy"], rec["test_images"])
+        own = wilson(rec["test_accuracy"], rec["test_images"])
         pa = paired_accuracy(name, "fashion-mnist/resnet") if rn else None
         if pa:
             d, v = pa

@@ -8,13 +8,14 @@ the two share (hard images) cancels; a difference is significant when its interv
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "bootstrap", "paired_difference", "unpaired_difference", "bootstrap_curve", "N_RESAMPLES"]
+__all__ = ["Estimate", "bootstrap", "paired_difference", "unpaired_difference", "bootstrap_curve", "wilson", "N_RESAMPLES"]
 
 N_RESAMPLES = 2000
 
@@ -129,3 +130,16 @@ def bootstrap_curve(values: np.ndarray, *, n_resamples: int = N_RESAMPLES, level
     means = _resampled_means(v, n_resamples, seed)
     a = (1 - level) / 2
     return v.mean(0), np.quantile(means, a, axis=0), np.quantile(means, 1 - a, axis=0)
+
+
+def wilson(p: float, n: int) -> dict[str, Any]:
+    """Wilson 95 % interval of an accuracy ``p`` over ``n`` images, for records that keep only the
+    count (no per-image outcomes to bootstrap).
+
+    >>> w = wilson(0.9, 10000); round(w["low"], 4), round(w["high"], 4)
+    (0.894, 0.9057)
+    """
+    z = 1.959964
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return dict(value=p, low=centre - half, high=centre + half, n=n)

@@ -44,14 +44,14 @@ def _comparisons(run: dict) -> None:
 
 
 def shipped() -> None:
-    from facnn.claims import _binomial
+    from facnn.stats import wilson
     from facnn.hub import manifest
 
     print("| name | for | test accuracy [95% CI] | epochs | params | size | wall time | retrain with |\n|---|---|---|---|---|---|---|---|")
     for name, r in sorted(manifest().items(), key=lambda kv: (kv[1].get("purpose", "headline") != "headline", kv[0])):
         purpose = r.get("purpose", "headline")
         print(f"| `{name}` | {'tables and figures' if purpose == 'headline' else purpose} | "
-              f"{_ci(_binomial(r['test_accuracy'], r['test_images']), 4)} | {r['epochs']} | {r['params']:,} | "
+              f"{_ci(wilson(r['test_accuracy'], r['test_images']), 4)} | {r['epochs']} | {r['params']:,} | "
               f"{r['bytes'] / 2**20:.1f} MB | {r['wall_time_s'] / 60:.0f} min ({r['threads']} thread{'s' * (r['threads'] > 1)}, {r['device']}) | `{r['command'].split(' && ')[0]}` |")
 
 
@@ -72,7 +72,7 @@ def table1() -> None:
 
 
 def accuracy() -> None:
-    from facnn.claims import _binomial
+    from facnn.stats import wilson
 
     for run in _runs("accuracy"):
         print("| model | train images | epochs | seed | test accuracy [95% CI] | params | wall time | threads |\n|---|---|---|---|---|---|---|---|")
@@ -87,7 +87,7 @@ def accuracy() -> None:
     for r in abl:
         flops = f"{r['forward_flops'] / 1e6:.0f}" if r.get("forward_flops") else ""
         print(f"| {r['variant']} | {r['config'].get('train_subset') or 60000:,} | {r['epochs']} | {r['config']['seed']} | "
-              f"{_ci(_binomial(r['test_accuracy'], 10000), 4)} | {r['params']:,} | {flops} | `{r['command']}` |")
+              f"{_ci(wilson(r['test_accuracy'], 10000), 4)} | {r['params']:,} | {flops} | `{r['command']}` |")
 
 
 def theorems() -> None:
