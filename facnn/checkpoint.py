@@ -7,6 +7,7 @@ hands us cannot run code; its ``config`` is compared with the model's before wei
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -109,8 +110,9 @@ def save_checkpoint(
     return atomic_write(path, lambda tmp: torch.save(payload, tmp), check=lambda tmp: read_checkpoint(tmp))
 
 
-def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint as plain data (``weights_only=True``).
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", data: bytes | None = None) -> dict[str, Any]:
+    """Read a checkpoint as plain data (``weights_only=True``); ``data``: the file's bytes, already
+    read (and hash-checked) by the caller, so what was checked is what loads.
 
     Raises
     ------
@@ -120,6 +122,14 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         Truncated/corrupt file, a pickle that needs code to load, or not a facnn checkpoint.
     """
     path = Path(path)
+    if data is not None:
+        try:
+            ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        except Exception as e:
+            raise CheckpointError(_read_error(path, e, map_location)) from e
+        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+            raise CheckpointError(f"{path} is not a facnn checkpoint (expected format {FORMAT!r})")
+        return ckpt
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, not a checkpoint file: pass the .pt file inside it")
     if not path.is_file():
@@ -166,9 +176,11 @@ def _check_config(path: Path, name: str, config: Any) -> None:
 
 
 def load_checkpoint(
-    path: str | os.PathLike, model: nn.Module | None = None, map_location: str | torch.device = "cpu"
+    path: str | os.PathLike, model: nn.Module | None = None, map_location: str | torch.device = "cpu",
+    ckpt: dict[str, Any] | None = None,
 ) -> nn.Module:
-    """Load weights into ``model`` (checked against the stored config) or into a model built from it.
+    """Load weights into ``model`` (checked against the stored config) or into a model built from it
+    (``ckpt``: the file's :func:`read_checkpoint` result, when the caller already has it).
 
     Raises
     ------
@@ -176,7 +188,7 @@ def load_checkpoint(
         The file is unreadable, or its model name or config differs from ``model``'s (the message
         lists the differing keys).
     """
-    ckpt = read_checkpoint(path, map_location)
+    ckpt = read_checkpoint(path, map_location) if ckpt is None else ckpt
     if model is None:
         _check_config(Path(path), ckpt["model"], ckpt["config"])
         model = build_model(ckpt["model"], ckpt["config"])

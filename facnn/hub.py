@@ -140,16 +140,17 @@ def pretrained(name: str | None = None, *, map_location: str = "cpu"):
     path = weights_dir() / rec["file"]
     if not path.is_file():
         raise PretrainedError(f"{name}: the file {path} is missing; reinstall facnn or retrain with: {rec['command']}")
-    digest = sha256_of(path)
+    data = path.read_bytes()  # read once: the bytes hashed are the bytes loaded
+    digest = hashlib.sha256(data).hexdigest()
     if digest != rec["sha256"] or not rec["file"].endswith(f"-{digest[:10]}.pt"):
         raise PretrainedError(f"{name}: {path.name} has SHA-256 {digest[:16]}…, the manifest says {rec['sha256'][:16]}…; "
                               f"the file was altered or truncated: reinstall facnn")  # fmt: skip
-    ckpt = read_checkpoint(path)  # weights_only=True
+    ckpt = read_checkpoint(path, data=data)  # weights_only=True
     if ckpt["model"] != rec["model"] or ckpt["config"] != rec["model_config"]:
         raise PretrainedError(f"{name}: the file's model/config differ from the manifest's; reinstall facnn")
     model = build_model(rec["model"], rec["model_config"])  # validates the config before weights load
     try:
-        load_checkpoint(path, model, map_location=map_location)
+        load_checkpoint(path, model, map_location=map_location, ckpt=ckpt)
     except CheckpointError as e:
         raise PretrainedError(f"{name}: {e}") from e
     return model.to(map_location).eval(), dict(rec, name=name)
