@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .attribution import Attribution, make_explainer
-from .map_evaluation import (accuracy_estimate, comparisons, localisation_experiment, pixel_removal_experiment,
+from .map_evaluation import (accuracy_estimate, training_accuracy, comparisons, localisation_experiment, pixel_removal_experiment,
                              ranking_changes, unit_key)
 from .models import FACNN
 from .paths import figures_dir
@@ -27,7 +27,7 @@ from .theory import head_error, layer_correlations, morph_profile, randomize_bat
 from .config import EXECUTION_FIELDS, LATER_FIELDS, load_config
 
 __all__ = ["load_config", "load_model", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
-           "pixel_removal_experiment", "localisation_experiment", "comparisons", "ranking_changes", "unit_key", "accuracy_estimate", "test_batch",
+           "pixel_removal_experiment", "localisation_experiment", "comparisons", "ranking_changes", "unit_key", "accuracy_estimate", "training_accuracy", "test_batch",
            "full_scale_records", "dataset_of", "class_names", "morph_maps", "companion_models"]  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from .attribution import Attribution, RandomMaps
 from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
 from .stats import bootstrap, bootstrap_curve, paired_difference, unpaired_difference
 
-__all__ = ["pixel_removal_experiment", "localisation_experiment", "comparisons", "accuracy_estimate", "unit_key",
+__all__ = ["pixel_removal_experiment", "localisation_experiment", "comparisons", "accuracy_estimate", "training_accuracy", "unit_key",
            "ranking_changes"]
 
 Explainers = dict[str, tuple[nn.Module, Attribution, int | None]]
@@ -29,6 +29,18 @@ def accuracy_estimate(model: nn.Module, x: Tensor, y: Tensor, seed: int = 0) -> 
 
     hits = (predict(model, x) == y).double().cpu().numpy()
     return bootstrap(hits, seed=seed).as_dict()
+
+
+def training_accuracy(record: dict[str, Any]) -> dict[str, Any]:
+    """The test accuracy a training run measured on its final weights (``record`` from
+    :func:`facnn.train.get_or_train`) with its Wilson 95 % interval: the run already evaluated
+    the whole configured test split after its last epoch, so no second pass over it is needed."""
+    from .data import load_dataset
+    from .stats import wilson
+
+    cfg = record["config"]
+    n = len(load_dataset(record["dataset"], "test").subset(cfg.get("test_subset"), cfg.get("seed", 0)))
+    return wilson(record["test_accuracy"], n)
 
 
 def pixel_removal_experiment(explainers: Explainers, x: Tensor, y: Tensor, *, percents: Sequence[float] = DEFAULT_PERCENTS,

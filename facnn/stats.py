@@ -142,4 +142,4 @@ def wilson(p: float, n: int) -> dict[str, Any]:
     z = 1.959964
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return dict(value=p, low=centre - half, high=centre + half, n=n)
+    return dict(value=p, low=round(centre - half, 6), high=round(centre + half, 6), n=n, level=0.95)

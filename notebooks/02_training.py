@@ -38,9 +38,7 @@ from facnn import experiments as ex, records as rec, reproduce, viz
 params = rec.notebook_parameters("02_training.ipynb", globals())
 runs = {name: ex.load_model(config_prefix, name, "train", epochs=epochs, train_subset=train_subset or None, seed=seed,
                             device=device) for name in models}
-x, y = ex.test_batch(ex.dataset_of(config_prefix), None, seed)
-accuracy = {name: ex.accuracy_estimate(m, x.to(next(m.parameters()).device), y.to(next(m.parameters()).device), seed)
-            for name, (m, _) in runs.items()}
+accuracy = {name: ex.training_accuracy(r) for name, (_, r) in runs.items()}  # measured by the run on its final weights
 for name, (_, r) in runs.items():
     print(f"{name:7s} test accuracy {viz.fmt_ci(accuracy[name], 4)}  params {r['params']:,}  {r['wall_time']:.0f} s")
 
