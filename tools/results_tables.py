@@ -107,8 +107,9 @@ def pixel_removal() -> None:
     for run in _runs("pixel_removal"):
         p = run["parameters"]
         fills = p.get("fills") or [p.get("fill", "zero")]
-        print(f"\n**{p['n_images']} test images, RISE N={p['rise_n']}, occlusion k={p['occlusion_k']}, "
-              f"fill {' and '.join(fills)}, maps of the true class** ({run['weights']})\n")
+        settings = [f"{p['n_images']} test images"] + [f"RISE N={p['rise_n']}"] * ("rise" in p["methods"]) \
+            + [f"occlusion k={p['occlusion_k']}"] * ("occlusion" in p["methods"])
+        print(f"\n**{', '.join(settings)}, fill {' and '.join(fills)}, maps of the true class** ({run['weights']})\n")
         heads = " | ".join(f"{o} AUC{f' ({f})' if len(fills) > 1 else ''} [95% CI]" for f in fills
                            for o in ("MoRF", "LeRF"))  # fmt: skip
         print(f"| method | {heads} |\n|---|{'---|' * 2 * len(fills)}")
