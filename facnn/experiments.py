@@ -27,7 +27,7 @@ from .theory import head_error, layer_correlations, morph_profile, randomize_bat
 from .config import EXECUTION_FIELDS, LATER_FIELDS, load_config
 
 __all__ = ["load_config", "load_model", "paper_layers", "random_theorem_sweep", "theorem_report", "build_explainers",
-           "pixel_removal_experiment", "localisation_experiment", "comparisons", "ranking_changes", "unit_key", "accuracy_estimate", "training_accuracy", "test_batch",
+           "pixel_removal_experiment", "localisation_experiment", "comparisons", "ranking_changes", "unit_key", "accuracy_estimate", "training_accuracy", "gradcam_correlations", "test_batch",
            "full_scale_records", "dataset_of", "class_names", "morph_maps", "companion_models"]  # fmt: skip
 
 
@@ -169,6 +169,15 @@ def random_theorem_sweep(n_models: int, seed: int = 0, image_size: int = 28, bat
     return rows
 
 
+def gradcam_correlations(model: FACNN, x: Tensor, y: Tensor, seed: int = 0) -> list[dict[str, Any]]:
+    """Per layer, the mean Pearson correlation of the class map of ``y`` with Grad-CAM at that
+    layer (before its ReLU) over the images ``x``, with its bootstrap interval (Theorem 1: 1.0 at
+    the penultimate layer)."""
+    from .stats import bootstrap
+
+    return [bootstrap(r.cpu().numpy(), seed=seed).as_dict() for r in layer_correlations(model, x, y, per_image=True)]
+
+
 def theorem_report(model: FACNN, x: Tensor, y: Tensor, seed: int = 0) -> dict[str, Any]:
     """All theorem quantities for one (trained) model on images ``x`` with labels ``y``: the
     Theorem-1 and head errors, the per-layer morph profile, and per layer the correlation of the
@@ -178,7 +187,7 @@ def theorem_report(model: FACNN, x: Tensor, y: Tensor, seed: int = 0) -> dict[st
     from .theory import final_correlations
 
     prof = morph_profile(model, x)
-    grad = [bootstrap(r.cpu().numpy(), seed=seed).as_dict() for r in layer_correlations(model, x, y, per_image=True)]
+    grad = gradcam_correlations(model, x, y, seed)
     final = [bootstrap(r.cpu().numpy(), seed=seed).as_dict() for r in final_correlations(model, x)]
     return dict(
         theorem1_error=theorem1_error(model, x, y), head_error=head_error(model, x), morph=[vars(r) for r in prof],

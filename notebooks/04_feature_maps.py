@@ -67,8 +67,7 @@ viz.save_figure(fig, viz.figure_name("feature_maps", config_prefix, model=model)
 fig
 
 # %%
-report = ex.theorem_report(net, x[:n_corr], y[:n_corr], seed=seed)
-corr = report["gradcam_correlation_ci"]
+corr = ex.gradcam_correlations(net, x[:n_corr], y[:n_corr], seed=seed)
 quantities = {f"corr(map, Grad-CAM) L{l}": rec.quantity(e["value"], rec.FIXED_TOLERANCE)
               for l, e in enumerate(corr)}
 fig = viz.layer_estimates({"Pearson(FA-CNN map, Grad-CAM before ReLU)": corr},
