@@ -276,7 +276,7 @@ _LAYERED = ("intrinsic", "gradcam")  # methods read at FA-CNN layers
 _LABELS = {"intrinsic": "FA-CNN maps", "gradcam": "Grad-CAM", "rise": "RISE{centred}", "occlusion": "K-OCC k={k}"}  # fmt: skip
 
 
-_IGNORED = ("epochs", "device", "amp", *EXECUTION_FIELDS)  # a full-scale run may differ in these
+_IGNORED = ("epochs", "seed", "device", "amp", *EXECUTION_FIELDS)  # a full-scale run may differ in these (seed: one row per seed)
 
 
 def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "ablation") -> list[dict[str, Any]]:
@@ -299,7 +299,7 @@ def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "a
     -------
     list of dict
         Records with ``model``, ``dataset``, ``test_accuracy``, ``epochs``, ``params``, ``seed``,
-        ``command`` and ``variant``, ordered by model then epochs; empty when none match.
+        ``command`` and ``variant``, ordered by model, epochs and seed; empty when none match.
     """
     path = figures_dir() / f"{name}.json"
     if not path.is_file():
@@ -317,4 +317,4 @@ def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "a
                 out.append(dict(model=model, dataset=c["dataset"], test_accuracy=r["test_accuracy"], epochs=r["epochs"],
                                 params=r["params"], seed=c["seed"], train_subset=None, command=r["command"],
                                 variant=r["variant"]))  # fmt: skip
-    return sorted(out, key=lambda r: (list(models).index(r["model"]), r["epochs"]))
+    return sorted(out, key=lambda r: (list(models).index(r["model"]), r["epochs"], r["seed"]))
