@@ -122,22 +122,15 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         Truncated/corrupt file, a pickle that needs code to load, or not a facnn checkpoint.
     """
     path = Path(path)
-    if data is not None:
-        try:
-            ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-        except Exception as e:
-            raise CheckpointError(_read_error(path, e, map_location)) from e
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-            raise CheckpointError(f"{path} is not a facnn checkpoint (expected format {FORMAT!r})")
-        return ckpt
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder, not a checkpoint file: pass the .pt file inside it")
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes): a write was interrupted; resume from an earlier copy")
+    if data is None:  # checks of the file itself; bytes handed over were read from it already
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder, not a checkpoint file: pass the .pt file inside it")
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {path}")
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path} is empty (0 bytes): a write was interrupted; resume from an earlier copy")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path if data is None else io.BytesIO(data), map_location=map_location, weights_only=True)
     except PermissionError as e:
         raise PermissionError(f"cannot read {path}: permission denied (the file is fine to keep; fix its "
                               f"permissions or run as its owner)") from e  # fmt: skip
