@@ -75,20 +75,7 @@ def claims() -> list[dict[str, str]]:
     def add(paper: str, claim: str, ours: str, verdict: str, evidence: str) -> None:
         rows.append(dict(paper=paper, claim=claim, ours=ours, verdict=verdict, evidence=evidence))
 
-    th = headline_run("theorems", "n_images", HEADLINE)
-    if th:
-        r = th["records"][0]
-        last = r["gradcam_correlation_ci"][-1]
-        ok = r["theorem1_error"] <= 1e-5 and last["low"] >= 1 - 1e-5
-        add("FA-CNN", "penultimate maps equal Grad-CAM (Theorem 1)",
-            f"max rel. error {r['theorem1_error']:.1e}; corr. {_ci(last, 4)} over {last['n']} images",
-            "reproduced" if ok else "not reproduced", "01_theorems, shipped FA-CNN")
-        fin = r["final_correlation_ci"]
-        rising = all(b["value"] > a["value"] for a, b in zip(fin, fin[1:]))
-        add("FA-CNN", "maps morph slowly, layer by layer, toward the class activations (Theorem 2)",
-            "corr. with the penultimate map per layer: " + ", ".join(f"{e['value']:.2f}" for e in fin)
-            + f"; every step equals λ‖f‖ (max error {max(abs(m['step'] - m['bound']) / max(m['bound'], 1e-30) for m in r['morph']):.0e})",
-            "reproduced" if rising else "partly (not monotone)", "01_theorems, shipped FA-CNN")
+    _theorem_rows(add, HEADLINE, "shipped FA-CNN")
     shipped = manifest()
     fa, rn, cd = (shipped.get(f"fashion-mnist/{m}") for m in ("facnn", "resnet", "coda"))
     from .experiments import full_scale_records
@@ -124,22 +111,11 @@ def claims() -> list[dict[str, str]]:
 
     on_par("FA-CNN", "performs well on image classification (on par with a ResNet of equal size)", "fashion-mnist/facnn",
            "FA-CNN", min_accuracy=0.93)  # fmt: skip
-    pr = headline_run("pixel_removal", "n_images", HEADLINE,  # the largest run with a perturbation method
-                      having=lambda r: any(x["method"].startswith("RISE") for x in r["records"]))
-    if pr:
-        ref = next(r["method"] for r in pr["records"] if r["method"].startswith("FA-CNN maps"))
-        verdicts = []
-        for other in ("Grad-CAM", "RISE", "K-OCC"):
-            label = next((r["method"] for r in pr["records"] if r["method"].startswith(other) and
-                          (other != "Grad-CAM" or r["method"].endswith(ref.rsplit(" ", 1)[-1]))), None)  # fmt: skip
-            c = _comparison(pr, f"{ref}|morf", f"{label}|morf") if label else None
-            if c:
-                verdicts.append(f"vs {label}: Δ MoRF AUC {_ci(c['difference'])} → {c['verdict']}")
-        beats = [v for v in verdicts if v.endswith(f"{ref} better")]
-        loses = [v for v in verdicts if "better" in v and not v.endswith(f"{ref} better")]
-        verdict = "reproduced" if verdicts and not loses else ("not reproduced" if not beats else "partly")
-        add("FA-CNN", "raw maps do well against Grad-CAM and perturbation methods on percent pixels removed",
-            "; ".join(verdicts) + f" ({pr['parameters']['n_images']} images)", verdict, "03_pixel_removal, shipped weights")
+    _theorem_rows(add, {**HEADLINE, "model": "facnn24"}, "shipped 24-layer FA-CNN", only_morph=True)
+    on_par("FA-CNN", "performs well at the paper's depth (24 layers), on par with a ResNet", "fashion-mnist/facnn24",
+           "24-layer FA-CNN")  # fmt: skip
+    _pixel_row(add, HEADLINE, "shipped weights")
+    _pixel_row(add, {**HEADLINE, "model": "facnn24"}, "shipped 24-layer FA-CNN")
     on_par("CoDA-Nets", "accuracy on par with a ResNet", "fashion-mnist/coda", "CoDA-Net")
     on_par("B-cos", "accuracy on par with a ResNet", "fashion-mnist/bcos", "B-cos")
     sw = headline_run("localisation", "n_grids", HEADLINE,
@@ -169,6 +145,55 @@ def claims() -> list[dict[str, str]]:
                 f"05_localisation, post-hoc methods on the same {model}, {lo['parameters']['n_grids']} grids")
     _hybrid_row(add, shipped)
     return rows
+
+
+def _theorem_rows(add: Callable[..., None], where: dict[str, Any], label: str, only_morph: bool = False) -> None:
+    """Theorem 1 (penultimate maps = Grad-CAM) and Theorem 2 (slow morph toward the class map) from
+    the largest ``01_theorems`` run matching ``where``; deep models list every 6th layer."""
+    th = headline_run("theorems", "n_images", where)
+    if not th:
+        return
+    r = th["records"][0]
+    if not only_morph:
+        last = r["gradcam_correlation_ci"][-1]
+        ok = r["theorem1_error"] <= 1e-5 and last["low"] >= 1 - 1e-5
+        add("FA-CNN", "penultimate maps equal Grad-CAM (Theorem 1)",
+            f"max rel. error {r['theorem1_error']:.1e}; corr. {_ci(last, 4)} over {last['n']} images",
+            "reproduced" if ok else "not reproduced", f"01_theorems, {label}")
+    fin = r["final_correlation_ci"]
+    rises = sum(b["value"] > a["value"] for a, b in zip(fin, fin[1:]))
+    shown = range(len(fin)) if len(fin) <= 8 else sorted({0, *range(5, len(fin), 6), len(fin) - 2, len(fin) - 1})
+    per_layer = ", ".join((f"{e['value']:.2f}" if len(fin) <= 8 else f"L{i + 1} {e['value']:.2f}")
+                          for i, e in enumerate(fin) if i in shown)  # fmt: skip
+    err = max(abs(m["step"] - m["bound"]) / max(m["bound"], 1e-30) for m in r["morph"])
+    add("FA-CNN", "maps morph slowly, layer by layer, toward the class activations (Theorem 2)"
+        + (f", over {len(fin)} layers" if only_morph else ""),
+        f"corr. with the penultimate map per layer: {per_layer}" + (f" ({rises} of {len(fin) - 1} steps rise)" if len(fin) > 8 else "")
+        + f"; every step equals λ‖f‖ (max error {err:.0e})",
+        "reproduced" if rises == len(fin) - 1 else "partly (not monotone)", f"01_theorems, {label}")
+
+
+def _pixel_row(add: Callable[..., None], where: dict[str, Any], label: str) -> None:
+    """FA-CNN's last-layer maps against Grad-CAM, RISE and occlusion on MoRF AUC (zero fill,
+    paired over images) from the largest ``03_pixel_removal`` run matching ``where`` that has RISE."""
+    pr = headline_run("pixel_removal", "n_images", where,  # the largest run with a perturbation method
+                      having=lambda r: any(x["method"].startswith("RISE") for x in r["records"]))
+    if not pr:
+        return
+    ref = next(r["method"] for r in pr["records"] if r["method"].startswith("FA-CNN maps"))
+    verdicts = []
+    for other in ("Grad-CAM", "RISE", "K-OCC"):
+        name = next((r["method"] for r in pr["records"] if r["method"].startswith(other) and
+                      (other != "Grad-CAM" or r["method"].endswith(ref.rsplit(" ", 1)[-1]))), None)  # fmt: skip
+        c = _comparison(pr, f"{ref}|morf", f"{name}|morf") if name else None
+        if c:
+            verdicts.append(f"vs {name}: Δ MoRF AUC {_ci(c['difference'])} → {c['verdict']}")
+    beats = [v for v in verdicts if v.endswith(f"{ref} better")]
+    loses = [v for v in verdicts if "better" in v and not v.endswith(f"{ref} better")]
+    verdict = "reproduced" if verdicts and not loses else ("not reproduced" if not beats else "partly")
+    add("FA-CNN", "raw maps do well against Grad-CAM and perturbation methods on percent pixels removed"
+        + ("" if where.get("model", "facnn") == "facnn" else f", {label.removeprefix('shipped ')}"),
+        "; ".join(verdicts) + f" ({pr['parameters']['n_images']} images)", verdict, f"03_pixel_removal, {label}")
 
 
 def _hybrid_row(add: Callable[..., None], shipped: dict[str, Any]) -> None:

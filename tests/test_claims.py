@@ -55,3 +55,24 @@ def test_paired_accuracy_of_shipped_models():
     d, verdict = paired_accuracy("fashion-mnist/coda", "fashion-mnist/resnet")
     assert d["value"] == pytest.approx(0.924 - 0.934) and d["high"] < 0  # per-image correctness from the manifest
     assert paired_accuracy("fashion-mnist/facnn", "no/such-model") is None
+
+
+@pytest.mark.parametrize("dip, expected", [(False, "reproduced"), (True, "partly (not monotone)")])
+def test_the_24_layer_model_gets_its_own_theorem_2_and_pixel_rows(tmp_path, monkeypatch, dip, expected):
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    fin = [_est(0.1 + 0.9 * i / 23) for i in range(24)]
+    if dip:
+        fin[10] = _est(0.01)
+    th = {"theorem1_error": 1e-7, "gradcam_correlation_ci": [_est(1.0, 0)], "final_correlation_ci": fin,
+          "morph": [{"step": 1.0, "bound": 1.0}] * 23}
+    params = {"weights": "pretrained", "model": "facnn24", "n_images": 100}
+    rec.write_run("theorems", "01_theorems.ipynb", params, quantities={}, records=[th])
+    records, comps = _pixel_run(-0.05, 0.0)
+    rec.write_run("pixel_removal", "03_pixel_removal.ipynb", params, quantities={}, records=records, comparisons=comps)
+    rows = claims.claims()
+    morph = [r for r in rows if "Theorem 2" in r["claim"]]
+    assert len(morph) == 1 and "over 24 layers" in morph[0]["claim"] and morph[0]["verdict"] == expected
+    assert f"({23 - dip} of 23 steps rise)" in morph[0]["ours"] and "L24 1.00" in morph[0]["ours"]
+    assert not any("Theorem 1" in r["claim"] for r in rows)  # the default model's run is the one for Theorem 1
+    pixel = [r for r in rows if "pixels removed" in r["claim"]]
+    assert len(pixel) == 1 and pixel[0]["claim"].endswith("24-layer FA-CNN") and pixel[0]["verdict"] == "reproduced"
