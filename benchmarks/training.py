@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
 
 from facnn import build_model, count_params
+from facnn.registry import forward_flops
 from facnn.config import load_config
 from facnn.validation import check_images
 
@@ -45,12 +45,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     records, ref = [], None
     for name in a.models:
         cfg = asdict(load_config(f"fashion_mnist_{name}"))
+        model_config = {"num_classes": 10, "in_channels": 1, **cfg["model_config"]}
+        flops = forward_flops(name, model_config)
         for label, amp, cl, comp, check in variants:
             torch.manual_seed(0)
-            model = build_model(name, {"num_classes": 10, "in_channels": 1, **cfg["model_config"]}).to(dev)
-            with FlopCounterMode(display=False) as fc:
-                model(x[:1])
-            flops = fc.get_total_flops()
+            model = build_model(name, model_config).to(dev)
             if cl:
                 model = model.to(memory_format=torch.channels_last)
             net = torch.compile(model) if comp else model

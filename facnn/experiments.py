@@ -95,18 +95,22 @@ def _shipped(name: str, device: str) -> tuple[nn.Module, dict[str, Any]]:
 def shipped_accuracies(seed: int = 0) -> list[dict[str, Any]]:
     """One row per shipped headline model (not the brief sweep and twin runs): its test accuracy
     with the bootstrap interval over images, from the per-image predictions stored with the
-    weights (``tests/test_pretrained.py`` re-measures those predictions from the weights)."""
+    weights (``tests/test_pretrained.py`` re-measures those predictions from the weights), its
+    parameters and its forward FLOPs per test image."""
     from .data import load_dataset
     from .hub import headline_models, stored_predictions
+    from .registry import forward_flops
     from .stats import bootstrap
 
-    rows, labels = [], {}
+    rows, tests = [], {}
     for name, r in headline_models().items():
-        if r["dataset"] not in labels:
-            labels[r["dataset"]] = load_dataset(r["dataset"], "test").tensors()[1].numpy()
-        hits = stored_predictions(r) == labels[r["dataset"]]
+        if r["dataset"] not in tests:
+            tests[r["dataset"]] = load_dataset(r["dataset"], "test").tensors()
+        x, y = tests[r["dataset"]]
+        hits = stored_predictions(r) == y.numpy()
         rows.append(dict(name=name, test_accuracy=bootstrap(hits.astype(float), seed=seed).as_dict(), epochs=r["epochs"],
-                         params=r["params"], manifest_accuracy=r["test_accuracy"], command=r["command"]))  # fmt: skip
+                         params=r["params"], flops=forward_flops(r["model"], r["model_config"], x.shape[-1]),
+                         manifest_accuracy=r["test_accuracy"], command=r["command"]))  # fmt: skip
     return rows
 
 

@@ -18,7 +18,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["register_model", "register_method", "model_class", "model_name", "build_model", "method_class",
+__all__ = ["register_model", "register_method", "model_class", "model_name", "build_model", "forward_flops", "method_class",
            "model_names", "method_names", "check_model_config"]  # fmt: skip
 
 T = TypeVar("T", bound=type)
@@ -91,6 +91,22 @@ def build_model(name: str, config: dict[str, Any]) -> Any:
     if not isinstance(config, dict):
         raise TypeError(f"a model config must be a dict of keyword arguments, got {type(config).__name__}")
     return model_class(name)(**config)
+
+
+def forward_flops(name: str, config: dict[str, Any], image_size: int = 28) -> int:
+    """FLOPs of one image's forward pass through a freshly built ``name`` model (convolutions and
+    matmuls, counted by ``torch.utils.flop_counter``); they depend on the architecture, not the weights.
+
+    >>> forward_flops("facnn", {"num_classes": 10, "in_channels": 1, "depth": 2}) > 0
+    True
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = build_model(name, config).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        net(torch.zeros(1, config.get("in_channels", 1), image_size, image_size))
+    return int(fc.get_total_flops())
 
 
 MAX_SIZE = 1_000_000  # no size in a facnn model config comes near this

@@ -148,3 +148,17 @@ def test_all_class_maps_from_one_forward():
         torch.testing.assert_close(mm[:, 7], class_maps(m, x, 7, layer=layer))
     _, raw = all_class_maps(m, x, upsample=False)
     assert raw[-1].shape == (2, 10, 7, 7)
+
+
+def test_forward_flops_follow_the_architecture():
+    from dataclasses import asdict
+
+    from facnn.config import load_config
+    from facnn.registry import forward_flops
+
+    cfg = {"num_classes": 10, "in_channels": 1, "depth": 3, "pool_at": []}
+    small, large = forward_flops("facnn", cfg, 28), forward_flops("facnn", cfg, 56)
+    assert large / small == pytest.approx(4, rel=0.02)  # convolutions: FLOPs grow with the pixel count
+    deep, default = (forward_flops("facnn", {"num_classes": 10, "in_channels": 1, **asdict(load_config(c))["model_config"]})
+                     for c in ("fashion_mnist_facnn24", "fashion_mnist_facnn"))  # fmt: skip
+    assert 2 < deep / default < 3  # the 24-layer model: 132 vs 54 MFLOPs

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from facnn.config import load_config  # noqa: E402
+from facnn.registry import forward_flops  # noqa: E402
 from facnn.train import train  # noqa: E402
 
 BASE = asdict(load_config("fashion_mnist_facnn"))
@@ -76,20 +77,6 @@ def properties(checkpoint: Path) -> dict:
     return dict(theorem1_error=theorem1_error(model, x, y),
                 morph_equality_error=max(abs(r.step - r.bound) / max(r.bound, 1e-30) for r in prof),
                 class_ratio_max=max(r.class_ratio for r in prof))  # fmt: skip
-
-
-def forward_flops(model: str, model_config: dict) -> int:
-    """FLOPs of one 28×28 image's forward pass (``torch.utils.flop_counter``: convolutions and
-    matmuls); they depend on the architecture only, not on the weights."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from facnn.registry import build_model
-
-    net = build_model(model, model_config).eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        net(torch.zeros(1, model_config.get("in_channels", 1), 28, 28))
-    return int(fc.get_total_flops())
 
 
 def main() -> None:

@@ -62,12 +62,13 @@ def table1() -> None:
     from facnn.experiments import shipped_accuracies
 
     rows = shipped_accuracies()
-    print("| model | test accuracy [95% CI] | − ResNet, paired [95% CI] | verdict | epochs | params |\n|---|---|---|---|---|---|")
+    print("| model | test accuracy [95% CI] | − ResNet, paired [95% CI] | verdict | epochs | params | MFLOPs/image |\n"
+          "|---|---|---|---|---|---|---|")
     for r in rows:
         base = f"{r['name'].split('/')[0]}/resnet"
         diff = paired_accuracy(r["name"], base) if r["name"] != base else None
         d, verdict = (f"{_ci(diff[0], 4)}", diff[1]) if diff else ("", "baseline" if r["name"] == base else "")
-        print(f"| `{r['name']}` | {_ci(r['test_accuracy'], 4)} | {d} | {verdict} | {r['epochs']} | {r['params']:,} |")
+        print(f"| `{r['name']}` | {_ci(r['test_accuracy'], 4)} | {d} | {verdict} | {r['epochs']} | {r['params']:,} | {r['flops'] / 1e6:.0f} |")
     print()
 
 
