@@ -76,3 +76,25 @@ def test_the_24_layer_model_gets_its_own_theorem_2_and_pixel_rows(tmp_path, monk
     assert not any("Theorem 1" in r["claim"] for r in rows)  # the default model's run is the one for Theorem 1
     pixel = [r for r in rows if "pixels removed" in r["claim"]]
     assert len(pixel) == 1 and pixel[0]["claim"].endswith("24-layer FA-CNN") and pixel[0]["verdict"] == "reproduced"
+
+
+@pytest.mark.parametrize("low, high, expected", [(0.005, 0.012, "reproduced"), (-0.004, 0.004, "reproduced"),
+                                                 (-0.02, -0.012, "not reproduced")])  # fmt: skip
+def test_beating_the_resnet_meets_the_on_par_claim(monkeypatch, low, high, expected):
+    def fake(a, b, margin=0.01, seed=0):
+        d = {"value": (low + high) / 2, "low": low, "high": high, "n": 10000, "level": 0.95}
+        better = f"{a if d['value'] > 0 else b} better" if low > 0 or high < 0 else ""
+        return d, ("on par (within ±0.01)" if -margin <= low and high <= margin else better)
+
+    monkeypatch.setattr(claims, "paired_accuracy", fake)
+    row = next(r for r in claims.claims() if r["claim"].startswith("performs well on image classification"))
+    assert row["verdict"] == expected
+
+
+def test_no_significant_difference_is_inconclusive(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    records, comps = _pixel_run(0.0, 0.0)  # every difference inside ±0.02: "not significant"
+    rec.write_run("pixel_removal", "03_pixel_removal.ipynb", {"weights": "pretrained", "model": "facnn", "n_images": 100},
+                  quantities={}, records=records, comparisons=comps)
+    row = next(r for r in claims.claims() if "pixels removed" in r["claim"])
+    assert row["verdict"] == "inconclusive (no significant difference)"

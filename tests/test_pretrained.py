@@ -21,7 +21,8 @@ HEADLINE = sorted(headline_models())
 
 def test_what_ships_is_listed():
     listed = facnn.pretrained()
-    assert {"fashion-mnist/facnn", "fashion-mnist/coda", "fashion-mnist/resnet", "fashion-mnist/bcos", "fashion-mnist/hybrid"} <= set(HEADLINE)
+    assert {"fashion-mnist/facnn", "fashion-mnist/facnn24", "fashion-mnist/coda", "fashion-mnist/resnet", "fashion-mnist/bcos",
+            "fashion-mnist/hybrid"} <= set(HEADLINE)  # fmt: skip
     for name, rec in listed.items():
         assert re.fullmatch(re.escape(name.replace("/", "-")) + r"-[0-9a-f]{10}\.pt", rec["file"]), rec["file"]
         assert (weights_dir() / rec["file"]).stat().st_size < 5 * 2**20  # small enough for git and a wheel
@@ -69,6 +70,14 @@ def test_the_notebooks_brief_runs_ship():
         cfg = load_config("fashion_mnist_coda", epochs=1, train_subset=5000, seed=0, device="auto", model_config={"temperature": t})
         assert shipped_for(cfg) == f"fashion-mnist/coda-sweep-t{t:g}"
     assert shipped_for(load_config("fashion_mnist_coda", epochs=2)) is None
+
+
+def test_the_24_layer_facnn_is_read_at_the_papers_layers():
+    from facnn.experiments import paper_layers
+
+    model, rec = facnn.pretrained("fashion-mnist/facnn24")
+    assert len(model.layers) == 24 and rec["model_config"]["depth"] == 24
+    assert paper_layers(len(model.layers)) == [24, 18]  # Figure 4's layers, not "in proportion"
 
 
 def test_the_facnn_meets_the_accuracy_target():
