@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup dataset browser reproduce test bench sync clean-cache
+.PHONY: setup dataset browser reproduce lab screenshots test bench sync clean-cache
 
 setup: $(VENV)/.installed dataset
 
@@ -16,38 +16,69 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test,notebooks]'
 	touch $@
 
+# Debian packages, installed only where missing; stale package lists are refreshed once when an
+# install fails; not root (or no apt-get): say what to run instead.
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+
 dataset:
 	@if [ -f $(FASHION) ] || [ -f data/fashion-mnist/train-images-idx3-ubyte.gz ]; then :; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	  apt-get install -y -q dataset-fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  $(APT_INSTALL) dataset-fashion-mnist || { apt-get update -q && $(APT_INSTALL) dataset-fashion-mnist; } || \
+	  { echo "could not install Debian's dataset-fashion-mnist: copy its four *-ubyte.gz files into data/fashion-mnist/" >&2; exit 1; }; \
 	else echo "Fashion-MNIST is missing: run 'sudo apt-get install -y dataset-fashion-mnist'" \
-	          "or copy its four *-ubyte.gz files into data/fashion-mnist/"; exit 1; fi
+	          "or copy its four *-ubyte.gz files into data/fashion-mnist/" >&2; exit 1; fi
 
-# Optional: Chromium lets kaleido write static PNGs beside the HTML/JSON figures (best effort).
-browser:
-	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q chromium >/dev/null 2>&1 || \
-	  echo "no Chromium: figures are written as HTML and JSON only"
+# Optional: Chromium lets kaleido write PNGs beside the HTML/JSON figures (make reproduce, make screenshots).
+# Found by the lookup kaleido itself uses; without it every figure is still written as HTML and JSON.
+browser: setup
+	@if $(BIN)/python -c "import sys; from facnn.png_export import find_browser; sys.exit(find_browser() is None)"; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium (for PNG figures)"; \
+	  $(APT_INSTALL) chromium fonts-liberation >/dev/null || \
+	    { apt-get update -q >/dev/null && $(APT_INSTALL) chromium fonts-liberation >/dev/null; } || \
+	  echo "could not install Chromium: figures are written as HTML and JSON only" >&2; \
+	else echo "no Chromium and not root: figures are written as HTML and JSON only (for PNGs: sudo apt-get install chromium)" >&2; fi
 
-# Every notebook from the shipped weights, then the reproduction table: every number just produced
-# against the committed record of the same parameters (exit status 1 outside tolerance).
+# Every notebook from the shipped weights into runs/reproduction/ (figures, records; executed notebooks in
+# runs/notebooks/), then the reproduction table: every number just produced against the committed record of the
+# same parameters (exit status 1 outside tolerance). The committed records (figures/*.json) are only read:
+# 'python -m facnn.records accept runs/reproduction/figures' copies runs into them when a result is meant to change.
 # The notebooks are independent (they read the shipped weights), so they run REPRO_JOBS at a time,
-# one torch thread each; 06_claims reads the others' records and runs last.
+# one torch thread each; 06_claims reads the committed records and runs last.
 REPRO_JOBS ?= 2
+REPRO := runs/reproduction
 reproduce: setup browser
-	rm -rf runs/reproduction && mkdir -p runs/notebooks
-	ls notebooks/0*.ipynb | grep -v 06_claims | OMP_NUM_THREADS=1 xargs -P $(REPRO_JOBS) -I{} sh -c \
+	rm -rf $(REPRO) && mkdir -p runs/notebooks $(REPRO)
+	-git status --porcelain > $(REPRO)/tree-before.txt 2>/dev/null
+	ls notebooks/0*.ipynb | grep -v 06_claims | FACNN_OUT=$(CURDIR)/$(REPRO)/figures OMP_NUM_THREADS=1 xargs -P $(REPRO_JOBS) -I{} sh -c \
 	  'echo "running {}"; $(BIN)/papermill {} runs/notebooks/$$(basename {}) -k python3 --no-progress-bar --log-level WARNING'
-	OMP_NUM_THREADS=1 $(BIN)/papermill notebooks/06_claims.ipynb runs/notebooks/06_claims.ipynb -k python3 --no-progress-bar
-	@echo "figures and tables: figures/   executed notebooks: runs/notebooks/"
+	FACNN_OUT=$(CURDIR)/$(REPRO)/figures OMP_NUM_THREADS=1 $(BIN)/papermill notebooks/06_claims.ipynb runs/notebooks/06_claims.ipynb \
+	  -k python3 --no-progress-bar --log-level WARNING
+	@echo "figures: $(REPRO)/figures/   executed notebooks: runs/notebooks/"
+	@if [ -f $(REPRO)/tree-before.txt ] && git status --porcelain > $(REPRO)/tree-after.txt 2>/dev/null && \
+	  ! cmp -s $(REPRO)/tree-before.txt $(REPRO)/tree-after.txt; then \
+	  echo "make reproduce changed files git tracks (it must only write under runs/):" >&2; \
+	  diff $(REPRO)/tree-before.txt $(REPRO)/tree-after.txt >&2; exit 1; fi
 	$(BIN)/python -m facnn.reproduce
+
+# Open the notebooks in JupyterLab with this venv's 'python3' kernel (JUPYTER_PATH puts the venv's kernel
+# spec before any user-level one a Jupyter install may have left in ~/.local/share/jupyter).
+lab: setup
+	JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+
+# Screenshots of executed notebooks in JupyterLab (headless Chromium driven by playwright).
+screenshots: browser
+	$(BIN)/pip install -q -e '.[screenshots]'
+	$(BIN)/python tools/screenshot_notebooks.py runs/notebooks/0*.ipynb --out runs/screenshots
 
 # Test files run in TEST_JOBS processes (one torch thread each: 2 single-threaded workers beat one
 # 2-threaded process on these small models), the notebooks (the longest units) handed out first;
-# a notebook's cells always share one worker.
+# a notebook's cells always share one worker. No browser is needed: PNG export is off (FACNN_PNG=0)
+# except in the tests of the export itself, which hide or fake the browser.
 TEST_JOBS ?= 2
 test: setup
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=15 \
-	  --nbval --nbval-current-env notebooks/ tests/; rc=$$?; \
+	FACNN_PNG=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=15 \
+	  --nbval notebooks/ tests/; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
 
 bench: setup

@@ -21,7 +21,7 @@ _EXPORTS = {
     "load_dataset": "data",
     "TrainConfig": "train", "get_or_train": "train",
     "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
-    "project_root": "paths", "data_dir": "paths", "figures_dir": "paths",
+    "project_root": "paths", "data_dir": "paths", "figures_dir": "paths", "records_dir": "paths",
     "pretrained": "hub", "load_config": "config", "Callback": "train",
 }  # fmt: skip
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .paths import figures_dir
+from .paths import records_dir
 from .stats import wilson
 from .viz_results import fmt_ci as _ci
 
@@ -22,7 +22,7 @@ HEADLINE: dict[str, Any] = {"weights": "pretrained", "model": "facnn"}
 
 
 def _runs(experiment: str) -> list[dict[str, Any]]:
-    path = figures_dir() / f"{experiment}.json"
+    path = records_dir() / f"{experiment}.json"
     return json.loads(path.read_text())["runs"] if path.is_file() else []
 
 

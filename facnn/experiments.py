@@ -20,7 +20,7 @@ from .attribution import Attribution, make_explainer
 from .map_evaluation import (accuracy_estimate, training_accuracy, comparisons, localisation_experiment, pixel_removal_experiment,
                              ranking_changes, unit_key)
 from .models import FACNN
-from .paths import figures_dir
+from .paths import records_dir
 from .registry import method_names
 from .train import get_or_train
 from .theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
@@ -305,7 +305,7 @@ def full_scale_records(config_prefix: str, models: Sequence[str], name: str = "a
         Records with ``model``, ``dataset``, ``test_accuracy``, ``epochs``, ``params``, ``seed``,
         ``command`` and ``variant``, ordered by model, epochs and seed; empty when none match.
     """
-    path = figures_dir() / f"{name}.json"
+    path = records_dir() / f"{name}.json"
     if not path.is_file():
         return []
     runs = json.loads(path.read_text())

@@ -3,6 +3,12 @@
 papermill starts a kernel in the shell's directory, nbval and JupyterLab in the notebook's;
 every path the project writes or reads is therefore resolved here, from the package location
 (an editable checkout) or from ``FACNN_HOME`` (an installed package), never from the cwd.
+
+Two folders are kept apart so that running a notebook never rewrites what is committed:
+:func:`records_dir` (``figures/``: the committed records every reproduction is compared with,
+read only) and :func:`figures_dir` (``runs/figures/`` or ``$FACNN_OUT``: where runs write their
+figures and records). ``python -m facnn.records accept`` copies runs into the committed records
+when a result is meant to change.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "data_dir", "figures_dir", "checkpoint_dir"]
+__all__ = ["project_root", "data_dir", "figures_dir", "records_dir", "checkpoint_dir", "OUT_ENV"]
+
+OUT_ENV = "FACNN_OUT"
 
 
 def project_root() -> Path:
@@ -43,5 +51,18 @@ def checkpoint_dir() -> Path:
 
 
 def figures_dir() -> Path:
-    """``<root>/figures``: every figure and table a notebook writes."""
-    return _ensure(project_root() / "figures")
+    """Where runs write figures and records: ``$FACNN_OUT`` if set, else ``<root>/runs/figures``
+    (ignored by git), created on demand.
+
+    >>> import os; os.environ["FACNN_OUT"] = "/tmp/facnn-out"; str(figures_dir())
+    '/tmp/facnn-out'
+    >>> del os.environ["FACNN_OUT"]
+    """
+    env = os.environ.get(OUT_ENV)
+    return _ensure(Path(env).expanduser().resolve() if env else project_root() / "runs" / "figures")
+
+
+def records_dir() -> Path:
+    """``<root>/figures``: the committed records (``<experiment>.json``) a reproduction is compared
+    with and the claims and result tables are built from; notebooks only read it."""
+    return project_root() / "figures"

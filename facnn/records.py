@@ -1,8 +1,10 @@
 """Experiment records: one file per experiment, one entry per distinct set of notebook parameters.
 
-``figures/<experiment>.json`` is ``{"experiment", "runs": [run, ...]}``. A run holds, once, the
-notebook's parameters (all of them), the papermill command that repeats it, the git commit, the
-shipped weights it read, its headline ``quantities`` (each with the tolerance a reproduction must
+``<experiment>.json`` is ``{"experiment", "runs": [run, ...]}``. Runs write theirs under
+:func:`facnn.paths.figures_dir` (``runs/figures/``); the committed ones live in ``figures/``
+(:func:`facnn.paths.records_dir`) and change only through ``python -m facnn.records accept``.
+A run holds, once, the notebook's parameters (all of them), the papermill command that repeats
+it, the git commit, the shipped weights it read, its headline ``quantities`` (each with the tolerance a reproduction must
 meet and why) and its per-method ``records``. A run with the same parameters (the execution-only
 ``device`` aside) replaces the older one, so a caption and its rows always describe one run.
 """
@@ -16,18 +18,19 @@ import math
 import os
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .paths import figures_dir, project_root
+from .paths import figures_dir, project_root, records_dir
 
 _STARTED: dict[str, float] = {}  # notebook -> monotonic time its parameters were read
 
 __all__ = ["parameter_names", "notebook_parameters", "papermill_command", "run_key", "write_run", "committed_run", "quantity",
            "image_tolerance", "git_commit", "EXECUTION_PARAMETERS", "TRAINING_TOLERANCE", "SWEEP_TOLERANCE",
-           "FIXED_TOLERANCE", "tolerance_for"]  # fmt: skip
+           "FIXED_TOLERANCE", "tolerance_for", "accept", "main"]  # fmt: skip
 
 # Notebook parameters that change where a run executes, not what it computes.
 EXECUTION_PARAMETERS = ("device",)
@@ -145,29 +148,41 @@ def quantity(value: float, tol: float | dict[str, Any], basis: str = "") -> dict
     return dict(value=None if value is None or math.isnan(value) else round(float(value), 6), **t)
 
 
-def _path(experiment: str) -> Path:
-    return figures_dir() / f"{experiment}.json"
+def _path(experiment: str, folder: Path | None = None) -> Path:
+    return (figures_dir() if folder is None else folder) / f"{experiment}.json"
 
 
-def _read(experiment: str) -> dict[str, Any]:
-    path = _path(experiment)
+def _read(experiment: str, folder: Path | None = None) -> dict[str, Any]:
+    """The records file of ``experiment`` in ``folder`` (default: where runs write)."""
+    path = _path(experiment, folder)
     if not path.is_file():
         return {"experiment": experiment, "runs": []}
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}): it was cut short or edited by "
+                         "hand; restore it (git checkout) or delete it and rerun its notebook") from None  # fmt: skip
     if not isinstance(data, dict) or "runs" not in data:
         raise ValueError(f"{path} is not a records file of this version (no 'runs'); delete it and rerun its notebook")
     return data
 
 
+def _write(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=_plain) + "\n")
+    tmp.replace(path)
+
+
 def committed_run(experiment: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The recorded run of ``experiment`` with these parameters, or ``None``."""
+    """The committed run (``figures/``) of ``experiment`` with these parameters, or ``None``."""
     key = run_key(params)
-    return next((r for r in _read(experiment)["runs"] if r["key"] == key), None)
+    return next((r for r in _read(experiment, records_dir())["runs"] if r["key"] == key), None)
 
 
 def write_run(experiment: str, notebook: str, params: Mapping[str, Any], *, quantities: Mapping[str, dict[str, Any]],
               records: list[dict[str, Any]], **extra: Any) -> Path:  # fmt: skip
-    """Record a run (replacing the one with the same parameters) in ``figures/<experiment>.json``."""
+    """Record a run (replacing the one with the same parameters) in ``<experiment>.json`` under
+    :func:`facnn.paths.figures_dir` (never the committed records: see :func:`accept`)."""
     data = _read(experiment)
     started = _STARTED.get(notebook)
     wall = None if started is None else round(time.monotonic() - started, 1)
@@ -177,10 +192,50 @@ def write_run(experiment: str, notebook: str, params: Mapping[str, Any], *, quan
                quantities=dict(quantities), records=records)  # fmt: skip
     data["runs"] = [r for r in data["runs"] if r["key"] != run["key"]] + [run]
     path = _path(experiment)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_plain) + "\n")
-    tmp.replace(path)
+    _write(path, data)
     return path
+
+
+def accept(source: Path | None = None, experiments: list[str] | None = None) -> list[str]:
+    """Copy the runs recorded under ``source`` (default :func:`facnn.paths.figures_dir`) into the
+    committed records (``figures/``), each replacing the committed run with the same parameters.
+    Use it only when a result is meant to change; returns one line per run copied.
+    """
+    source = figures_dir() if source is None else Path(source)
+    if source.resolve() == records_dir().resolve():
+        raise ValueError(f"{source} is the committed records folder itself: name the folder runs wrote to")
+    lines = []
+    for path in sorted(source.glob("*.json")):
+        if experiments and path.stem not in experiments:
+            continue
+        new = _read(path.stem, source)
+        if not new["runs"] or "notebook" not in new["runs"][0]:
+            continue  # not a records file of runs
+        data = _read(path.stem, records_dir())
+        records_dir().mkdir(parents=True, exist_ok=True)
+        keys = {r["key"] for r in new["runs"]}
+        data["runs"] = [r for r in data["runs"] if r["key"] not in keys] + new["runs"]
+        _write(_path(path.stem, records_dir()), data)
+        lines += [f"{path.stem}: {r['notebook']} {r['key']} ({r['command']})" for r in new["runs"]]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m facnn.records accept [FOLDER] [--experiment NAME ...]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m facnn.records",
+                                 description="Copy runs into the committed records (figures/*.json).")  # fmt: skip
+    sub = ap.add_subparsers(dest="command", required=True)
+    acc = sub.add_parser("accept", help="copy the runs a notebook wrote into figures/ (when a result is meant to change)")
+    acc.add_argument("folder", nargs="?", type=Path, help="where the runs were written (default: runs/figures or $FACNN_OUT)")
+    acc.add_argument("--experiment", action="append", help="only this records file (repeatable)")
+    args = ap.parse_args(argv)
+    if args.folder is not None and not args.folder.is_dir():
+        ap.error(f"{args.folder} is not a folder: name the folder the notebooks wrote to (e.g. runs/figures)")
+    lines = accept(args.folder, args.experiment)
+    print("\n".join(lines) if lines else "no runs to accept", file=sys.stderr if not lines else sys.stdout)
+    return 0 if lines else 1
 
 
 def _plain(o: Any) -> Any:
@@ -189,3 +244,7 @@ def _plain(o: Any) -> Any:
     if hasattr(o, "tolist"):
         return o.tolist()
     return str(o)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,7 +9,6 @@ ipywidgets to it.
 from __future__ import annotations
 
 import textwrap
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .paths import figures_dir
+from .png_export import export_png
 
 from .viz_theory import map_scale, morph_strip, sanity_curves, theorem2_steps  # noqa: F401
 from .viz_results import (auc_quantity_name, auc_table, comparison_table, estimate_bars, fmt_ci,  # noqa: F401
@@ -36,22 +36,6 @@ def figure_name(base: str, *parts: str, model: str = "facnn") -> str:
     'pixel_removal_fashion_mnist_road_facnn24'
     """
     return "_".join([base, *parts] + ([] if model == "facnn" else [model]))
-
-
-_PNG_SERVER: list[bool] = []  # non-empty once this process keeps a browser for PNG export
-
-
-def _png_server() -> None:
-    """One headless Chromium for every PNG this process writes (kaleido's sync server, stopped at
-    exit): starting a browser per figure cost ~4 s each, measured beside the server in one run."""
-    if not _PNG_SERVER:
-        import atexit
-
-        import kaleido
-
-        kaleido.start_sync_server(silence_warnings=True)
-        atexit.register(kaleido.stop_sync_server, silence_warnings=True)
-        _PNG_SERVER.append(True)
 
 
 def fit_title(fig: go.Figure) -> go.Figure:
@@ -77,9 +61,10 @@ def fit_title(fig: go.Figure) -> go.Figure:
 
 
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
-    """Write ``figures/<name>.html`` and ``<name>.plotly.json`` (and ``.png`` if static export works).
+    """Write ``<name>.html`` and ``<name>.plotly.json`` under :func:`facnn.paths.figures_dir` (and
+    ``<name>.png`` where static export works: see :mod:`facnn.png_export`, which never hangs).
 
-    Returns the written paths by kind; a failed PNG export is reported under ``"png_error"``.
+    Returns the written paths by kind; a PNG not written is explained under ``"png_error"``.
     """
     out: dict[str, str] = {}
     fit_title(fig)
@@ -89,14 +74,11 @@ def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
     plotly_json.write_text(fig.to_json())
     out["html"], out["json"] = str(base.with_suffix(".html")), str(plotly_json)
     if png:
-        try:
-            _png_server()
-            with warnings.catch_warnings():  # plotly warns that its per-call browser options go unused with a server
-                warnings.simplefilter("ignore", UserWarning)
-                fig.write_image(str(base.with_suffix(".png")), scale=2)
+        error = export_png(plotly_json, base.with_suffix(".png"))
+        if error is None:
             out["png"] = str(base.with_suffix(".png"))
-        except Exception as e:  # no kaleido or no Chromium: HTML/JSON are the artefacts
-            out["png_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        else:
+            out["png_error"] = error
     return out
 
 

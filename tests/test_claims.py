@@ -22,6 +22,7 @@ def _pixel_run(rise_diff, gradcam_diff):
 @pytest.mark.parametrize("rise_diff, expected", [(0.05, "not reproduced"), (-0.05, "reproduced")])
 def test_pixel_removal_verdict_follows_the_paired_differences(tmp_path, monkeypatch, rise_diff, expected):
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    monkeypatch.setenv("FACNN_OUT", str(tmp_path / "figures"))  # runs written straight into the committed records
     records, comps = _pixel_run(rise_diff, 0.0)
     params = {"weights": "pretrained", "model": "facnn", "n_images": 1000}
     rec.write_run("pixel_removal", "03_pixel_removal.ipynb", params, quantities={}, records=records, comparisons=comps)
@@ -60,6 +61,7 @@ def test_paired_accuracy_of_shipped_models():
 @pytest.mark.parametrize("dip, expected", [(False, "reproduced"), (True, "partly (not monotone)")])
 def test_the_24_layer_model_gets_its_own_theorem_2_and_pixel_rows(tmp_path, monkeypatch, dip, expected):
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    monkeypatch.setenv("FACNN_OUT", str(tmp_path / "figures"))  # runs written straight into the committed records
     fin = [_est(0.1 + 0.9 * i / 23) for i in range(24)]
     if dip:
         fin[10] = _est(0.01)
@@ -93,6 +95,7 @@ def test_beating_the_resnet_meets_the_on_par_claim(monkeypatch, low, high, expec
 
 def test_no_significant_difference_is_inconclusive(tmp_path, monkeypatch):
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    monkeypatch.setenv("FACNN_OUT", str(tmp_path / "figures"))  # runs written straight into the committed records
     records, comps = _pixel_run(0.0, 0.0)  # every difference inside ±0.02: "not significant"
     rec.write_run("pixel_removal", "03_pixel_removal.ipynb", {"weights": "pretrained", "model": "facnn", "n_images": 100},
                   quantities={}, records=records, comparisons=comps)

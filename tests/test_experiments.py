@@ -62,6 +62,7 @@ def test_full_scale_records_keep_only_todays_default_configs(tmp_path, monkeypat
     recs = [dict(variant=v, test_accuracy=a, params=1, epochs=e, command=f"cmd {v}", config={**c, "epochs": e, "device": "cuda"})
             for v, a, e, c in [("now", 0.93, 20, default), ("old", 0.92, 20, other), ("sub", 0.8, 2, subset), ("now", 0.92, 10, default),
                                ("seed1", 0.931, 20, {**default, "seed": 1})]]  # fmt: skip
+    (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "ablation.json").write_text(json.dumps(recs))
     got = ex.full_scale_records("fashion_mnist", ["facnn", "resnet", "no-such-model"])
     assert [(r["variant"], r["epochs"], r["test_accuracy"]) for r in got] == [("now", 10, 0.92), ("now", 20, 0.93), ("seed1", 20, 0.931)]

@@ -21,10 +21,10 @@ def test_papermill_01_from_root_and_notebooks_dir(tmp_path, cwd):
     env = {**os.environ, "FACNN_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks/01_theorems.ipynb"), str(out), *TINY,
                     "-k", "python3", "--cwd", str(ROOT / cwd)], check=True, env=env, capture_output=True)  # fmt: skip
-    run = json.loads((tmp_path / "figures" / "theorems.json").read_text())["runs"][0]
+    run = json.loads((tmp_path / "runs" / "figures" / "theorems.json").read_text())["runs"][0]
     assert run["records"][0]["theorem1_error"] <= 1e-5 and run["parameters"]["n_random_models"] == 2
     assert run["weights"].startswith("pretrained fashion-mnist/facnn sha256:")
-    assert (tmp_path / "figures" / "theorem2_morph.html").is_file()
+    assert (tmp_path / "runs" / "figures" / "theorem2_morph.html").is_file()
     assert run["command"].startswith("papermill notebooks/01_theorems.ipynb out.ipynb -y ")
 
 

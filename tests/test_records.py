@@ -7,6 +7,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from facnn import records as rec, reproduce
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +65,36 @@ def test_a_run_with_the_same_parameters_replaces_the_old_one(tmp_path, monkeypat
     rec.write_run("exp", "03_pixel_removal.ipynb", p, quantities={"a": q}, records=[])
     rec.write_run("exp", "03_pixel_removal.ipynb", {**p, "device": "cuda"}, quantities={"a": q}, records=[])
     rec.write_run("exp", "03_pixel_removal.ipynb", {**p, "n_images": 20}, quantities={"a": q}, records=[])
-    runs = json.loads((tmp_path / "figures" / "exp.json").read_text())["runs"]
+    runs = json.loads((tmp_path / "runs" / "figures" / "exp.json").read_text())["runs"]
     assert [r["parameters"]["n_images"] for r in runs] == [10, 20] and runs[0]["parameters"]["device"] == "cuda"
+    assert not (tmp_path / "figures" / "exp.json").exists()  # a run never rewrites the committed records
+
+
+def test_accept_copies_runs_into_the_committed_records_only_when_asked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    q = {"value": 0.5, "tol": 0.1, "basis": "test"}
+    rec.write_run("exp", "03_pixel_removal.ipynb", {"n_images": 10}, quantities={"a": q}, records=[])
+    assert rec.committed_run("exp", {"n_images": 10}) is None
+    assert rec.main(["accept"]) == 0 and "exp: 03_pixel_removal.ipynb" in capsys.readouterr().out
+    assert rec.committed_run("exp", {"n_images": 10})["quantities"]["a"] == q
+    rec.write_run("exp", "03_pixel_removal.ipynb", {"n_images": 10}, quantities={"a": {**q, "value": 0.6}}, records=[])
+    rec.write_run("exp", "03_pixel_removal.ipynb", {"n_images": 20}, quantities={"a": q}, records=[])
+    rec.accept()
+    runs = json.loads((tmp_path / "figures" / "exp.json").read_text())["runs"]
+    assert [(r["parameters"]["n_images"], r["quantities"]["a"]["value"]) for r in runs] == [(10, 0.6), (20, 0.5)]
+    with pytest.raises(ValueError, match="committed records folder itself"):
+        rec.accept(tmp_path / "figures")
+    with pytest.raises(SystemExit):
+        rec.main(["accept", str(tmp_path / "nowhere")])
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_a_truncated_records_file_names_itself_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACNN_HOME", str(tmp_path))
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "exp.json").write_text('{"experiment": "exp", "runs": [')
+    with pytest.raises(ValueError, match=r"exp\.json is not valid JSON .*git checkout"):
+        rec.committed_run("exp", {})
 
 
 def test_the_reproduction_check_compares_within_tolerance(tmp_path, monkeypatch, capsys):
@@ -73,6 +103,8 @@ def test_the_reproduction_check_compares_within_tolerance(tmp_path, monkeypatch,
     assert reproduce.summary(reproduce.check("exp", p, {})) == "no committed record for these parameters"
     rec.write_run("exp", "03_pixel_removal.ipynb", p, records=[],
                   quantities={"auc": rec.quantity(0.5, 0.1), "acc": rec.quantity(0.9, 0.01)})
+    assert reproduce.summary(reproduce.check("exp", p, {})) == "no committed record for these parameters"
+    rec.accept()  # now it is the committed record
     ok = reproduce.check("exp", p, {"auc": rec.quantity(0.55, 0.1), "acc": rec.quantity(0.905, 0.01)})
     assert reproduce.summary(ok).endswith("True") and all(r.ok for r in ok)
     assert reproduce.main() == 0
@@ -94,6 +126,7 @@ def test_adding_a_parameter_migrates_old_runs_to_the_notebooks_order(tmp_path, m
     names = rec.parameter_names("05_localisation.ipynb")
     old = {"config_prefix": "fashion_mnist", "weights": "pretrained", "n_grids": 3}
     rec.write_run("localisation", "05_localisation.ipynb", old, quantities={}, records=[])
+    rec.accept()
     assert migrate("05_localisation.ipynb", "localisation", "model", "facnn") == 1
     run = json.loads((tmp_path / "figures" / "localisation.json").read_text())["runs"][0]
     assert list(run["parameters"]) == [n for n in names if n in run["parameters"]]

@@ -62,8 +62,8 @@ def test_save_figure_writes_html_and_json(tmp_path, monkeypatch):
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
     fig = map_grid(np.random.rand(2, 5, 5), {"maps": np.random.randn(2, 5, 5)}, "t")
     out = save_figure(fig, "demo")
-    assert json.loads((tmp_path / "figures" / "demo.plotly.json").read_text())["layout"]["title"]["text"] == "t"
-    assert (tmp_path / "figures" / "demo.html").stat().st_size > 1000
+    assert json.loads((tmp_path / "runs" / "figures" / "demo.plotly.json").read_text())["layout"]["title"]["text"] == "t"
+    assert (tmp_path / "runs" / "figures" / "demo.html").stat().st_size > 1000
     assert "png" in out or "png_error" in out
     t = table_figure([{"a": 0.123456, "b": "x"}], ["a", "b"])
     assert list(t.data[0].cells.values[0]) == ["0.1235"]

@@ -21,7 +21,7 @@ def migrate(notebook: str, experiment: str, name: str, value: object) -> int:
     order = records.parameter_names(notebook)
     if name not in order:
         raise SystemExit(f"{notebook} has no parameter {name!r}: add it to the parameters cell first")
-    path = records.figures_dir() / f"{experiment}.json"
+    path = records.records_dir() / f"{experiment}.json"
     data = json.loads(path.read_text())
     changed = 0
     for run in data["runs"]:

@@ -6,13 +6,17 @@ that has outputs, so a person can look at what a user sees (figures rendered by 
 Writes ``<out>/<notebook stem>-c<NN>.png`` where NN is the cell's 0-based index in the .ipynb (``--all`` also
 captures cells without outputs). JupyterLab is started with a throw-away settings dir that turns notebook
 windowing off (``windowingMode: none``), so every cell is in the DOM, and with Jupyter news switched off.
-Needs Debian's ``chromium`` (/usr/bin/chromium) and ``pip install playwright``; ``playwright install`` is not used.
+Needs a Chromium (Debian's ``chromium``; found by the lookup kaleido uses, ``BROWSER_PATH`` first) and
+playwright (``pip install -e '.[screenshots]'``; ``playwright install`` and its browser download are never used):
+``make screenshots`` installs both and runs this on ``runs/notebooks/``. JupyterLab starts with this Python's
+kernel spec first on ``JUPYTER_PATH`` and a throw-away home for its runtime files.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -90,7 +94,20 @@ def main() -> None:
     p.add_argument("--width", type=int, default=1400)
     p.add_argument("--settle", type=float, default=8.0, help="seconds to wait for figures to draw")
     args = p.parse_args()
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise SystemExit("playwright is not installed: run 'make screenshots' or pip install -e '.[screenshots]'") from None
+    from facnn.png_export import find_browser
+
+    chromium = find_browser()
+    if chromium is None:
+        raise SystemExit("no Chromium found (looked at BROWSER_PATH, PATH and the usual install paths): run "
+                         "'make screenshots' as root, or 'sudo apt-get install chromium', or set BROWSER_PATH")  # fmt: skip
+    missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
+    if missing:
+        raise SystemExit(f"no such notebook: {', '.join(missing)} (executed notebooks are written by 'make reproduce' "
+                         "into runs/notebooks/)")  # fmt: skip
 
     root = Path(args.notebooks[0]).resolve().parent
     tmp = Path(tempfile.mkdtemp(prefix="nbshots-"))
@@ -98,16 +115,20 @@ def main() -> None:
         (tmp / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / "settings" / name).write_text(json.dumps(value))
     port = free_port()
+    env = {**os.environ, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(sys.prefix) / "share" / "jupyter"),
+                                                                      os.environ.get("JUPYTER_PATH")])),
+           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}  # fmt: skip
     lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                             "--allow-root", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
                             f"--LabApp.user_settings_dir={tmp / 'settings'}", f"--LabApp.workspaces_dir={tmp / 'ws'}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         wait_for(port, lab)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                                         args=["--no-sandbox"])  # fmt: skip
+            browser = pw.chromium.launch(executable_path=chromium, timeout=60_000,
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                               "--disable-component-update", "--disable-sync", "--no-first-run"])  # fmt: skip
             for nb in args.notebooks:
                 page = browser.new_page()
                 n = shoot(page, nb.resolve(), args.out, port, args.all, args.width, args.settle)
