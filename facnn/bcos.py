@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from .dynamic_linear import DynamicLinearNetwork
 from .registry import register_model
+from .validation import MAX_SIZE, check_float, check_int, check_ints, check_size
 
 __all__ = ["BcosConv2d", "BcosNet", "MNIST_9L"]
 
@@ -134,11 +135,15 @@ class BcosNet(DynamicLinearNetwork):
         logit_bias: float | None = None,
     ):
         super().__init__()
+        num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels")
+        kernels = check_ints(kernels, "kernels", 1, MAX_SIZE)
         n = len(kernels)
-        if not (len(strides) == n and len(channels) == n - 1):
-            raise ValueError("kernels and strides need one entry per layer, channels one per hidden layer")
-        if num_classes < 2:
-            raise ValueError(f"BcosNet needs at least 2 classes, got {num_classes}")
+        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer")
+        channels = check_ints(channels, "channels", 1, MAX_SIZE, length=n - 1, each="one per hidden layer", nonempty=False)
+        b, max_out = check_float(b, "b", 1), check_int(max_out, "max_out", 1)
+        scale = check_float(scale, "scale", 0, low_open=True)
+        temperature = check_float(temperature, "temperature", 0, low_open=True)
+        logit_bias = None if logit_bias is None else check_float(logit_bias, "logit_bias")
         if logit_bias is None:
             logit_bias = math.log(1 / (num_classes - 1))
         self.config = dict(

@@ -71,20 +71,25 @@ def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
 _PLAIN = (str, int, float, bool, type(None), torch.Tensor)
 
 
-def _check_plain(value: Any, where: str) -> None:
-    """Refuse what ``weights_only`` loading could not read back, naming where it is."""
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as data a ``weights_only`` load reads back: numpy scalars become Python numbers;
+    anything else that is not plain is refused, naming where it is."""
+    import numpy as np
+
     if isinstance(value, dict):
-        for k, v in value.items():
+        for k in value:
             if not isinstance(k, (str, int)):
                 raise TypeError(f"checkpoint {where} has a key of type {type(k).__name__}: use str keys")
-            _check_plain(v, f"{where}[{k!r}]")
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_plain(v, f"{where}[{i}]")
-    elif not isinstance(value, _PLAIN):
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, np.generic) and isinstance(value.item(), (int, float, bool)):
+        return value.item()
+    if not isinstance(value, _PLAIN):
         hint = "float(...) or int(...)" if hasattr(value, "item") else "str(...) or a plain value"
         raise TypeError(f"checkpoint {where} is a {type(value).__module__}.{type(value).__name__}, which a safe "
                         f"(weights_only) load cannot read back: convert it with {hint}")  # fmt: skip
+    return value
 
 
 def save_checkpoint(
@@ -97,15 +102,15 @@ def save_checkpoint(
     """Write ``model`` (and optionally the optimizer state and plain ``extra`` data) atomically."""
     model = getattr(model, "module", model)  # unwrap DDP
     name = model_name(model)  # a registered facnn model (raises for others, e.g. torchvision's)
-    _check_plain(extra or {}, "extra")
-    _check_plain(model.config, "config")
+    extra = _plain(extra or {}, "extra")
+    config = _plain(model.config, "config")
     payload = {
         "format": FORMAT,
         "model": name,
-        "config": model.config,
+        "config": config,
         "state_dict": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "extra": extra or {},
+        "extra": extra,
     }
     return atomic_write(path, lambda tmp: torch.save(payload, tmp), check=lambda tmp: read_checkpoint(tmp))
 
@@ -135,14 +140,44 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise PermissionError(f"cannot read {path}: permission denied (the file is fine to keep; fix its "
                               f"permissions or run as its owner)") from e  # fmt: skip
     except Exception as e:  # torch raises several types for truncated, foreign or hostile files
-        raise CheckpointError(_read_error(path, e, map_location)) from e
+        raise CheckpointError(_read_error(path, e, map_location, data)) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a facnn checkpoint (expected format {FORMAT!r})")
+        raise CheckpointError(f"{path} is not a facnn checkpoint (expected format {FORMAT!r}): pass a file written by "
+                              "facnn.save_checkpoint or python -m facnn.train")  # fmt: skip
+    missing = [k for k in ("model", "config", "state_dict") if k not in ckpt]
+    if missing or not isinstance(ckpt.get("state_dict"), dict) or not isinstance(ckpt.get("config"), dict):
+        raise CheckpointError(f"{path} is a facnn checkpoint without {missing or 'a state_dict/config mapping'}: it is "
+                              "incomplete or was edited by hand; use another copy")  # fmt: skip
     return ckpt
 
 
-def _read_error(path: Path, e: Exception, map_location: Any) -> str:
-    """Name the true cause of a failed ``torch.load`` and advise deleting nothing readable."""
+def _file_kind(path: Path, data: bytes | None) -> str:
+    """``"zip"`` (torch's format, readable to the end), ``"truncated zip"``, ``"pickle"`` (torch's
+    legacy format) or ``"garbage"``, from the first bytes and the zip directory."""
+    import zipfile
+
+    try:
+        head = data[:4] if data is not None else path.open("rb").read(4)
+        if head.startswith(b"PK\x03\x04"):
+            with zipfile.ZipFile(io.BytesIO(data) if data is not None else path):
+                return "zip"
+        return "pickle" if head[:1] == b"\x80" else "garbage"
+    except zipfile.BadZipFile:
+        return "truncated zip"
+    except OSError:
+        return "unreadable"
+
+
+def _read_error(path: Path, e: Exception, map_location: Any, data: bytes | None = None) -> str:
+    """Name the true cause of a failed ``torch.load`` (truncation, garbage, unsafe content, a missing
+    device) and advise deleting nothing readable."""
+    kind = _file_kind(path, data)
+    if kind == "garbage":
+        return (f"{path} is not a torch checkpoint: its first bytes are neither a zip archive nor a pickle "
+                f"(a different file, or random bytes); pass the .pt file written by facnn")  # fmt: skip
+    if kind == "truncated zip":
+        return (f"{path} is truncated (its zip archive ends before its directory): resume from an earlier copy "
+                f"(an interrupted write, a partial download or a full disk)")  # fmt: skip
     msg = str(e)
     first = next((line for line in msg.splitlines() if line.strip()), type(e).__name__)[:200]
     if "CUDA" in msg and not torch.cuda.is_available():
@@ -200,6 +235,11 @@ def load_checkpoint(
     if have != want:
         raise CheckpointError(f"{path}: tensors missing from the file {sorted(want - have)[:8]}, unexpected in it "
                               f"{sorted(have - want)[:8]}; it was saved from another model version")  # fmt: skip
+    bad = [k for k, v in ckpt["state_dict"].items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]  # fmt: skip
+    if bad:
+        raise CheckpointError(f"{path} holds NaN or Inf in {len(bad)} tensors ({', '.join(bad[:3])}...): the training "
+                              "that wrote it diverged; load an earlier checkpoint or retrain with a lower learning rate")  # fmt: skip
     try:
         target.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

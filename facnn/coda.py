@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from .dynamic_linear import DynamicLinearNetwork, explanation_mode
 from .registry import register_model
+from .validation import MAX_SIZE, check_float, check_ints, check_size
 
 __all__ = ["DAUConv", "CoDANet", "explanation_mode", "CIFAR_9L", "MNIST_9L"]
 
@@ -128,9 +129,14 @@ class CoDANet(DynamicLinearNetwork):
         logit_bias: float = math.log(0.1 / 0.9),
     ):
         super().__init__()
+        num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels")
+        kernels = check_ints(kernels, "kernels", 1, MAX_SIZE)
         n = len(kernels)
-        if not (len(strides) == len(ranks) == n and len(channels) == n - 1):
-            raise ValueError("kernels, strides and ranks need one entry per layer, channels one per hidden layer")
+        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer")
+        ranks = check_ints(ranks, "ranks", 1, MAX_SIZE, length=n, each="one per layer")
+        channels = check_ints(channels, "channels", 1, MAX_SIZE, length=n - 1, each="one per hidden layer", nonempty=False)
+        temperature = check_float(temperature, "temperature", 0, low_open=True)
+        logit_bias = check_float(logit_bias, "logit_bias")
         self.config = dict(
             num_classes=num_classes, in_channels=in_channels, kernels=list(kernels), strides=list(strides),
             channels=list(channels), ranks=list(ranks), temperature=float(temperature), logit_bias=float(logit_bias),

@@ -142,10 +142,17 @@ def _cifar10(split: str, root: Path, download: bool) -> ImageData:
         raise FileNotFoundError(f"{bin_dir} lacks {', '.join(missing)}: copy the missing batch file(s) from the "
                                 f"cifar-10-binary archive")  # fmt: skip
     if not missing:
-        raw = np.concatenate([np.fromfile(bin_dir / n, dtype=np.uint8) for n in names])
-        if raw.size % 3073:
-            raise ValueError(f"{bin_dir} holds a truncated CIFAR-10 batch (size not a multiple of 3073 bytes)")
-        rec = raw.reshape(-1, 3073)
+        parts = []
+        for n in names:
+            part = np.fromfile(bin_dir / n, dtype=np.uint8)
+            if part.size == 0 or part.size % 3073:
+                raise ValueError(f"{bin_dir / n} is truncated ({part.size} bytes; a CIFAR-10 batch holds 10,000 records of "
+                                 "3,073 bytes): copy it again from the cifar-10-binary archive")  # fmt: skip
+            parts.append(part)
+        rec = np.concatenate(parts).reshape(-1, 3073)
+        if int(rec[:, 0].max()) > 9:
+            raise ValueError(f"{bin_dir} holds labels up to {int(rec[:, 0].max())}: these are not CIFAR-10 binary "
+                             "batches (labels 0-9); copy them again from the cifar-10-binary archive")  # fmt: skip
         x = torch.from_numpy(rec[:, 1:].reshape(-1, 3, 32, 32).copy())
         return ImageData(x, torch.from_numpy(rec[:, 0].astype(np.int64)), list(CIFAR_CLASSES), "cifar10")
     from torchvision.datasets import CIFAR10

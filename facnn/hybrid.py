@@ -23,7 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from .layers import ClassPoolHead, DampenedResidual
-from .models import AlignedNetwork, ResNet, _stats
+from .models import AlignedNetwork, ResNet, _stats, check_aligned_args
+from .validation import check_int, check_size
 from .registry import register_model
 
 __all__ = ["HybridFACNN", "resnet_trunk"]
@@ -92,11 +93,12 @@ class HybridFACNN(AlignedNetwork):
         std: Sequence[float] | None = None,
     ):
         super().__init__()
-        if num_classes < 2 or in_channels < 1 or maps_per_class < 1 or depth < 1:
-            raise ValueError("need num_classes ≥ 2, in_channels ≥ 1, maps_per_class ≥ 1, depth ≥ 1")
-        pool_at = tuple(sorted({depth // 2 + 1})) if pool_at is None else tuple(pool_at)
-        if any(not 1 <= p <= depth for p in pool_at):
-            raise ValueError(f"pool_at layers must lie in 1..{depth}, got {pool_at}")
+        num_classes, in_channels, maps_per_class, depth, pool_at, kernel_size, branch, dampening = check_aligned_args(
+            num_classes, in_channels, maps_per_class, depth, pool_at, (check_size(depth, "depth") // 2 + 1,), kernel_size,
+            branch, dampening)  # fmt: skip
+        hidden = check_size(hidden, "hidden")
+        trunk_width, trunk_stages = check_size(trunk_width, "trunk_width"), check_int(trunk_stages, "trunk_stages", 1, 3)
+        trunk_downsampling = check_int(trunk_downsampling, "trunk_downsampling", 1)
         mean, std = _stats(mean, std, in_channels)
         if isinstance(trunk, str):
             raise ValueError("this hybrid was saved with a custom trunk: build HybridFACNN with your trunk module "

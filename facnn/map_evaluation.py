@@ -14,7 +14,8 @@ import numpy as np
 from torch import Tensor, nn
 
 from .attribution import Attribution, RandomMaps
-from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, pointing_game
+from .metrics import DEFAULT_PERCENTS, PixelRemoval, make_grids, percent_grid, pointing_game
+from .validation import check_images, check_int
 from .stats import bootstrap, bootstrap_curve, paired_difference, unpaired_difference
 
 __all__ = ["pixel_removal_experiment", "localisation_experiment", "comparisons", "accuracy_estimate", "training_accuracy", "unit_key",
@@ -61,6 +62,14 @@ def pixel_removal_experiment(explainers: Explainers, x: Tensor, y: Tensor, *, pe
     """
     from tqdm.auto import tqdm
 
+    batch_size = check_int(batch_size, "batch_size", 1, fix="images whose maps are computed at once, e.g. 50")
+    percents = percent_grid(percents)  # read once: an iterable is reused for every meter
+    if isinstance(orders, str) or isinstance(fills, str):
+        raise TypeError(f"orders and fills are lists of names, got orders={orders!r}, fills={fills!r}: e.g. orders=['morf']")
+    check_images(x, None)
+    if not isinstance(y, Tensor) or y.shape != (len(x),):
+        raise ValueError(f"y must be a ({len(x)},) tensor of labels, one per image, got {type(y).__name__} "
+                         f"{tuple(getattr(y, 'shape', ()))}")  # fmt: skip
     records, units = [], {}
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
         if isinstance(expl, RandomMaps):

@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["pearson", "PixelRemoval", "removal_order", "make_grids", "grid_shares", "pointing_game", "DEFAULT_PERCENTS"]
+from .validation import check_choice, check_float, check_floats, check_images, check_int
+
+__all__ = ["pearson", "PixelRemoval", "percent_grid", "removal_order", "make_grids", "grid_shares", "pointing_game", "DEFAULT_PERCENTS"]
 
 DEFAULT_PERCENTS = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 
@@ -23,8 +25,14 @@ def pearson(a: Tensor, b: Tensor) -> Tensor:
 
     NaN where either map is constant (correlation undefined).
     """
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"pearson takes two tensors of maps, got {type(a).__name__} and {type(b).__name__}: "
+                        "use torch.as_tensor")  # fmt: skip
     if a.shape != b.shape:
         raise ValueError(f"maps must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.dim() < 2 or a.shape[1:].numel() < 2:
+        raise ValueError(f"pearson correlates each image's maps over their pixels: a and b must be batches (B, H, W) or "
+                         f"(B, N) with N ≥ 2, got shape {tuple(a.shape)}; for two single maps use a[None], b[None]")  # fmt: skip
     a, b = a.flatten(1).double(), b.flatten(1).double()
     ac, bc = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
     na, nb = ac.norm(dim=1), bc.norm(dim=1)
@@ -33,6 +41,16 @@ def pearson(a: Tensor, b: Tensor) -> Tensor:
     const = (na <= eps * a.abs().amax(1)) | (nb <= eps * b.abs().amax(1))
     r = (ac * bc).sum(1) / (na * nb).clamp_min(1e-300)
     return torch.where(const, torch.nan, r).float()
+
+def percent_grid(percents: Any) -> list[float]:
+    """Percents of pixels to remove, checked: strictly increasing, in ``[0, 100]``, from a list,
+    tuple, numpy array, tensor or iterable (read once); whole values stay ints (as in the records).
+
+    >>> percent_grid(np.array([0, 12.5, 50]))
+    [0, 12.5, 50]
+    """
+    return [int(p) if p.is_integer() else p for p in check_floats(percents, "percents", 0, 100, increasing=True)]
+
 
 def removal_order(maps: Tensor, order: str) -> Tensor:
     """Rank of every pixel in the removal order: ``(B, H·W)``, rank 0 is removed first.
@@ -103,19 +121,16 @@ class PixelRemoval:
     def __init__(self, model: nn.Module, percents: Sequence[float] = DEFAULT_PERCENTS, order: str = "morf", *,
                  fill: str = "zero", mean: Sequence[float] | None = None, blur_sigma: float = 2.0,
                  batch_size: int = 1024, road_noise: float = 0.01, seed: int = 0):  # fmt: skip
-        if not percents or any(not 0 <= p <= 100 for p in percents) or list(percents) != sorted(percents):
-            raise ValueError("percents must be a non-empty increasing list of values in [0, 100]")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not blur_sigma > 0:
-            raise ValueError(f"blur_sigma must be > 0, got {blur_sigma!r}")
-        if order not in ("morf", "lerf"):
-            raise ValueError(f"order must be 'morf' or 'lerf', got {order!r}")
-        if fill not in FILLS:
-            raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
-        if not road_noise >= 0:
-            raise ValueError(f"road_noise must be ≥ 0, got {road_noise!r}")
-        self.model, self.percents, self.order = model, list(percents), order
+        if not callable(model):
+            raise TypeError(f"PixelRemoval needs the classifier (an nn.Module or a function mapping images to logits), "
+                            f"got {type(model).__name__}")  # fmt: skip
+        percents = percent_grid(percents)
+        batch_size = check_int(batch_size, "batch_size", 1, fix="images per forward pass, e.g. 256")
+        blur_sigma = check_float(blur_sigma, "blur_sigma", 0, low_open=True)
+        order, fill = check_choice(order, "order", ("morf", "lerf")), check_choice(fill, "fill", FILLS)
+        road_noise, seed = check_float(road_noise, "road_noise", 0), check_int(seed, "seed", 0)
+        mean = None if mean is None else check_floats(mean, "mean")
+        self.model, self.percents, self.order = model, percents, order
         self.fill, self.mean, self.blur_sigma, self.batch_size = fill, mean, blur_sigma, batch_size
         self.road_noise, self.seed = road_noise, seed
         self.reset()
@@ -130,6 +145,12 @@ class PixelRemoval:
     @torch.no_grad()
     def update(self, x: Tensor, y: Tensor, maps: Tensor) -> None:
         """Add a batch: images ``(B, C, H, W)``, labels ``(B,)``, maps ``(B, H, W)``."""
+        check_images(x, None)
+        if not isinstance(y, Tensor) or not isinstance(maps, Tensor):
+            raise TypeError(f"labels and maps must be tensors, got {type(y).__name__} and {type(maps).__name__}")
+        if self.fill == "mean" and self.mean is not None and len(self.mean) != x.shape[1]:
+            raise ValueError(f"mean has {len(self.mean)} values but the images have {x.shape[1]} channels: give one "
+                             f"dataset mean per channel (e.g. mean=[0.286] for Fashion-MNIST)")  # fmt: skip
         if maps.shape != (x.shape[0], *x.shape[-2:]):
             raise ValueError(f"maps must be (B, H, W) = {(x.shape[0], *x.shape[-2:])}, got {tuple(maps.shape)}")
         if len(y) != len(x):
@@ -236,7 +257,12 @@ def make_grids(model: nn.Module, x: Tensor, y: Tensor, *, n: int = 3, n_grids: i
 def grid_shares(maps: Tensor, cell: Tensor, n: int) -> Tensor:
     """Share of *positive* attribution inside the given cell: maps ``(G, n·H, n·W)``, cell ``(G,)``
     raster indices → ``(G,)`` in ``[0, 1]`` (0 where a map has no positive attribution)."""
+    if maps.dim() != 3:
+        raise ValueError(f"maps must be (G, n·H, n·W), got shape {tuple(maps.shape)}")
     g, hh, ww = maps.shape
+    if hh % n or ww % n:
+        raise ValueError(f"maps of {hh}×{ww} pixels do not split into an n×n = {n}×{n} grid of equal cells: pass the n "
+                         f"the grids were made with, or crop the maps to a multiple of {n}")  # fmt: skip
     pos = maps.clamp_min(0).view(g, n, hh // n, n, ww // n).sum(dim=(2, 4)).flatten(1)  # (G, n²)
     total = pos.sum(1)
     share = pos.gather(1, cell.view(-1, 1).long())[:, 0] / total.clamp_min(1e-30)

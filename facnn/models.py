@@ -8,20 +8,50 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import ClassPoolHead, DampenedResidual, InputAlign
 from .registry import build_model, model_name, register_model
-from .validation import check_images, check_layer, check_target
+from .validation import (check_bool, check_choice, check_float, check_floats, check_images, check_int, check_ints, check_layer,
+                         check_size, check_target, MAX_SIZE)  # fmt: skip
 
 __all__ = ["AlignedNetwork", "FACNN", "ResNet", "model_name", "class_maps", "class_means", "all_class_maps", "build_model", "count_params", "predict"]
 
 
 def _stats(mean: Sequence[float] | None, std: Sequence[float] | None, channels: int) -> tuple[tuple[float, ...], ...]:
-    """Per-channel normalisation statistics as float tuples (default 0.5 and 0.5)."""
-    return tuple(float(m) for m in (mean or (0.5,) * channels)), tuple(float(s) for s in (std or (0.5,) * channels))
+    """Per-channel normalisation statistics as float tuples (default 0.5 and 0.5); ``std`` > 0."""
+    mean = (0.5,) * channels if mean is None else check_floats(mean, "mean", length=channels)
+    std = (0.5,) * channels if std is None else check_floats(std, "std", 0, low_open=True, length=channels)
+    return tuple(mean), tuple(std)
+
+
+BRANCHES = ("post", "pre", "inverted")
+
+
+def check_aligned_args(num_classes: object, in_channels: object, maps_per_class: object, depth: object, pool_at: object,
+                       default_pool_at: Sequence[int], kernel_size: object, branch: object,
+                       dampening: object, max_dampening: object = 1.0) -> tuple[int, int, int, int, tuple[int, ...], int, str, float]:  # fmt: skip
+    """The arguments FA-CNN and the hybrid share, checked before any layer is built."""
+    num_classes = check_size(num_classes, "num_classes", 2)
+    in_channels = check_size(in_channels, "in_channels", 1)
+    maps_per_class = check_size(maps_per_class, "maps_per_class", 1)
+    depth = check_size(depth, "depth", 1)
+    pool_at = tuple(sorted(set(default_pool_at if pool_at is None else
+                               check_ints(pool_at, "pool_at", 1, depth, nonempty=False))))  # fmt: skip
+    kernel_size = check_size(kernel_size, "kernel_size", 1)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size={kernel_size} is even: the branch pads by kernel_size // 2 to keep each map's size, "
+                         f"which only an odd kernel does; use {kernel_size - 1} or {kernel_size + 1}")  # fmt: skip
+    if num_classes * maps_per_class > MAX_SIZE:
+        raise ValueError(f"num_classes × maps_per_class = {num_classes * maps_per_class:,} channels is beyond any model "
+                         f"facnn builds (≤ {MAX_SIZE:,}): lower maps_per_class")  # fmt: skip
+    branch = check_choice(branch, "branch", BRANCHES)
+    max_dampening = check_float(max_dampening, "max_dampening", 0, low_open=True)
+    dampening = check_float(dampening, "dampening", 0, max_dampening, low_open=True)
+    return num_classes, in_channels, maps_per_class, depth, pool_at, kernel_size, branch, dampening
 
 
 class AlignedNetwork(nn.Module):
@@ -130,15 +160,19 @@ class FACNN(AlignedNetwork):
         std: Sequence[float] | None = None,
     ):
         super().__init__()
-        if num_classes < 2 or in_channels < 1 or maps_per_class < 1 or depth < 1:
-            raise ValueError("need num_classes ≥ 2, in_channels ≥ 1, maps_per_class ≥ 1, depth ≥ 1")
-        pool_at = tuple(sorted({depth // 3 + 1, 2 * depth // 3 + 1})) if pool_at is None else tuple(pool_at)
-        if any(not 1 <= p <= depth for p in pool_at):
-            raise ValueError(f"pool_at layers must lie in 1..{depth}, got {pool_at}")
-        widths = [hidden] * depth if isinstance(hidden, int) else [int(h) for h in hidden]
-        if len(widths) != depth or min(widths) < 1:
-            raise ValueError(f"hidden must be a positive int or {depth} positive widths (one per layer), got {hidden}")
-        hidden = hidden if isinstance(hidden, int) else widths
+        depth_ = check_size(depth, "depth", 1)
+        num_classes, in_channels, maps_per_class, depth, pool_at, kernel_size, branch, dampening = check_aligned_args(
+            num_classes, in_channels, maps_per_class, depth, pool_at, (depth_ // 3 + 1, 2 * depth_ // 3 + 1), kernel_size,
+            branch, dampening, max_dampening)  # fmt: skip
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = check_size(hidden, "hidden")
+            widths = [hidden] * depth
+        else:
+            widths = hidden = check_ints(hidden, "hidden", 1, MAX_SIZE, length=depth, each="one per layer")
+        learn_dampening, zero_init = check_bool(learn_dampening, "learn_dampening"), check_bool(zero_init, "zero_init")
+        learn_logit_scale = check_bool(learn_logit_scale, "learn_logit_scale")
+        logit_scale = check_float(logit_scale, "logit_scale", 0, low_open=True)
+        max_dampening = float(max_dampening)
         mean, std = _stats(mean, std, in_channels)
         self.config = dict(
             num_classes=num_classes, in_channels=in_channels, maps_per_class=maps_per_class, depth=depth,
@@ -198,6 +232,10 @@ def class_maps(
     TypeError, ValueError
         Bad images, ``target`` out of range, ``layer`` out of range.
     """
+    if not isinstance(model, AlignedNetwork):
+        raise TypeError(f"class_maps reads the class maps of an FA-CNN or a hybrid (AlignedNetwork), got "
+                        f"{type(model).__name__}: for any other classifier use facnn.GradCAM(model, layer=...), "
+                        "facnn.RISE or facnn.Occlusion")  # fmt: skip
     means = class_means(model, x, layer)  # validates x and layer
     t = check_target(target, x.shape[0], model.num_classes, x.device)
     m = means[torch.arange(x.shape[0], device=x.device), t]
@@ -275,6 +313,8 @@ class ResNet(nn.Module):
         std: Sequence[float] | None = None,
     ):
         super().__init__()
+        num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels", 1)
+        width, blocks = check_size(width, "width", 1), check_size(blocks, "blocks", 1)
         mean, std = _stats(mean, std, in_channels)
         self.config = dict(
             num_classes=num_classes, in_channels=in_channels, width=width, blocks=blocks,
@@ -309,8 +349,14 @@ def count_params(model: nn.Module) -> int:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 512) -> Tensor:
-    """Predicted classes of ``x`` in eval mode, in batches."""
+    """Predicted classes of ``x`` in eval mode (the model's mode is restored after), in batches."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"predict needs an nn.Module classifier, got {type(model).__name__}")
     check_images(x, getattr(model, "in_channels", None), getattr(model, "min_size", 1))
+    batch_size = check_int(batch_size, "batch_size", 1, fix="images per forward pass, e.g. 512")
+    was = model.training
     model.eval()
-    with torch.no_grad():
+    try:
         return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was)

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from .attribution_base import Attribution
 from .registry import register_method
+from .validation import MAX_SIZE, check_bool, check_float, check_int
 
 __all__ = ["RISE", "Occlusion"]
 
@@ -44,11 +45,12 @@ class RISE(Attribution):
     def __init__(self, model: nn.Module, n_masks: int = 4000, cells: int = 7, p: float = 0.5, *,
                  batch_size: int = 500, seed: int = 0, fill: float = 0.0, center: bool = False):  # fmt: skip
         super().__init__(model)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n_masks, cells, batch_size)):
-            raise TypeError(f"RISE n_masks, cells and batch_size must be ints, got {n_masks!r}, {cells!r}, {batch_size!r}")
-        if n_masks < 1 or cells < 1 or batch_size < 1 or not 0 < p <= 1:
-            raise ValueError(f"RISE needs n_masks ≥ 1, cells ≥ 1, batch_size ≥ 1 and 0 < p ≤ 1, "
-                             f"got {n_masks}, {cells}, {batch_size}, {p}")  # fmt: skip
+        n_masks = check_int(n_masks, "n_masks", 1, MAX_SIZE, fix="the RISE paper uses 4000-8000 masks")
+        cells = check_int(cells, "cells", 1, fix="mask grid cells per side, e.g. 7")
+        batch_size = check_int(batch_size, "batch_size", 1, fix="masked images per forward pass, e.g. 500")
+        p = check_float(p, "p", 0, 1, low_open=True, fix="the share of cells kept, e.g. 0.5")
+        fill = check_float(fill, "fill", fix="RISE fills masked pixels with it, e.g. 0.0")
+        seed, center = check_int(seed, "seed", 0), check_bool(center, "center")
         self.n_masks, self.cells, self.p, self.batch_size, self.seed, self.fill = n_masks, cells, p, batch_size, seed, fill
         self.center = center
 
@@ -117,13 +119,10 @@ class Occlusion(Attribution):
     def __init__(self, model: nn.Module, window: int = 4, stride: int | None = None, *, fill: float = 0.0,
                  batch_size: int = 256):  # fmt: skip
         super().__init__(model)
-        stride = max(1, window // 2) if stride is None else stride
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (window, stride, batch_size)):
-            raise TypeError(f"occlusion window, stride and batch_size must be ints, got {window!r}, {stride!r}, {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"occlusion batch_size must be ≥ 1, got {batch_size}")
-        if window < 1 or not 1 <= stride <= window:
-            raise ValueError(f"occlusion needs window ≥ 1 and 1 ≤ stride ≤ window, got {window}, {stride}")
+        window = check_int(window, "window", 1, fix="the occluded square's side in pixels, e.g. 4")
+        stride = max(1, window // 2) if stride is None else check_int(stride, "stride", 1, window, fix="at most the window")
+        batch_size = check_int(batch_size, "batch_size", 1, fix="occluded images per forward pass, e.g. 256")
+        fill = check_float(fill, "fill", fix="occlusion replaces each window by it, e.g. 0.0")
         self.window, self.stride, self.fill, self.batch_size = window, stride, fill, batch_size
 
     def windows(self, h: int, w: int, device: torch.device) -> Tensor:

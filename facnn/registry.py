@@ -18,6 +18,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .validation import MAX_SIZE
+
 __all__ = ["register_model", "register_method", "model_class", "model_name", "build_model", "forward_flops", "method_class",
            "model_names", "method_names", "check_model_config"]  # fmt: skip
 
@@ -109,7 +111,6 @@ def forward_flops(name: str, config: dict[str, Any], image_size: int = 28) -> in
     return int(fc.get_total_flops())
 
 
-MAX_SIZE = 1_000_000  # no size in a facnn model config comes near this
 
 
 def check_model_config(name: str, config: Any) -> None:

@@ -45,6 +45,9 @@ class RunFolder:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise NotADirectoryError(f"{self.path} is an existing file, not a folder: a run writes checkpoint.pt and "
+                                     "results.json into a folder; pass a folder path for --out/out_dir (it is created)")  # fmt: skip
         self.checkpoint = self.path / "checkpoint.pt"
         self.results = self.path / "results.json"
         self.config = self.path / "config.json"
@@ -125,7 +128,7 @@ class RunFolder:
         if resume or not (self.checkpoint.is_file() or self.results.is_file()):
             return
         if not overwrite:
-            done = json.loads(self.results.read_text()).get("epochs") if self.results.is_file() else "?"
+            done = self.read_results().get("epochs") if self.results.is_file() else "?"
             raise FileExistsError(f"{self.path} already holds a run ({done} epochs done): pass --resume to continue "
                                   f"it, --overwrite to replace it, or choose another --out")  # fmt: skip
         for f in (self.checkpoint, self.results):
@@ -135,7 +138,26 @@ class RunFolder:
         """A complete run of ``epochs`` epochs is here."""
         if not (self.results.is_file() and self.checkpoint.is_file()):
             return False
-        return json.loads(self.results.read_text()).get("epochs") == epochs
+        return self.read_results().get("epochs") == epochs
+
+    def read_results(self) -> dict[str, Any]:
+        """``results.json`` as a dict; a damaged file is named with the fix (the checkpoint is kept).
+
+        Raises
+        ------
+        ValueError
+            The file is not a JSON object (cut short by a full disk or edited by hand).
+        """
+        try:
+            data = json.loads(self.results.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{self.results} is damaged ({e.msg} at line {e.lineno}, column {e.colno}): it was cut "
+                             f"short or edited; delete it and run again with --resume (checkpoint.pt is kept and "
+                             f"training continues from it)") from None  # fmt: skip
+        if not isinstance(data, dict):
+            raise ValueError(f"{self.results} holds a {type(data).__name__}, not a results record: delete it and run "
+                             "again with --resume")  # fmt: skip
+        return data
 
     def write_config(self, cfg: TrainConfig) -> Path:
         return atomic_write(self.config, lambda p: p.write_text(json.dumps(asdict(cfg), indent=1)))

@@ -275,7 +275,7 @@ def get_or_train(
         folder.wait_unlocked()  # another process is training this config: wait, then use its result
         if folder.finished(cfg.epochs):
             model = load_checkpoint(folder.checkpoint, map_location="cpu").to(dev).eval()
-            return model, json.loads(folder.results.read_text())
+            return model, folder.read_results()
         folder.path.mkdir(parents=True, exist_ok=True)
         cfg_path = folder.write_config(cfg)  # the exact config, so the recorded command is a plain one
         out = folder.path
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg, args = config_from_args(argv)
     try:
         _, results = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
-    except (FileExistsError, RuntimeError) as e:
+    except (FileExistsError, NotADirectoryError, RuntimeError, ValueError) as e:  # ValueError: a damaged or foreign run folder
         raise SystemExit(f"facnn.train: {e}") from None
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({k: results[k] for k in ("model", "dataset", "epochs", "test_accuracy", "params", "wall_time")}))

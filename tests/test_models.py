@@ -115,7 +115,7 @@ def test_constructor_validation():
         FACNN(10, depth=3, pool_at=[5])
     with pytest.raises(ValueError, match="dampening"):
         FACNN(10, dampening=2.0)
-    with pytest.raises(ValueError, match="branch style"):
+    with pytest.raises(ValueError, match="branch='dense' is not one of"):
         FACNN(10, branch="dense")
     with pytest.raises(ValueError, match="one per layer"):
         FACNN(10, depth=3, hidden=[8, 8])
