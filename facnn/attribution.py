@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from .attribution_base import Attribution, _upsample, _upsample_nchw, device_of, eval_mode, resolve_layer
 from .perturbation import RISE, Occlusion
 from .registry import _METHODS, method_class, register_method
+from .validation import check_bool, check_int
 
 __all__ = [
     "Attribution", "IntrinsicMaps", "ClassMaps", "GradCAM", "RISE", "Occlusion", "Contributions", "RandomMaps",
@@ -104,6 +105,8 @@ class GradCAM(Attribution):
     def __init__(self, model: nn.Module, layer: int | str | nn.Module | None = None, *, relu: bool = True,
                  upsample: bool = True, normalize: bool = False):  # fmt: skip
         super().__init__(model)
+        relu, upsample = check_bool(relu, "relu"), check_bool(upsample, "upsample")
+        normalize = check_bool(normalize, "normalize")
         self.layer, self.relu, self.upsample, self.normalize = layer, relu, upsample, normalize
         self._module = resolve_layer(model, layer)
 
@@ -161,13 +164,13 @@ class RandomMaps(Attribution):
 
     def __init__(self, model: nn.Module, seed: int = 0):
         super().__init__(model)
-        self.seed = seed
+        self.seed = check_int(seed, "seed", 0)
         self.reset()
 
     def reset(self, seed: int | None = None) -> None:
         """Restart the generator (with ``seed`` when given)."""
         if seed is not None:
-            self.seed = seed
+            self.seed = check_int(seed, "seed", 0)
         self._generator = torch.Generator().manual_seed(self.seed)
 
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:

@@ -138,8 +138,9 @@ class BcosNet(DynamicLinearNetwork):
         num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels")
         kernels = check_ints(kernels, "kernels", 1, MAX_SIZE)
         n = len(kernels)
-        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer")
-        channels = check_ints(channels, "channels", 1, MAX_SIZE, length=n - 1, each="one per hidden layer", nonempty=False)
+        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer: kernels has that many")
+        channels = check_ints(channels, "channels", 1, MAX_SIZE, length=n - 1, nonempty=False,
+                              each="one per hidden layer: one fewer than kernels")  # fmt: skip
         b, max_out = check_float(b, "b", 1), check_int(max_out, "max_out", 1)
         scale = check_float(scale, "scale", 0, low_open=True)
         temperature = check_float(temperature, "temperature", 0, low_open=True)

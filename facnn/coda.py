@@ -132,9 +132,10 @@ class CoDANet(DynamicLinearNetwork):
         num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels")
         kernels = check_ints(kernels, "kernels", 1, MAX_SIZE)
         n = len(kernels)
-        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer")
-        ranks = check_ints(ranks, "ranks", 1, MAX_SIZE, length=n, each="one per layer")
-        channels = check_ints(channels, "channels", 1, MAX_SIZE, length=n - 1, each="one per hidden layer", nonempty=False)
+        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer: kernels has that many")
+        ranks = check_ints(ranks, "ranks", 1, MAX_SIZE, length=n, each="one per layer: kernels has that many")
+        channels = check_ints(channels, "channels", 1, MAX_SIZE, length=n - 1, nonempty=False,
+                              each="one per hidden layer: one fewer than kernels")  # fmt: skip
         temperature = check_float(temperature, "temperature", 0, low_open=True)
         logit_bias = check_float(logit_bias, "logit_bias")
         self.config = dict(

@@ -148,6 +148,9 @@ def load_config(name_or_path: str | os.PathLike, **overrides: Any) -> TrainConfi
     ValueError
         Unknown keys (in the file or the overrides), or invalid values.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"load_config takes a config name or a JSON file path, got {type(name_or_path).__name__}: "
+                        f"e.g. load_config('fashion_mnist_facnn')")  # fmt: skip
     path = Path(name_or_path)
     if not path.is_file():
         path = CONFIG_DIR / f"{name_or_path}.json"

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from .folder_data import FolderData
 from .paths import data_dir
+from .validation import check_bool
 
 __all__ = ["ImageData", "FolderData", "load_dataset", "batches", "augment", "DATASETS"]
 
@@ -201,6 +202,9 @@ def load_dataset(
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    check_bool(download, "download")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root={root!r} must be a folder path (str or pathlib.Path), got {type(root).__name__}")
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a string, one of {DATASETS}; got {type(name).__name__}")
     name = name.lower().replace("_", "-")

@@ -227,13 +227,18 @@ def make_grids(model: nn.Module, x: Tensor, y: Tensor, *, n: int = 3, n_grids: i
     ValueError
         Fewer than ``n²`` classes have a confident correct image.
     """
-    for name, v, low in (("n", n, 1), ("n_grids", n_grids, 1), ("batch_size", batch_size, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ValueError(f"make_grids needs {name} to be an int ≥ {low}, got {v!r}")
+    n, n_grids = check_int(n, "n", 1, fix="cells per grid side, e.g. 3"), check_int(n_grids, "n_grids", 1)
+    batch_size, seed = check_int(batch_size, "batch_size", 1), check_int(seed, "seed", 0)
+    min_confidence = check_float(min_confidence, "min_confidence", 0, 1, fix="a probability, e.g. 0.5")
+    check_images(x, None)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"make_grids needs as many labels as images (≥ 1), got {len(x)} images and {len(y)} labels")
+    was = model.training
     model.eval()
-    logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    try:
+        logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was)
     bce = getattr(model, "logit_bias", None) is not None
     conf = (logits.sigmoid() if bce else logits.softmax(1)).gather(1, y[:, None])[:, 0]
     ok = (logits.argmax(1) == y) & (conf >= min_confidence)
@@ -276,6 +281,7 @@ def pointing_game(explainer: Any, grids: Tensor, classes: Tensor, n: int = 3) ->
     ``explainer`` is any object with ``.attribute(x, target) -> (B, H, W)``; its
     ``.attribute_classes(x, classes) -> (B, K, H, W)`` is used when present.
     """
+    n = check_int(n, "n", 1, fix="the n make_grids used, e.g. 3")
     if grids.dim() != 4 or classes.dim() != 2 or len(classes) != len(grids):
         raise ValueError(f"grids must be (G, C, H, W) and classes (G, n²), got {tuple(grids.shape)} and {tuple(classes.shape)}")
     if classes.shape[1] != n * n or grids.shape[-2] % n or grids.shape[-1] % n:

@@ -139,6 +139,10 @@ def wilson(p: float, n: int) -> dict[str, Any]:
     >>> w = wilson(0.9, 10000); round(w["low"], 4), round(w["high"], 4)
     (0.894, 0.9057)
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"wilson: n={n!r} must be the number of images, an int ≥ 1")
+    if not 0 <= p <= 1:
+        raise ValueError(f"wilson: p={p!r} must be an accuracy in [0, 1] (a share, not a count or a percent)")
     z = 1.959964
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

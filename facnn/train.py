@@ -20,6 +20,7 @@ import inspect
 import json
 import math
 import os
+import re
 import shlex
 import time
 from pathlib import Path
@@ -72,6 +73,8 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000, device="cpu", rank:
 
 
 def _device(name: str) -> torch.device:
+    if not isinstance(name, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name):
+        raise ValueError(f"device={name!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)

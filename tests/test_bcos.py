@@ -94,7 +94,7 @@ def test_bad_inputs_are_refused():
         m.intrinsic_maps(torch.rand(1, 1, 12, 12), torch.tensor([[0]]), layer=2)
     with pytest.raises(ValueError, match="b ≥ 1"):
         BcosConv2d(2, 2, b=0.5)
-    with pytest.raises(ValueError, match=r"strides has 1 values, expected 2 \(one per layer\)"):
+    with pytest.raises(ValueError, match=r"strides has 1 values, expected 2 \(one per layer: kernels"):
         BcosNet(4, kernels=(3, 3), strides=(1,), channels=(4,))
 
 

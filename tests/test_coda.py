@@ -70,7 +70,7 @@ def test_paper_cifar_config_builds_and_runs():
 def test_coda_input_errors():
     with pytest.raises(ValueError, match="channels"):
         small()(torch.rand(1, 3, 12, 12))
-    with pytest.raises(ValueError, match=r"strides has 2 values, expected 1 \(one per layer\)"):
+    with pytest.raises(ValueError, match=r"strides has 2 values, expected 1 \(one per layer: kernels"):
         CoDANet(4, kernels=(3,), strides=(1, 1), channels=(), ranks=(2,))
 
 

@@ -298,7 +298,7 @@ CONSTRUCTORS = [  # (entry point, kwargs, exception, message)
     ("HybridFACNN", dict(num_classes=10, hidden=-1), ValueError, "hidden=-1 is out of range"),
     ("CoDANet", dict(num_classes=10, temperature=0), ValueError, "temperature=0 is out of range"),
     ("CoDANet", dict(num_classes=10, temperature=float("inf")), ValueError, "temperature=inf is not a finite"),
-    ("CoDANet", dict(num_classes=10, kernels=[3], strides=[1, 1], channels=[], ranks=[4]), ValueError, "strides has 2 values, expected 1"),
+    ("CoDANet", dict(num_classes=10, kernels=[3], strides=[1, 1], channels=[], ranks=[4]), ValueError, "strides has 2 values, expected 1 .one per layer: kernels"),
     ("CoDANet", dict(num_classes=10.5), TypeError, "num_classes=10.5 must be an int"),
     ("BcosNet", dict(num_classes=10, b=0.5), ValueError, "b=0.5 is out of range"),
     ("BcosNet", dict(num_classes=10, max_out=0), ValueError, "max_out=0 is out of range"),
@@ -509,6 +509,17 @@ ENTRY_POINTS = {  # name -> (build with one argument replaced, arguments to vary
     "ResNet": (lambda **kw: __import__("facnn").ResNet(**{"num_classes": 10, **kw}),
                ["num_classes", "in_channels", "width", "blocks", "mean", "std"],
                lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
+    "HybridFACNN": (lambda **kw: __import__("facnn").HybridFACNN(**{"num_classes": 10, "depth": 2, "hidden": 8, **kw}),
+                    ["num_classes", "in_channels", "trunk_width", "trunk_stages", "maps_per_class", "depth", "hidden",
+                     "dampening", "pool_at", "kernel_size", "branch", "mean", "std"],
+                    lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
+    "CoDANet": (lambda **kw: __import__("facnn").CoDANet(**{"num_classes": 10, **kw}),
+                ["num_classes", "in_channels", "kernels", "strides", "channels", "ranks", "temperature", "logit_bias"],
+                lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
+    "BcosNet": (lambda **kw: __import__("facnn").BcosNet(**{"num_classes": 10, **kw}),
+                ["num_classes", "in_channels", "kernels", "strides", "channels", "b", "max_out", "scale", "temperature",
+                 "logit_bias"],
+                lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
     "RISE": (lambda **kw: __import__("facnn").RISE(_facnn().eval(), **{"n_masks": 8, **kw}),
              ["n_masks", "cells", "p", "batch_size", "seed", "fill", "center"],
              lambda e: e.attribute(torch.rand(1, 1, 28, 28), 1)),
@@ -534,3 +545,49 @@ def test_wrong_arguments_are_refused_by_name_or_work(entry, data):
     # accepted: it must have worked and given finite numbers
     if isinstance(out, torch.Tensor):
         assert bool(torch.isfinite(out).all()), f"{entry}({name}={value!r}) was accepted but gives NaN/Inf"
+
+
+def _more_cases():
+    import facnn
+    from facnn import stats
+    from facnn.data import load_dataset
+    from facnn.metrics import make_grids, pointing_game
+
+    m = _facnn().eval()
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
+    return [
+        ("GradCAM relu text", lambda: facnn.GradCAM(m, layer=-1, relu="yes"), TypeError, "relu='yes' must be True or False"),
+        ("RandomMaps seed -1", lambda: facnn.RandomMaps(m, seed=-1), ValueError, "seed=-1 is out of range"),
+        ("RandomMaps seed text", lambda: facnn.RandomMaps(m, seed="a"), TypeError, "seed='a' must be an int"),
+        ("make_grids confidence nan", lambda: make_grids(m, x, y, min_confidence=float("nan")), ValueError, "min_confidence=nan"),
+        ("make_grids confidence 2", lambda: make_grids(m, x, y, min_confidence=2), ValueError, r"min_confidence=2 .*\[0, 1\]"),
+        ("make_grids seed text", lambda: make_grids(m, x, y, seed="a"), TypeError, "seed='a' must be an int"),
+        ("pointing_game n float", lambda: pointing_game(facnn.RandomMaps(m), torch.rand(2, 1, 84, 84),
+                                                        torch.randint(0, 10, (2, 9)), n=3.0), TypeError, "n=3.0 must be an int"),
+        ("load_dataset download text", lambda: load_dataset("cifar10", "test", "/nowhere", download="yes"), TypeError,
+         "download='yes' must be True or False"),
+        ("load_dataset root int", lambda: load_dataset("fashion-mnist", "test", 5), TypeError, "root=5 must be a folder path"),
+        ("load_config int", lambda: facnn.load_config(3), TypeError, "load_config takes a config name"),
+        ("wilson p > 1", lambda: stats.wilson(5, 3), ValueError, "p=5 must be an accuracy in"),
+        ("wilson n 0", lambda: stats.wilson(0.5, 0), ValueError, "n=0 must be the number of images"),
+        ("get_or_train device", lambda: facnn.get_or_train(facnn.TrainConfig(dataset="digits", epochs=1), device="tpu"),
+         ValueError, "device='tpu'"),
+    ]  # fmt: skip
+
+
+MORE_CASES = _more_cases()
+
+
+@pytest.mark.parametrize("what,call,exc,message", MORE_CASES, ids=[c[0] for c in MORE_CASES])
+def test_the_rest_of_the_api_refuses_with_the_argument_named(what, call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+def test_make_grids_restores_the_models_mode():
+    from facnn.metrics import make_grids
+
+    m = _facnn().train()
+    with pytest.raises(ValueError, match="confident correct images"):
+        make_grids(m, torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4]))
+    assert m.training
