@@ -371,15 +371,6 @@ def _explain_cases():
     ]  # fmt: skip
 
 
-EXPLAIN_CASES = _explain_cases()
-
-
-@pytest.mark.parametrize("what,call,exc,message", EXPLAIN_CASES, ids=[c[0] for c in EXPLAIN_CASES])
-def test_explainers_and_metrics_refuse_with_the_argument_named(what, call, exc, message):
-    with pytest.raises(exc, match=message):
-        call()
-
-
 def test_numbers_in_the_forms_users_pass_work():
     from facnn.metrics import PixelRemoval
 
@@ -575,11 +566,11 @@ def _more_cases():
     ]  # fmt: skip
 
 
-MORE_CASES = _more_cases()
+API_CASES = _explain_cases() + _more_cases()
 
 
-@pytest.mark.parametrize("what,call,exc,message", MORE_CASES, ids=[c[0] for c in MORE_CASES])
-def test_the_rest_of_the_api_refuses_with_the_argument_named(what, call, exc, message):
+@pytest.mark.parametrize("what,call,exc,message", API_CASES, ids=[c[0] for c in API_CASES])
+def test_explainers_metrics_and_loaders_refuse_with_the_argument_named(what, call, exc, message):
     with pytest.raises(exc, match=message):
         call()
 
