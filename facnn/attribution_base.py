@@ -8,14 +8,13 @@ from the logits, channels and size from the input; a model that declares ``in_ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .modes import eval_mode  # noqa: F401  (explainers use it from here)
 from .validation import check_images, check_target
 
 __all__ = ["Attribution", "eval_mode", "resolve_layer", "device_of"]
@@ -56,21 +55,6 @@ def resolve_layer(model: nn.Module, layer: int | str | nn.Module | None) -> nn.M
                          f"e.g. one of {names}")  # fmt: skip
     raise TypeError(f"layer must be a module, a dotted name (one of {names}, ...) or, for FA-CNN, an int; "
                     f"got {type(layer).__name__}")  # fmt: skip
-
-
-@contextmanager
-def eval_mode(model: Any) -> Iterator[Any]:
-    """Put ``model`` in eval mode for the block and restore its previous mode (a plain callable
-    is left as it is)."""
-    if not isinstance(model, nn.Module):
-        yield model
-        return
-    was = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was)
 
 
 def _upsample_nchw(m: Tensor, size: tuple[int, int]) -> Tensor:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .modes import eval_mode
 from .validation import check_choice, check_float, check_floats, check_images, check_int
 
 __all__ = ["pearson", "PixelRemoval", "percent_grid", "removal_order", "make_grids", "grid_shares", "pointing_game", "DEFAULT_PERCENTS"]
@@ -162,9 +163,7 @@ class PixelRemoval:
         rank = removal_order(maps.to(x.device), self.order).view(b, 1, h, w)
         filler = None if self.fill == "road" else _fill_images(x, self.fill, self.mean, self.blur_sigma)
         counts = torch.tensor([round(p / 100 * h * w) for p in self.percents], device=x.device)
-        was = self.model.training
-        self.model.eval()
-        try:
+        with eval_mode(self.model):
             per_chunk = max(1, self.batch_size // b)
             hits = torch.zeros(len(counts), b, dtype=torch.bool)
             for s in range(0, len(counts), per_chunk):
@@ -175,8 +174,6 @@ class PixelRemoval:
                     removed = torch.where(rank.unsqueeze(0) < n, filler.unsqueeze(0), x.unsqueeze(0))  # (L, B, C, H, W)
                 pred = self.model(removed.flatten(0, 1)).argmax(1).view(len(n), b)
                 hits[s : s + len(n)] = (pred == y.to(x.device)).cpu()
-        finally:
-            self.model.train(was)
         self.correct += hits.sum(1)
         self._hits.append(hits.T)
         self.count += b
@@ -233,12 +230,8 @@ def make_grids(model: nn.Module, x: Tensor, y: Tensor, *, n: int = 3, n_grids: i
     check_images(x, None)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"make_grids needs as many labels as images (≥ 1), got {len(x)} images and {len(y)} labels")
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-    finally:
-        model.train(was)
     bce = getattr(model, "logit_bias", None) is not None
     conf = (logits.sigmoid() if bce else logits.softmax(1)).gather(1, y[:, None])[:, 0]
     ok = (logits.argmax(1) == y) & (conf >= min_confidence)

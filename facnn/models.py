@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .modes import eval_mode
 from .layers import ClassPoolHead, DampenedResidual, InputAlign
 from .registry import build_model, model_name, register_model
 from .validation import (check_bool, check_choice, check_float, check_floats, check_images, check_int, check_ints, check_layer,
@@ -354,9 +355,5 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 512) -> Tensor:
         raise TypeError(f"predict needs an nn.Module classifier, got {type(model).__name__}")
     check_images(x, getattr(model, "in_channels", None), getattr(model, "min_size", 1))
     batch_size = check_int(batch_size, "batch_size", 1, fix="images per forward pass, e.g. 512")
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
-    finally:
-        model.train(was)

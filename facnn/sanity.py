@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .modes import in_eval_mode
+
 __all__ = ["layer_order", "randomise", "similarities", "cascading_randomisation", "independent_randomisation",
            "sanity_experiment", "data_randomisation", "rebind", "shuffled_twin_config", "example_maps"]
 
@@ -114,8 +116,8 @@ def similarities(original: Tensor, randomised: Tensor) -> dict[str, np.ndarray]:
 MapFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
 
 
+@in_eval_mode
 def _run(model: nn.Module, explain: MapFn, x: Tensor, y: Tensor, steps: Sequence[Sequence[str]], seed: int) -> list[dict[str, Any]]:
-    model.eval()
     original = explain(model, x, y)
     layers = dict(layer_order(model))
     rows = [dict(randomised=[], **similarities(original, original))]

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .models import FACNN, class_maps
+from .modes import in_eval_mode
 
 __all__ = ["final_correlations", "theorem1_error", "gradcam_captum", "head_error", "morph_profile", "MorphLayer", "layer_correlations",
            "randomize_batchnorm"]  # fmt: skip
@@ -104,6 +105,7 @@ class MorphLayer:
     corr_to_final: float  # mean Pearson correlation of M_{l+1} (upsampled) with M_L, for the predicted class
 
 
+@in_eval_mode
 @torch.no_grad()
 def morph_profile(model: FACNN, x: Tensor, target: Tensor | int | None = None) -> list[MorphLayer]:
     """Measure Theorem 2 / Lemma 3 on every layer for images ``x`` (class maps of ``target``,
@@ -117,7 +119,6 @@ def morph_profile(model: FACNN, x: Tensor, target: Tensor | int | None = None) -
 
     if x.dtype != torch.float64:
         model, x = copy.deepcopy(model).double(), x.double()
-    model.eval()
     maps = model.feature_maps(x)
     b, r, c = x.shape[0], model.maps_per_class, model.num_classes
     t = model.head(maps[-1]).argmax(1) if target is None else torch.as_tensor(target, device=x.device).expand(b)
@@ -166,6 +167,7 @@ def layer_correlations(model: FACNN, x: Tensor, target: Tensor | int, per_image:
     return out
 
 
+@in_eval_mode
 @torch.no_grad()
 def final_correlations(model: FACNN, x: Tensor, target: Tensor | int | None = None) -> list[Tensor]:
     """Per layer ``1..L``, each image's Pearson correlation between its class map (upsampled) and
@@ -173,7 +175,6 @@ def final_correlations(model: FACNN, x: Tensor, target: Tensor | int | None = No
     Their means are :class:`MorphLayer`'s ``corr_to_final`` (Theorem 2's slow morph, image by image)."""
     from .metrics import pearson
 
-    model.eval()
     maps = model.feature_maps(x)
     b = x.shape[0]
     t = model.head(maps[-1]).argmax(1) if target is None else torch.as_tensor(target, device=x.device).expand(b)

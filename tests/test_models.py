@@ -162,3 +162,24 @@ def test_forward_flops_follow_the_architecture():
     deep, default = (forward_flops("facnn", {"num_classes": 10, "in_channels": 1, **asdict(load_config(c))["model_config"]})
                      for c in ("fashion_mnist_facnn24", "fashion_mnist_facnn"))  # fmt: skip
     assert 2 < deep / default < 3  # the 24-layer model: 132 vs 54 MFLOPs
+
+
+def test_functions_that_run_a_model_hand_it_back_in_its_mode():
+    """predict, the theorem checks, pixel removal and the sanity checks put a model in eval mode
+    only while they run it (facnn.modes.eval_mode), whatever mode it came in."""
+    from facnn import sanity, theory
+    from facnn.metrics import PixelRemoval
+
+    x, y = torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])
+    calls = {
+        "predict": lambda m: predict(m, x),
+        "morph_profile": lambda m: theory.morph_profile(m, x),
+        "final_correlations": lambda m: theory.final_correlations(m, x),
+        "PixelRemoval.update": lambda m: PixelRemoval(m, percents=[0, 50]).update(x, y, torch.rand(3, 28, 28)),
+        "cascading_randomisation": lambda m: sanity.cascading_randomisation(
+            m, lambda net, xs, ys: class_maps(net, xs, ys), x, y),
+    }  # fmt: skip
+    for name, call in calls.items():
+        m = FACNN(10, depth=2, hidden=8).train()
+        call(m)
+        assert m.training, f"{name} left the model in eval mode"
