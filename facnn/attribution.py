@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .attribution_base import Attribution, _upsample, _upsample_nchw, device_of, eval_mode, resolve_layer
+from .attribution_base import Attribution, device_of, eval_mode, resolve_layer
 from .perturbation import RISE, Occlusion
 from .registry import _METHODS, method_class, register_method
+from .resize import upsample
 from .validation import check_bool, check_int
 
 __all__ = [
@@ -71,7 +72,7 @@ class IntrinsicMaps(Attribution):
 
     def _attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
         with torch.no_grad() if self.model.intrinsic_kind == "class maps" else torch.enable_grad():
-            return _upsample_nchw(self.model.intrinsic_maps(x, classes, self.layer), x.shape[-2:]).detach()
+            return upsample(self.model.intrinsic_maps(x, classes, self.layer), x.shape[-2:]).detach()
 
 
 class ClassMaps(IntrinsicMaps):
@@ -130,7 +131,7 @@ class GradCAM(Attribution):
         if self.relu:
             cam = cam.clamp_min(0)
         if self.upsample:
-            cam = _upsample(cam, x.shape[-2:])
+            cam = upsample(cam, x.shape[-2:])
         if self.normalize:
             cam = cam / cam.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1)
         return cam

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .modes import eval_mode  # noqa: F401  (explainers use it from here)
@@ -55,18 +54,6 @@ def resolve_layer(model: nn.Module, layer: int | str | nn.Module | None) -> nn.M
                          f"e.g. one of {names}")  # fmt: skip
     raise TypeError(f"layer must be a module, a dotted name (one of {names}, ...) or, for FA-CNN, an int; "
                     f"got {type(layer).__name__}")  # fmt: skip
-
-
-def _upsample_nchw(m: Tensor, size: tuple[int, int]) -> Tensor:
-    if m.shape[-2:] == size:
-        return m
-    return F.interpolate(m, size=size, mode="bilinear", align_corners=False)
-
-
-def _upsample(m: Tensor, size: tuple[int, int]) -> Tensor:
-    if m.shape[-2:] == size:
-        return m
-    return F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
 
 
 class Attribution:

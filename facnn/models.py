@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import resize
 from .modes import eval_mode
 from .layers import ClassPoolHead, DampenedResidual, InputAlign
 from .registry import build_model, model_name, register_model
@@ -240,9 +241,7 @@ def class_maps(
     means = class_means(model, x, layer)  # validates x and layer
     t = check_target(target, x.shape[0], model.num_classes, x.device)
     m = means[torch.arange(x.shape[0], device=x.device), t]
-    if upsample and m.shape[-2:] != x.shape[-2:]:
-        m = F.interpolate(m.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False).squeeze(1)
-    return m
+    return resize.upsample(m, x.shape[-2:]) if upsample else m
 
 
 @torch.no_grad()
@@ -263,7 +262,7 @@ def all_class_maps(model: FACNN, x: Tensor, upsample: bool = True) -> tuple[Tens
             by_size.setdefault(tuple(m.shape[-2:]), []).append(i)
         for size, idx in by_size.items():
             if size != tuple(x.shape[-2:]):
-                up = F.interpolate(torch.cat([out[i] for i in idx], 1), size=x.shape[-2:], mode="bilinear", align_corners=False)
+                up = resize.upsample(torch.cat([out[i] for i in idx], 1), x.shape[-2:])
                 for j, i in enumerate(idx):
                     out[i] = up[:, j * c : (j + 1) * c]
     return model.head(maps[-1]), out

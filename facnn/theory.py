@@ -43,11 +43,11 @@ import copy
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .models import FACNN, class_maps
 from .modes import in_eval_mode
+from .resize import upsample
 
 __all__ = ["final_correlations", "theorem1_error", "gradcam_captum", "head_error", "morph_profile", "MorphLayer", "layer_correlations",
            "randomize_batchnorm"]  # fmt: skip
@@ -127,7 +127,7 @@ def morph_profile(model: FACNN, x: Tensor, target: Tensor | int | None = None) -
     cmap = model.head.class_maps  # (B, C·R, h, w) -> (B, C, h, w)
 
     final = cmap(maps[-1])[idx, t]
-    final_up = F.interpolate(final[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    final_up = upsample(final, x.shape[-2:])
     out = []
     for l, layer in enumerate(model.layers):
         a, a_next = maps[l], maps[l + 1]
@@ -137,7 +137,7 @@ def morph_profile(model: FACNN, x: Tensor, target: Tensor | int | None = None) -
         d_class = (cmap(a_next) - cmap(pa)).flatten(2).norm(dim=2)  # (B, C)
         f_group = fa.view(b, c, r, -1).flatten(2).norm(dim=2) * lam / r**0.5  # (B, C)
         ratio = float((d_class / f_group.clamp_min(1e-30)).where(f_group > 0, torch.zeros_like(d_class)).max())
-        m_up = F.interpolate(cmap(a_next)[idx, t][:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        m_up = upsample(cmap(a_next)[idx, t], x.shape[-2:])
         out.append(MorphLayer(
             layer=l + 1, dampening=lam, pooled=not isinstance(layer.pool, torch.nn.Identity), step=step,
             bound=lam * float(fa.norm()), relative_step=step / max(float(pa.norm()), 1e-30),
@@ -181,7 +181,7 @@ def final_correlations(model: FACNN, x: Tensor, target: Tensor | int | None = No
     idx = torch.arange(b, device=x.device)
 
     def up(a: Tensor) -> Tensor:
-        return F.interpolate(model.head.class_maps(a)[idx, t][:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        return upsample(model.head.class_maps(a)[idx, t], x.shape[-2:])
 
     final = up(maps[-1])
     return [pearson(up(a), final) for a in maps[1:]]
