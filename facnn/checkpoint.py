@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .files import atomic_write, clean_stale_temps  # noqa: F401  (re-exported: facnn.checkpoint.atomic_write)
 from .registry import build_model, model_name
 
 __all__ = ["CheckpointError", "save_checkpoint", "read_checkpoint", "load_checkpoint", "atomic_write", "clean_stale_temps"]
@@ -25,47 +26,6 @@ FORMAT = "facnn-checkpoint/1"
 
 class CheckpointError(ValueError):
     """A checkpoint is unreadable, not a facnn checkpoint, or does not fit the model."""
-
-
-def atomic_write(path: str | os.PathLike, write, check=None) -> Path:
-    """Call ``write(tmp_path)``, fsync, ``check(tmp_path)`` (e.g. read it back), and rename onto
-    ``path``: readers see the old or the new file, and a file that fails ``check`` never replaces
-    a good one. The temporary file is removed on any failure; :func:`clean_stale_temps` removes
-    those a killed process left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        if check is not None:
-            check(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
-    """Remove the ``.<name>.<pid>.tmp`` files of processes that no longer run; return them."""
-    removed = []
-    for tmp in Path(folder).glob(".*.*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
 
 
 _PLAIN = (str, int, float, bool, type(None), torch.Tensor)

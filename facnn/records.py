@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .files import atomic_write
 from .paths import figures_dir, project_root, records_dir
 
 _STARTED: dict[str, float] = {}  # notebook -> monotonic time its parameters were read
@@ -168,9 +169,7 @@ def _read(experiment: str, folder: Path | None = None) -> dict[str, Any]:
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_plain) + "\n")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, default=_plain) + "\n"))
 
 
 def committed_run(experiment: str, params: Mapping[str, Any]) -> dict[str, Any] | None:

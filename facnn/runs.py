@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import _alive, atomic_write, clean_stale_temps, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .files import atomic_write, clean_stale_temps, pid_alive
 from .config import TrainConfig
 from .models import count_params
 from .paths import checkpoint_dir
@@ -72,7 +73,7 @@ class RunFolder:
                 owner = lock.read_text().split() if lock.is_file() else []
                 pid = int(owner[0]) if owner and owner[0].isdigit() else None
                 host = owner[1] if len(owner) > 1 else None
-                if pid is not None and (host != socket.gethostname() or _alive(pid)):
+                if pid is not None and (host != socket.gethostname() or pid_alive(pid)):
                     raise RunLocked(f"another run (pid {pid} on {host}) is writing to {self.path}: wait for it to "
                                        f"finish or use another --out (delete {lock} only if that process is gone)") from None  # fmt: skip
                 lock.unlink(missing_ok=True)  # stale: its process is gone
@@ -98,7 +99,7 @@ class RunFolder:
             return None
         pid = int(owner[0]) if owner and owner[0].isdigit() else None
         host = owner[1] if len(owner) > 1 else None
-        alive = pid is not None and (host != socket.gethostname() or _alive(pid))
+        alive = pid is not None and (host != socket.gethostname() or pid_alive(pid))
         return " ".join(owner) if alive else None
 
     def wait_unlocked(self, timeout_s: float = 6 * 3600, poll_s: float = 2.0) -> None:

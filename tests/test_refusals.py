@@ -217,7 +217,7 @@ def test_metrics_refuse_what_they_cannot_score():
         PixelRemoval(m).update(x, y, torch.full((2, 28, 28), float("nan")))
     with pytest.raises(ValueError, match="batch_size"):
         PixelRemoval(m, batch_size=0)
-    with pytest.raises(ValueError, match="n to be an int ≥ 1"):
+    with pytest.raises(ValueError, match="n=0 is out of range: expected an int ≥ 1"):
         make_grids(m, x, y, n=0)
     with pytest.raises(ValueError, match="n_grids"):
         make_grids(m, x, y, n_grids=0)
