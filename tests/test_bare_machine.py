@@ -126,17 +126,24 @@ def test_a_real_browser_draws_the_png(tmp_path, fresh_export):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (600, 400)
 
 
-def test_papermill_as_typed_without_output_path_and_without_browser(tmp_path):
-    """``papermill notebooks/01_theorems.ipynb`` (no output path) with stdout piped: papermill writes the
-    executed notebook to stdout; with no browser and an unwritable home it must finish, figures as HTML."""
-    r = _run([sys.executable, "-m", "papermill", "notebooks/01_theorems.ipynb", *TINY_01, "-k", "python3"], 300,
-             "papermill notebook 01 with no browser", cwd=ROOT, env=_env(tmp_path))  # fmt: skip
+@pytest.mark.parametrize("cwd", [".", "notebooks"])
+def test_papermill_as_typed_without_output_path_and_without_browser(tmp_path, cwd):
+    """``papermill notebooks/01_theorems.ipynb`` (no output path) with stdout piped, from the
+    repository root and from notebooks/ (papermill starts the kernel in the shell's directory,
+    nbval and JupyterLab in the notebook's): papermill writes the executed notebook to stdout;
+    with no browser and an unwritable home it must finish, figures as HTML, records in place."""
+    notebook = str(Path(os.path.relpath(ROOT / "notebooks" / "01_theorems.ipynb", ROOT / cwd)))
+    r = _run([sys.executable, "-m", "papermill", notebook, *TINY_01, "-k", "python3"], 300,
+             "papermill notebook 01 with no browser", cwd=ROOT / cwd, env=_env(tmp_path))  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     executed = json.loads(r.stdout)
     assert executed["metadata"]["papermill"]["exception"] is None
     out = tmp_path / "runs" / "figures"
     assert (out / "theorem2_morph.html").is_file() and not list(out.glob("*.png"))
-    assert json.loads((out / "theorems.json").read_text())["runs"][0]["parameters"]["n_random_models"] == 2
+    run = json.loads((out / "theorems.json").read_text())["runs"][0]
+    assert run["records"][0]["theorem1_error"] <= 1e-5 and run["parameters"]["n_random_models"] == 2
+    assert run["weights"].startswith("pretrained fashion-mnist/facnn sha256:")
+    assert run["command"].startswith("papermill notebooks/01_theorems.ipynb out.ipynb -y ")
     stderr_outputs = [o["text"] for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
                       if o.get("name") == "stderr" and "no PNG figures" in "".join(o["text"])]  # fmt: skip
     assert len(stderr_outputs) == 1, "the notebook should say once how to get PNGs"
