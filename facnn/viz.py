@@ -116,16 +116,29 @@ def table_figure(records: Sequence[Mapping[str, Any]], columns: Sequence[str], t
     """A plotly table of ``records`` (floats shown with 4 decimals)."""
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
     cells = [[fmt(r.get(c, "")) for r in records] for c in columns]
-    # Columns get width in proportion to their longest text (within limits); the height then
-    # counts each row's wrapped lines at ~7 px per character, so no row is cut off.
-    width = 1100
+    # Columns get width in proportion to their longest text (within limits), but never less than
+    # their longest word needs (plotly clips a word wider than its column, 7.2 px a character at
+    # most); the height then counts each row's wrapped lines at 6.5 px a character (the 12-px
+    # font's mean, measured on the claims table), so no row is cut off. 960 px fits a JupyterLab
+    # output area (a wider figure is clipped there).
+    width, char_px, mean_char_px = 960, 7.2, 6.5
     texts = [[str(c), *col] for c, col in zip(columns, cells)]
-    need = [max(max(len(w) for t in col for w in t.split() or [""]) + 3, min(max(map(len, col)), 60), 6) for col in texts]
-    px = [width * n / sum(need) for n in need]
-    lines = lambda text, w: max(1, -(-len(text) // max(int(w / 7.2), 1)))  # noqa: E731
+    longest_word = [max(len(w) for t in col for w in t.split() or [""]) for col in texts]
+    need = [max(lw + 3, min(max(map(len, col)), 60), 6) for lw, col in zip(longest_word, texts)]
+    floor = [lw * char_px + 16 for lw in longest_word]
+    fixed: dict[int, float] = {}  # columns held at their floor; the others share what is left by need
+    while True:
+        rest = [i for i in range(len(need)) if i not in fixed]
+        share = {i: (width - sum(fixed.values())) * need[i] / sum(need[j] for j in rest) for i in rest}
+        low = [i for i in rest if share[i] < floor[i]]
+        if not low:
+            break
+        fixed.update((i, floor[i]) for i in low)
+    px = [fixed.get(i, share.get(i, 0.0)) for i in range(len(need))]
+    lines = lambda text, w: max(1, -(-len(text) // max(int((w - 16) / mean_char_px), 1)))  # noqa: E731
     header = max(lines(str(c), w) for c, w in zip(columns, px))
     rows = [max(lines(col[i], w) for col, w in zip(cells, px)) for i in range(len(records))]
-    fig = go.Figure(go.Table(columnwidth=need, header=dict(values=list(columns), height=22),
+    fig = go.Figure(go.Table(columnwidth=px, header=dict(values=list(columns), height=22),
                              cells=dict(values=cells, height=22, align="left")))  # fmt: skip
     fig.update_layout(title=title, width=width, height=70 + 22 * header + sum(22 * r + 4 for r in rows) + 30,
                       margin=dict(t=60, b=10, l=10, r=10))  # fmt: skip
