@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup dataset browser reproduce lab screenshots test bench sync clean-cache
+.PHONY: setup dataset browser reproduce lab screenshots test bench sync format lint clean-cache
 
 setup: $(VENV)/.installed dataset
 
@@ -33,7 +33,7 @@ dataset:
 # Optional: Chromium lets kaleido write PNGs beside the HTML/JSON figures (make reproduce, make screenshots).
 # Found by the lookup kaleido itself uses; without it every figure is still written as HTML and JSON.
 browser: setup
-	@if $(BIN)/python -c "import sys; from facnn.png_export import find_browser; sys.exit(find_browser() is None)"; then :; \
+	@if $(BIN)/python -c "import sys; from facnn.viz.png_export import find_browser; sys.exit(find_browser() is None)"; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Debian's chromium (for PNG figures)"; \
 	  $(APT_INSTALL) chromium fonts-liberation >/dev/null || \
@@ -44,7 +44,7 @@ browser: setup
 # Every notebook from the shipped weights into runs/reproduction/ (figures, records; executed notebooks in
 # runs/notebooks/), then the reproduction table: every number just produced against the committed record of the
 # same parameters (exit status 1 outside tolerance). The committed records (figures/*.json) are only read:
-# 'python -m facnn.records accept runs/reproduction/figures' copies runs into them when a result is meant to change.
+# 'python -m facnn.companion.records accept runs/reproduction/figures' copies runs into them when a result is meant to change.
 # The notebooks are independent (they read the shipped weights), so they run REPRO_JOBS at a time,
 # one torch thread each; 06_claims reads the committed records and runs last.
 REPRO_JOBS ?= 2
@@ -61,7 +61,7 @@ reproduce: setup browser
 	  ! cmp -s $(REPRO)/tree-before.txt $(REPRO)/tree-after.txt; then \
 	  echo "make reproduce changed files git tracks (it must only write under runs/):" >&2; \
 	  diff $(REPRO)/tree-before.txt $(REPRO)/tree-after.txt >&2; exit 1; fi
-	$(BIN)/python -m facnn.reproduce
+	$(BIN)/python -m facnn.companion.reproduce
 
 # Open the notebooks in JupyterLab with this venv's 'python3' kernel (JUPYTER_PATH puts the venv's kernel
 # spec before any user-level one a Jupyter install may have left in ~/.local/share/jupyter).
@@ -92,6 +92,19 @@ bench: setup
 # Notebooks are paired with percent scripts (notebooks/*.py): after editing either side, sync them.
 sync:
 	$(BIN)/jupytext --sync notebooks/0*.ipynb
+
+# Code style, enforced by make test (tests/test_sources.py, tests/test_typing.py): ruff format and ruff
+# check (pycodestyle with line length 120, pyflakes, import order) on everything, mypy on the package.
+SOURCES := facnn tools benchmarks tests $(wildcard notebooks/0*.py)
+format: setup
+	$(BIN)/python -m ruff format $(SOURCES)
+	$(BIN)/python -m ruff check --fix $(SOURCES)
+	$(BIN)/jupytext --sync notebooks/0*.py
+
+lint: setup
+	$(BIN)/python -m ruff format --check $(SOURCES)
+	$(BIN)/python -m ruff check $(SOURCES)
+	$(BIN)/python -m mypy
 
 clean-cache:
 	rm -rf data/checkpoints

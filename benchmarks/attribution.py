@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from facnn import FACNN, RISE, BcosNet, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
-from facnn.attribution import eval_mode
-from facnn.config import load_config
+from facnn.core.modes import eval_mode
+from facnn.train import load_config
 
 from .common import RESULTS, summary, timed, write
 
@@ -54,13 +54,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ref = timed(forward, R, dev)
 
     def add(method: str, times: list[float], base: list[float] = ref, **extra) -> None:
-        rec = dict(method=method, batch=a.batch, image_size=a.image_size, device=str(dev), **summary(times, base), **extra)
+        rec = dict(
+            method=method, batch=a.batch, image_size=a.image_size, device=str(dev), **summary(times, base), **extra
+        )
         records.append(rec)
-        print(f"{method:45s} ratio min {rec['ratio_min']:8.2f}  median {rec['ratio_median']:8.2f}   "
-              f"({rec['seconds_median'] * 1e3:9.2f} ms)", flush=True)
+        print(
+            f"{method:45s} ratio min {rec['ratio_min']:8.2f}  median {rec['ratio_median']:8.2f}   "
+            f"({rec['seconds_median'] * 1e3:9.2f} ms)",
+            flush=True,
+        )
 
     add("forward (FA-CNN)", ref)
-    add("FA-CNN maps, all classes and layers (layer res.)", timed(lambda: all_class_maps(model, x, upsample=False), R, dev))
+    add(
+        "FA-CNN maps, all classes and layers (layer res.)",
+        timed(lambda: all_class_maps(model, x, upsample=False), R, dev),
+    )
     add("FA-CNN maps, all classes and layers (upsampled)", timed(lambda: all_class_maps(model, x), R, dev))
 
     ours_gc = GradCAM(model, -1)
@@ -68,8 +76,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from captum.attr import LayerAttribution, LayerGradCam
 
     cap_gc = LayerGradCam(model, model.layers[-1])
-    add("Grad-CAM (captum LayerGradCam + upsample)", timed(
-        lambda: LayerAttribution.interpolate(cap_gc.attribute(x, target=t, relu_attributions=True), x.shape[-2:], "bilinear"), R, dev))
+    add(
+        "Grad-CAM (captum LayerGradCam + upsample)",
+        timed(
+            lambda: LayerAttribution.interpolate(
+                cap_gc.attribute(x, target=t, relu_attributions=True), x.shape[-2:], "bilinear"
+            ),
+            R,
+            dev,
+        ),
+    )
     from pytorch_grad_cam import GradCAM as PGC
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -98,7 +114,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from captum.attr import Occlusion as COcc
 
     cap_occ = COcc(model)
-    run_cap = lambda: cap_occ.attribute(x, sliding_window_shapes=(1, k, k), strides=(1, k // 2, k // 2), target=t, baselines=0.0)  # noqa: E731
+
+    def run_cap():
+        return cap_occ.attribute(
+            x, sliding_window_shapes=(1, k, k), strides=(1, k // 2, k // 2), target=t, baselines=0.0
+        )
+
     with eval_mode(model):
         same = torch.allclose(occ.attribute(x, t), run_cap()[:, 0], rtol=1e-4, atol=1e-5)
     ours_occ = timed(lambda: occ.attribute(x, t), R, dev)
@@ -106,10 +127,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     add(f"occlusion k={k} stride {k // 2} (ours)", ours_occ, identical_to_captum=same)
     add(f"occlusion k={k} stride {k // 2} (captum)", captum_occ)
     records[-2]["speedup_vs_captum_min"] = min(captum_occ) / min(ours_occ)
-    records[-2]["speedup_vs_captum_median"] = sorted(captum_occ)[len(captum_occ) // 2] / sorted(ours_occ)[len(ours_occ) // 2]
+    records[-2]["speedup_vs_captum_median"] = (
+        sorted(captum_occ)[len(captum_occ) // 2] / sorted(ours_occ)[len(ours_occ) // 2]
+    )
 
     bcos = BcosNet(10, **load_config("fashion_mnist_bcos").model_config).to(dev).eval()
     for net, name, short in ((coda, "CoDA-Net", "CoDA"), (bcos, "B-cos", "B-cos")):  # each against its own forward
+
         def net_forward(net=net):
             with torch.no_grad():
                 net(x)
@@ -119,8 +143,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         contrib = Contributions(net)
         add(f"{name} contributions (vs {short} forward)", timed(lambda c=contrib: c.attribute(x, t), R, dev), base)
 
-    print(f"\nbatch {a.batch}, {a.image_size}×{a.image_size}, device {dev}, threads {torch.get_num_threads()}; "
-          f"occlusion identical to captum: {same}; ours {next(r for r in records if 'speedup_vs_captum_median' in r)['speedup_vs_captum_median']:.2f}× faster (median)")
+    speedup = next(r for r in records if "speedup_vs_captum_median" in r)["speedup_vs_captum_median"]
+    print(
+        f"\nbatch {a.batch}, {a.image_size}×{a.image_size}, device {dev}, threads {torch.get_num_threads()}; "
+        f"occlusion identical to captum: {same}; ours {speedup:.2f}× faster (median)"
+    )
     if not a.no_write:
         print("wrote", write("attribution", dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
     return records

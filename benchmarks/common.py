@@ -37,15 +37,24 @@ def machine_kind(device: torch.device) -> str:
 
 
 def summary(times: list[float], ref: list[float]) -> dict[str, float]:
-    return dict(seconds_min=min(times), seconds_median=statistics.median(times),
-                ratio_min=min(times) / min(ref), ratio_median=statistics.median(times) / statistics.median(ref))  # fmt: skip
+    return dict(
+        seconds_min=min(times),
+        seconds_median=statistics.median(times),
+        ratio_min=min(times) / min(ref),
+        ratio_median=statistics.median(times) / statistics.median(ref),
+    )
 
 
 def write(name: str, device: torch.device, records: list[dict], settings: dict, out_dir: Path = RESULTS) -> Path:
     """Write ``{"meta", "records"}`` to ``out_dir/<name>-<machine>.json``; ``settings`` are the CLI arguments."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}-{machine_kind(device)}.json"
-    meta = dict(device_name=machine_kind(device), threads=torch.get_num_threads(), torch=torch.__version__,
-                host=platform.node(), settings=settings)  # fmt: skip
+    meta = dict(
+        device_name=machine_kind(device),
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        host=platform.node(),
+        settings=settings,
+    )
     path.write_text(json.dumps({"meta": meta, "records": records}, indent=1))
     return path

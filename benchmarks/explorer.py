@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     a = p.parse_args(argv)
-    from facnn import experiments as ex, pretrained
+    from facnn import pretrained
+    from facnn.companion import experiments as ex
     from facnn.viz import EXPLORER_METHODS, make_explorer
 
     model, _ = pretrained("fashion-mnist/facnn")
@@ -42,16 +43,26 @@ def main(argv: list[str] | None = None) -> list[dict]:
             t = time.perf_counter()
             cls.value = (cls.value + 1) % 10  # a control change redraws once
             times.append(time.perf_counter() - t)
-        rec = dict(method=f"explorer redraw ({name})", seconds_min=min(times), seconds_median=statistics.median(times),
-                   first_draw_seconds=first, threads=torch.get_num_threads())  # fmt: skip
+        rec = dict(
+            method=f"explorer redraw ({name})",
+            seconds_min=min(times),
+            seconds_median=statistics.median(times),
+            first_draw_seconds=first,
+            threads=torch.get_num_threads(),
+        )
         records.append(rec)
-        print(f"{rec['method']:32s} class change median {rec['seconds_median'] * 1e3:7.1f} ms  "
-              f"(first draw of the method {first * 1e3:7.1f} ms)", flush=True)
+        print(
+            f"{rec['method']:32s} class change median {rec['seconds_median'] * 1e3:7.1f} ms  "
+            f"(first draw of the method {first * 1e3:7.1f} ms)",
+            flush=True,
+        )
     t = time.perf_counter()
     image.value = 1  # a new image: new class list, predicted class, one redraw
     print(f"{'explorer new image (' + method.value + ')':32s} {1e3 * (time.perf_counter() - t):7.1f} ms")
     if not a.no_write:
-        print("wrote", write("explorer", torch.device("cpu"), records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
+        print(
+            "wrote", write("explorer", torch.device("cpu"), records, {k: str(v) for k, v in vars(a).items()}, a.out_dir)
+        )
     return records
 
 

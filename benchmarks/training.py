@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from facnn import build_model, count_params
-from facnn.registry import forward_flops
-from facnn.config import load_config
-from facnn.validation import check_images
+from facnn.core.registry import forward_flops
+from facnn.core.validation import check_images
+from facnn.train import load_config
 
 from .common import RESULTS, summary, timed, write
 
@@ -39,9 +39,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     y = torch.randint(0, 10, (a.batch,), device=dev)
     # (label, bf16 autocast, channels_last, compile, value check per forward): the last variant
     # puts back the NaN/Inf scan every forward ran before validation moved to the API entry points
-    variants = [("eager fp32", False, False, False, False), ("eager fp32 + value check per forward", False, False, False, True)]
+    variants = [
+        ("eager fp32", False, False, False, False),
+        ("eager fp32 + value check per forward", False, False, False, True),
+    ]
     if dev.type == "cuda":
-        variants += [("bf16 + channels_last", True, True, False, False), ("bf16 + channels_last + compile", True, True, True, False)]
+        variants += [
+            ("bf16 + channels_last", True, True, False, False),
+            ("bf16 + channels_last + compile", True, True, True, False),
+        ]
     records, ref = [], None
     for name in a.models:
         cfg = asdict(load_config(f"fashion_mnist_{name}"))
@@ -68,11 +74,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
             times = timed(step, a.repeats, dev, warmup=3 if comp else 1)
             ref = ref or times
-            rec = dict(method=f"{name} train step ({label})", model=name, params=count_params(model),
-                       forward_flops_per_image=flops, batch=a.batch, image_size=28, device=str(dev), **summary(times, ref))  # fmt: skip
+            rec = dict(
+                method=f"{name} train step ({label})",
+                model=name,
+                params=count_params(model),
+                forward_flops_per_image=flops,
+                batch=a.batch,
+                image_size=28,
+                device=str(dev),
+                **summary(times, ref),
+            )
             records.append(rec)
-            print(f"{rec['method']:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to ResNet {rec['ratio_median']:5.2f}  "
-                  f"params {rec['params']:>9,}  fwd GFLOP/img {flops / 1e9:.3f}", flush=True)
+            print(
+                f"{rec['method']:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to ResNet "
+                f"{rec['ratio_median']:5.2f}  "
+                f"params {rec['params']:>9,}  fwd GFLOP/img {flops / 1e9:.3f}",
+                flush=True,
+            )
     if not a.no_write:
         print("wrote", write("training", dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
     return records

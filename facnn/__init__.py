@@ -1,5 +1,10 @@
 """facnn: FA-CNN, CoDA-Nets and post-hoc attribution, measured side by side.
 
+The library: :mod:`facnn.models`, :mod:`facnn.explain`, :mod:`facnn.evaluate`, :mod:`facnn.data`,
+:mod:`facnn.train` (and :mod:`facnn.viz` for figures); :mod:`facnn.core` is what they share. The
+paper companion, :mod:`facnn.companion`, serves the notebooks and is never imported by the library.
+The most used names are exported here once.
+
 Names are loaded lazily so that ``import facnn`` stays fast until torch is needed.
 """
 
@@ -11,19 +16,43 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "FACNN": "models", "ResNet": "models", "class_maps": "models", "all_class_maps": "models", "build_model": "registry",
-    "count_params": "models", "predict": "models",
-    "CoDANet": "coda", "BcosNet": "bcos", "explanation_mode": "dynamic_linear",
-    "HybridFACNN": "hybrid", "AlignedNetwork": "models",
-    "register_model": "registry", "register_method": "registry",
-    "IntrinsicMaps": "attribution", "ClassMaps": "attribution", "GradCAM": "attribution", "RISE": "attribution", "Occlusion": "attribution",
-    "Contributions": "attribution", "RandomMaps": "attribution", "explain_func": "attribution", "make_explainer": "attribution",
+    "FACNN": "models",
+    "ResNet": "models",
+    "HybridFACNN": "models",
+    "CoDANet": "models",
+    "BcosNet": "models",
+    "AlignedNetwork": "models",
+    "class_maps": "models",
+    "all_class_maps": "models",
+    "count_params": "models",
+    "predict": "models",
+    "explanation_mode": "models",
+    "build_model": "models",
+    "save_checkpoint": "models",
+    "load_checkpoint": "models",
+    "CheckpointError": "models",
+    "pretrained": "models",
+    "register_model": "core.registry",
+    "register_method": "core.registry",
+    "IntrinsicMaps": "explain",
+    "ClassMaps": "explain",
+    "GradCAM": "explain",
+    "RISE": "explain",
+    "Occlusion": "explain",
+    "Contributions": "explain",
+    "RandomMaps": "explain",
+    "explain_func": "explain",
+    "make_explainer": "explain",
     "load_dataset": "data",
-    "TrainConfig": "train", "get_or_train": "train",
-    "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
-    "project_root": "paths", "data_dir": "paths", "figures_dir": "paths", "records_dir": "paths",
-    "pretrained": "hub", "load_config": "config", "Callback": "train",
-}  # fmt: skip
+    "TrainConfig": "train",
+    "get_or_train": "train",
+    "load_config": "train",
+    "Callback": "train",
+    "project_root": "core.paths",
+    "data_dir": "core.paths",
+    "figures_dir": "core.paths",
+    "records_dir": "core.paths",
+}
 
 __all__ = sorted(_EXPORTS)
 

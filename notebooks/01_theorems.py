@@ -22,14 +22,14 @@
 # mean of the class's *R* penultimate maps (up to a positive constant).
 # **Theorem 2 / Lemma 3.** Each layer moves the maps by exactly `λ_l‖f_l‖`; each class map by at most
 # `(λ_l/√R)‖f_l[c]‖`; pooling commutes with class maps and does not expand.
-# Statements and proof sketches: `facnn/theory.py`. Checked here on random models of random shape
+# Statements and proof sketches: `facnn/evaluate/theorems.py`. Checked here on random models of random shape
 # and on the shipped, fully trained FA-CNN; `tests/test_theory.py` checks the same with hypothesis.
 
 # %% tags=["parameters"]
 n_random_models: int = 30  # random FA-CNNs of random shape checked against Theorems 1 and 2
 seed: int = 0  # seed for random models and the test subset (and training)
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
-model: str = "facnn"  # the FA-CNN: "facnn" (6 layers, the default) or "facnn24" (the paper's 24 layers; maps at its layers 24 and 18)
+model: str = "facnn"  # FA-CNN: "facnn" (6 layers, default) or "facnn24" (the paper's 24; maps at its layers 24, 18)
 weights: str = "pretrained"  # "pretrained": the shipped FA-CNN; "train": train at epochs/train_subset below
 epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
@@ -37,25 +37,35 @@ n_images: int = 500  # test images for the checks on the trained model
 device: str = "auto"  # "cpu", "cuda" or "auto"
 
 # %%
-from facnn import experiments as ex, records as rec, reproduce, viz
+from facnn import viz
+from facnn.companion import experiments as ex
+from facnn.companion import records as rec
+from facnn.companion import reproduce
 
 params = rec.notebook_parameters("01_theorems.ipynb", globals())
 sweep = ex.random_theorem_sweep(n_random_models, seed)
-worst = {k: max(r[k] for r in sweep) for k in
-         ("theorem1_error", "head_error", "morph_equality_error", "class_ratio_max", "pool_commute_error")}
+worst = {
+    k: max(r[k] for r in sweep)
+    for k in ("theorem1_error", "head_error", "morph_equality_error", "class_ratio_max", "pool_commute_error")
+}
 worst
 
 # %%
 # CHECK: what the theorems promise, on every random model
 t1 = worst["theorem1_error"] <= 1e-5
-t2 = worst["morph_equality_error"] <= 1e-5 and worst["class_ratio_max"] <= 1 + 1e-5 and worst["pool_commute_error"] <= 1e-5
+t2 = (
+    worst["morph_equality_error"] <= 1e-5
+    and worst["class_ratio_max"] <= 1 + 1e-5
+    and worst["pool_commute_error"] <= 1e-5
+)
 assert t1 and t2 and worst["head_error"] <= 1e-5, worst
 print("Theorem 1 holds on all random models (max rel. error <= 1e-5):", t1)
 print("Theorem 2 / Lemma 3 hold on every layer of every random model:", t2)
 
 # %%
-net, res = ex.load_model(config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None,
-                           seed=seed, device=device)
+net, res = ex.load_model(
+    config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None, seed=seed, device=device
+)
 x, y = ex.test_batch(res["dataset"], n_images, seed, device=next(net.parameters()).device)
 report = ex.theorem_report(net, x, y, seed=seed)
 print(f"{res['source']}: test accuracy {res['test_accuracy']:.4f}; Theorem-1 error {report['theorem1_error']:.1e}")
@@ -63,13 +73,17 @@ print(f"{res['source']}: test accuracy {res['test_accuracy']:.4f}; Theorem-1 err
 # %%
 # CHECK: the same on the trained model
 ok1 = report["theorem1_error"] <= 1e-5 and report["gradcam_correlation"][-1] >= 1 - 1e-5
-ok2 = all(abs(r["step"] - r["bound"]) <= 1e-5 * r["bound"] + 1e-6 and r["class_ratio"] <= 1 + 1e-5 for r in report["morph"])
+ok2 = all(
+    abs(r["step"] - r["bound"]) <= 1e-5 * r["bound"] + 1e-6 and r["class_ratio"] <= 1 + 1e-5 for r in report["morph"]
+)
 assert ok1 and ok2, report
 print("trained model: Theorem 1 holds and Grad-CAM correlates 1.0 at the penultimate layer:", ok1)
 print("trained model: Theorem 2 / Lemma 3 hold on every layer:", ok2)
 
 # %%
-quantities = {f"random models: max {k}": rec.quantity(v, 1e-5, "theorem bound, float rounding") for k, v in worst.items()}
+quantities = {
+    f"random models: max {k}": rec.quantity(v, 1e-5, "theorem bound, float rounding") for k, v in worst.items()
+}
 quantities["trained: Theorem-1 error"] = rec.quantity(report["theorem1_error"], 1e-5, "theorem bound, float rounding")
 for l, e in enumerate(report["gradcam_correlation_ci"]):
     quantities[f"trained: corr(map, Grad-CAM) L{l}"] = rec.quantity(e["value"], rec.FIXED_TOLERANCE)
@@ -82,12 +96,25 @@ rows = reproduce.check("theorems", params, quantities)
 print(reproduce.summary(rows))
 
 # %%
-rec.write_run("theorems", "01_theorems.ipynb", params, quantities=quantities, weights=res["source"], dataset=res["dataset"],
-              records=[dict(model=model, worst_random=worst, trained_test_accuracy=res["test_accuracy"], **report)])
-fig1 = viz.line_figure({"random models": (list(range(len(sweep))), [max(r["theorem1_error"], 1e-12) for r in sweep]),
-                        "trained model": ([len(sweep)], [max(report["theorem1_error"], 1e-12)])},
-                       "Theorem 1: max relative error of Grad-CAM vs (s/hw)·ReLU(class map) (log axis)", "model", "error",
-                       log_y=True)
+rec.write_run(
+    "theorems",
+    "01_theorems.ipynb",
+    params,
+    quantities=quantities,
+    weights=res["source"],
+    dataset=res["dataset"],
+    records=[dict(model=model, worst_random=worst, trained_test_accuracy=res["test_accuracy"], **report)],
+)
+fig1 = viz.line_figure(
+    {
+        "random models": (list(range(len(sweep))), [max(r["theorem1_error"], 1e-12) for r in sweep]),
+        "trained model": ([len(sweep)], [max(report["theorem1_error"], 1e-12)]),
+    },
+    "Theorem 1: max relative error of Grad-CAM vs (s/hw)·ReLU(class map) (log axis)",
+    "model",
+    "error",
+    log_y=True,
+)
 viz.save_figure(fig1, viz.figure_name("theorem1_residuals", model=model))
 fig1
 
@@ -96,7 +123,9 @@ fig1
 # step beside its bound, and the worst ratio (≤ 1 by Lemma 3(b)).
 
 # %%
-fig2 = viz.theorem2_steps(report["morph"], f"Theorem 2 on the trained {len(net.layers)}-layer FA-CNN ({len(x)} test images)")
+fig2 = viz.theorem2_steps(
+    report["morph"], f"Theorem 2 on the trained {len(net.layers)}-layer FA-CNN ({len(x)} test images)"
+)
 viz.save_figure(fig2, viz.figure_name("theorem2_steps", model=model))
 fig2
 
@@ -107,20 +136,31 @@ fig2
 # %%
 image, strip, predicted = ex.morph_maps(net, x, 0)
 names = ex.class_names(res["dataset"])
-fig_strip = viz.morph_strip(image, strip, f"{len(net.layers)}-layer FA-CNN: class map of '{names[predicted]}' (predicted) at every layer, one colour scale")
+fig_strip = viz.morph_strip(
+    image,
+    strip,
+    f"{len(net.layers)}-layer FA-CNN: class map of '{names[predicted]}' (predicted) at every layer, one colour scale",
+)
 viz.save_figure(fig_strip, viz.figure_name("morph_strip", model=model))
 fig_strip
 
 # %%
-fig3 = viz.layer_estimates({"corr(class map at layer l, penultimate class map)": report["final_correlation_ci"]},
-                           f"{len(net.layers)}-layer FA-CNN: how far each layer's class map is from the penultimate one (mean, 95 % CI)",
-                           "correlation", first_layer=1)
+fig3 = viz.layer_estimates(
+    {"corr(class map at layer l, penultimate class map)": report["final_correlation_ci"]},
+    f"{len(net.layers)}-layer FA-CNN: how far each layer's class map is from the penultimate one (mean, 95 % CI)",
+    "correlation",
+    first_layer=1,
+)
 viz.save_figure(fig3, viz.figure_name("theorem2_morph", model=model))
 fig3
 
 # %%
-fig4 = viz.layer_estimates({"corr(FA-CNN class map, Grad-CAM) at layer l": report["gradcam_correlation_ci"]},
-                           f"{len(net.layers)}-layer FA-CNN: Grad-CAM vs averaged raw maps per layer (1.0 at the penultimate layer; mean, 95 % CI)",
-                           "correlation", first_layer=0)
+fig4 = viz.layer_estimates(
+    {"corr(FA-CNN class map, Grad-CAM) at layer l": report["gradcam_correlation_ci"]},
+    f"{len(net.layers)}-layer FA-CNN: Grad-CAM vs averaged raw maps per layer (1.0 at the penultimate layer; mean, "
+    "95 % CI)",
+    "correlation",
+    first_layer=0,
+)
 viz.save_figure(fig4, viz.figure_name("gradcam_correlation_per_layer", model=model))
 fig4

@@ -33,12 +33,21 @@ seed: int = 0  # training seed
 device: str = "auto"  # "cpu", "cuda" or "auto"
 
 # %%
-from facnn import experiments as ex, records as rec, reproduce, viz
+from facnn import evaluate, viz
+from facnn.companion import experiments as ex
+from facnn.companion import records as rec
+from facnn.companion import reproduce
 
 params = rec.notebook_parameters("02_training.ipynb", globals())
-runs = {name: ex.load_model(config_prefix, name, "train", epochs=epochs, train_subset=train_subset or None, seed=seed,
-                            device=device) for name in models}
-accuracy = {name: ex.training_accuracy(r) for name, (_, r) in runs.items()}  # measured by the run on its final weights
+runs = {
+    name: ex.load_model(
+        config_prefix, name, "train", epochs=epochs, train_subset=train_subset or None, seed=seed, device=device
+    )
+    for name in models
+}
+accuracy = {
+    name: evaluate.training_accuracy(r) for name, (_, r) in runs.items()
+}  # measured by the run on its final weights
 for name, (_, r) in runs.items():
     print(f"{name:7s} test accuracy {viz.fmt_ci(accuracy[name], 4)}  params {r['params']:,}  {r['wall_time']:.0f} s")
 
@@ -53,10 +62,23 @@ rows = reproduce.check("accuracy", params, quantities)
 print(reproduce.summary(rows))
 
 # %%
-records = [dict(model=n, dataset=r["dataset"], test_accuracy=accuracy[n], epochs=r["epochs"], params=r["params"],
-                seed=r["seed"], train_subset=r["config"]["train_subset"], wall_time=round(r["wall_time"], 1),
-                device=r["device"], threads=r["threads"], config=r["config"], train_command=r["command"])
-           for n, (_, r) in runs.items()]
+records = [
+    dict(
+        model=n,
+        dataset=r["dataset"],
+        test_accuracy=accuracy[n],
+        epochs=r["epochs"],
+        params=r["params"],
+        seed=r["seed"],
+        train_subset=r["config"]["train_subset"],
+        wall_time=round(r["wall_time"], 1),
+        device=r["device"],
+        threads=r["threads"],
+        config=r["config"],
+        train_command=r["command"],
+    )
+    for n, (_, r) in runs.items()
+]
 rec.write_run("accuracy", "02_training.ipynb", params, quantities=quantities, records=records)
 fig = viz.training_curves([{**r, "label": n} for n, (_, r) in runs.items()])
 viz.save_figure(fig, f"training_curves_{config_prefix}")
@@ -69,8 +91,11 @@ fig
 
 # %%
 shipped = [dict(r, test_accuracy=viz.fmt_ci(r["test_accuracy"], 4)) for r in ex.shipped_accuracies(seed)]
-viz.table_figure(shipped, ["name", "test_accuracy", "manifest_accuracy", "epochs", "params", "command"],
-                 "Shipped weights: test accuracy [95% CI] on the whole test split")
+viz.table_figure(
+    shipped,
+    ["name", "test_accuracy", "manifest_accuracy", "epochs", "params", "command"],
+    "Shipped weights: test accuracy [95% CI] on the whole test split",
+)
 
 # %% [markdown]
 # Table 1 at full scale: the committed runs of these same configs on the whole training split, from
@@ -79,4 +104,6 @@ viz.table_figure(shipped, ["name", "test_accuracy", "manifest_accuracy", "epochs
 # %%
 full = ex.full_scale_records(config_prefix, models)
 print(f"{len(full)} full-scale runs of these configs recorded")
-viz.table_figure(full, ["model", "dataset", "test_accuracy", "epochs", "params", "seed", "command"], "Table 1 (whole training split)")
+viz.table_figure(
+    full, ["model", "dataset", "test_accuracy", "epochs", "params", "seed", "command"], "Table 1 (whole training split)"
+)

@@ -21,23 +21,33 @@
 # Accuracy as the most relevant (MoRF) or least relevant (LeRF) pixels are removed, ranked by
 # FA-CNN's averaged raw maps at the last and a middle layer (the paper's layers 24 and 18, in
 # proportion), Grad-CAM at the same layers, RISE, k×k occlusion, a random-map control, and the
-# contributions of CoDA-Net and B-cos (each on its own network). Maps of the **true** class. Removed pixels are filled twice: with
+# contributions of CoDA-Net and B-cos (each on its own network). Maps of the **true** class. Removed pixels are
+# filled twice: with
 # zeros (the paper's protocol) and by ROAD's noisy linear imputation (Rong et al., ICML 2022), which
 # keeps the mask's shape from leaking class information; the notebook says whether the ranking of
-# methods changes between the two. Protocol: `facnn.metrics.PixelRemoval`. Every AUC carries a 95 %
+# methods changes between the two. Protocol: `facnn.evaluate.pixel_removal.PixelRemoval`. Every AUC carries a 95 %
 # bootstrap interval over images, and every method is compared with FA-CNN's last-layer maps by a
 # paired bootstrap of the difference, under each fill.
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
-model: str = "facnn"  # the FA-CNN: "facnn" (6 layers, the default) or "facnn24" (the paper's 24 layers; maps at its layers 24 and 18)
+model: str = "facnn"  # FA-CNN: "facnn" (6 layers, default) or "facnn24" (the paper's 24; maps at its layers 24, 18)
 weights: str = "pretrained"  # "pretrained": the shipped weights; "train": train at epochs/train_subset below
 epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the image subset, RISE masks and the random control (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
 layers: list = []  # FA-CNN layers for maps and Grad-CAM (empty: the last and the 18/24 middle layer)
-methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions", "bcos-contributions", "hybrid-intrinsic"]  # methods compared ("coda-"/"bcos-"/"hybrid-" prefixes run one on that model)
+methods: list = [
+    "intrinsic",
+    "gradcam",
+    "rise",
+    "occlusion",
+    "random",
+    "contributions",
+    "bcos-contributions",
+    "hybrid-intrinsic",
+]  # methods compared ("coda-"/"bcos-"/"hybrid-" prefixes run one on that model)
 n_images: int = 100  # test images (see the README for the committed headline run)
 rise_n: int = 300  # RISE masks (the paper's RISE uses 4000-8000; the committed headline 2000)
 rise_cells: int = 7  # RISE grid cells per side
@@ -46,7 +56,10 @@ fills: list = ["zero", "road"]  # fills of removed pixels, each scored on the sa
 percents: list = [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]  # percent grid
 
 # %%
-from facnn import experiments as ex, records as rec, reproduce, viz
+from facnn import evaluate, viz
+from facnn.companion import experiments as ex
+from facnn.companion import records as rec
+from facnn.companion import reproduce
 
 params = rec.notebook_parameters("03_pixel_removal.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
@@ -55,17 +68,22 @@ companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  #
 dev = next(net.parameters()).device
 layers = layers or ex.paper_layers(len(net.layers))
 x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
-explainers = ex.build_explainers(net, layers, methods, rise_n=rise_n, rise_cells=rise_cells,
-                                 occlusion_k=occlusion_k, seed=seed, **companions)
-records, units = ex.pixel_removal_experiment(explainers, x, y, percents=percents, fills=fills, seed=seed, progress=False)
+explainers = ex.build_explainers(
+    net, layers, methods, rise_n=rise_n, rise_cells=rise_cells, occlusion_k=occlusion_k, seed=seed, **companions
+)
+records, units = evaluate.pixel_removal_experiment(
+    explainers, x, y, percents=percents, fills=fills, seed=seed, progress=False
+)
 reference = f"FA-CNN maps L{layers[0]}"
 comparisons = []
 if reference in explainers:
     for f in fills:
         for order, better in (("morf", "lower"), ("lerf", "higher")):
-            others = [ex.unit_key(m, order, f) for m in explainers if m != reference]
-            comparisons += ex.comparisons(units, ex.unit_key(reference, order, f), others, better=better, seed=seed)
-swaps = ex.ranking_changes(records, units, seed=seed)
+            others = [evaluate.unit_key(m, order, f) for m in explainers if m != reference]
+            comparisons += evaluate.comparisons(
+                units, evaluate.unit_key(reference, order, f), others, better=better, seed=seed
+            )
+swaps = evaluate.ranking_changes(records, units, seed=seed)
 quantities = {viz.auc_quantity_name(r): rec.quantity(r["auc"]["value"], rec.image_tolerance(n_images)) for r in records}
 
 # %%
@@ -74,13 +92,28 @@ rows = reproduce.check("pixel_removal", params, quantities)
 print(reproduce.summary(rows))
 
 # %%
-rec.write_run("pixel_removal", "03_pixel_removal.ipynb", params, quantities=quantities, records=records,
-              comparisons=comparisons, ranking_changes=swaps, weights=res["source"], dataset=res["dataset"], class_used="true")
+rec.write_run(
+    "pixel_removal",
+    "03_pixel_removal.ipynb",
+    params,
+    quantities=quantities,
+    records=records,
+    comparisons=comparisons,
+    ranking_changes=swaps,
+    weights=res["source"],
+    dataset=res["dataset"],
+    class_used="true",
+)
 figs = {}
 for f in fills:
-    figs[f] = viz.removal_curves([r for r in records if r["fill"] == f],
-                                 f"{res['dataset']}, {len(net.layers)}-layer FA-CNN: accuracy vs % pixels removed (fill {f}, {len(x)} images, 95 % CI)")
-    viz.save_figure(figs[f], viz.figure_name("pixel_removal", config_prefix, *([] if f == "zero" else [f]), model=model))
+    figs[f] = viz.removal_curves(
+        [r for r in records if r["fill"] == f],
+        f"{res['dataset']}, {len(net.layers)}-layer FA-CNN: accuracy vs % pixels removed (fill {f}, {len(x)} images, "
+        "95 % CI)",
+    )
+    viz.save_figure(
+        figs[f], viz.figure_name("pixel_removal", config_prefix, *([] if f == "zero" else [f]), model=model)
+    )
 figs[fills[0]]
 
 # %%
@@ -98,5 +131,8 @@ viz.table_figure(table, list(table[0]), "AUC of accuracy vs fraction removed (Mo
 print(viz.ranking_summary(swaps, fills, records))
 
 # %%
-viz.table_figure(viz.comparison_table(comparisons), ["order", "comparison", "difference [95% CI]", "verdict"],
-                 f"Paired differences to {reference} (bootstrap over images)")
+viz.table_figure(
+    viz.comparison_table(comparisons),
+    ["order", "comparison", "difference [95% CI]", "verdict"],
+    f"Paired differences to {reference} (bootstrap over images)",
+)

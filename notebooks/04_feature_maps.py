@@ -25,7 +25,7 @@
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
-model: str = "facnn"  # the FA-CNN: "facnn" (6 layers, the default) or "facnn24" (the paper's 24 layers; maps at its layers 24 and 18)
+model: str = "facnn"  # FA-CNN: "facnn" (6 layers, default) or "facnn24" (the paper's 24; maps at its layers 24, 18)
 weights: str = "pretrained"  # "pretrained": the shipped FA-CNN; "train": train at epochs/train_subset below
 epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
@@ -40,11 +40,16 @@ occlusion_k: int = 4  # occlusion window
 import torch
 
 import facnn
-from facnn import experiments as ex, records as rec, reproduce, viz
+from facnn import viz
+from facnn.companion import experiments as ex
+from facnn.companion import records as rec
+from facnn.companion import reproduce
+from facnn.explain.catalogue import Method
 
 params = rec.notebook_parameters("04_feature_maps.ipynb", globals())
-net, res = ex.load_model(config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None,
-                           seed=seed, device=device)
+net, res = ex.load_model(
+    config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None, seed=seed, device=device
+)
 dev = next(net.parameters()).device
 x, y = ex.test_batch(res["dataset"], max(n_show, n_corr), seed, dev)
 xs = x[:n_show]
@@ -52,26 +57,38 @@ with torch.no_grad():
     prob = torch.softmax(net(xs), 1)
 pred = prob.argmax(1)
 rows = {}
-for l in ex.shown_layers(len(net.layers)):
-    rows[f"FA-CNN L{l}"] = facnn.ClassMaps(net, l).attribute(xs, pred).cpu().numpy()
+for l in ex.shown_layers(len(net.layers)):  # labels from the method table, as in every figure
+    rows[Method("intrinsic", layer=l).label] = facnn.ClassMaps(net, l).attribute(xs, pred).cpu().numpy()
     if l > 0:
-        rows[f"Grad-CAM L{l}"] = facnn.GradCAM(net, l).attribute(xs, pred).cpu().numpy()
-rows["RISE (centred)"] = facnn.RISE(net, rise_n, seed=seed, center=True).attribute(xs, pred).cpu().numpy()
-rows[f"K-OCC k={occlusion_k}"] = facnn.Occlusion(net, occlusion_k).attribute(xs, pred).cpu().numpy()
+        rows[Method("gradcam", layer=l).label] = facnn.GradCAM(net, l).attribute(xs, pred).cpu().numpy()
+rise = facnn.RISE(net, rise_n, seed=seed, center=True)
+rows[Method("rise", centred=True).label] = rise.attribute(xs, pred).cpu().numpy()
+occlusion = facnn.Occlusion(net, occlusion_k)
+rows[Method("occlusion", window=occlusion_k).label] = occlusion.attribute(xs, pred).cpu().numpy()
 names = ex.class_names(res["dataset"])
-col_titles = [f"true {names[int(t)]}<br>pred {names[int(p)]} ({float(prob[i, p]):.2f})"
-              for i, (t, p) in enumerate(zip(y[:n_show], pred))]
-fig = viz.map_grid(xs[:, 0].cpu().numpy(), rows, f"{len(net.layers)}-layer FA-CNN's averaged raw maps per layer beside Grad-CAM, then RISE and K-OCC "
-                   "(predicted class; each row on its own colour scale, bar at the right)", col_titles=col_titles)
+col_titles = [
+    f"true {names[int(t)]}<br>pred {names[int(p)]} ({float(prob[i, p]):.2f})"
+    for i, (t, p) in enumerate(zip(y[:n_show], pred))
+]
+fig = viz.map_grid(
+    xs[:, 0].cpu().numpy(),
+    rows,
+    f"{len(net.layers)}-layer FA-CNN's averaged raw maps per layer beside Grad-CAM, then RISE and K-OCC "
+    "(predicted class; each row on its own colour scale, bar at the right)",
+    col_titles=col_titles,
+)
 viz.save_figure(fig, viz.figure_name("feature_maps", config_prefix, model=model))
 fig
 
 # %%
 corr = ex.gradcam_correlations(net, x[:n_corr], y[:n_corr], seed=seed)
-quantities = {f"corr(map, Grad-CAM) L{l}": rec.quantity(e["value"], rec.FIXED_TOLERANCE)
-              for l, e in enumerate(corr)}
-fig = viz.layer_estimates({"Pearson(FA-CNN map, Grad-CAM before ReLU)": corr},
-                          f"{len(net.layers)}-layer FA-CNN: per-layer correlation of averaged raw maps and Grad-CAM ({n_corr} images, 95 % CI)", "correlation")
+quantities = {f"corr(map, Grad-CAM) L{l}": rec.quantity(e["value"], rec.FIXED_TOLERANCE) for l, e in enumerate(corr)}
+fig = viz.layer_estimates(
+    {"Pearson(FA-CNN map, Grad-CAM before ReLU)": corr},
+    f"{len(net.layers)}-layer FA-CNN: per-layer correlation of averaged raw maps and Grad-CAM ({n_corr} images, 95 % "
+    "CI)",
+    "correlation",
+)
 viz.save_figure(fig, viz.figure_name("gradcam_correlation", config_prefix, model=model))
 fig
 
@@ -82,10 +99,18 @@ rows_checked = reproduce.check("feature_maps", params, quantities)
 print(reproduce.summary(rows_checked))
 
 # %%
-rec.write_run("feature_maps", "04_feature_maps.ipynb", params, quantities=quantities, weights=res["source"],
-              dataset=res["dataset"], records=[dict(layer=l, correlation=e) for l, e in enumerate(corr)])
-first = viz.explorer_figure(net, x[:n_show], 0, -1, int(viz.class_probabilities(net, x[:n_show], 0).argmax()),
-                            class_names=names)  # the explorer's first view, as a static figure (the widget needs a live kernel)
+rec.write_run(
+    "feature_maps",
+    "04_feature_maps.ipynb",
+    params,
+    quantities=quantities,
+    weights=res["source"],
+    dataset=res["dataset"],
+    records=[dict(layer=l, correlation=e) for l, e in enumerate(corr)],
+)
+first = viz.explorer_figure(
+    net, x[:n_show], 0, -1, int(viz.class_probabilities(net, x[:n_show], 0).argmax()), class_names=names
+)  # the explorer's first view, as a static figure (the widget needs a live kernel)
 viz.save_figure(first, viz.figure_name("explorer", config_prefix, model=model))
 first
 

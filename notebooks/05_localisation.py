@@ -23,11 +23,11 @@
 # 1/grid²). Means carry 95 % bootstrap intervals over grids. Methods on the same model share their
 # grids and are compared by a paired bootstrap; methods on different models (FA-CNN vs CoDA-Net or B-cos)
 # are drawn on each model's own grids and compared unpaired. Also a CoDA-Net temperature sweep
-# (the paper: higher T, better localisation). Protocol: `facnn.metrics.make_grids` / `pointing_game`.
+# (the paper: higher T, better localisation). Protocol: `facnn.evaluate.pixel_removal.make_grids` / `pointing_game`.
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
-model: str = "facnn"  # the FA-CNN: "facnn" (6 layers, the default) or "facnn24" (the paper's 24 layers; maps at its layers 24 and 18)
+model: str = "facnn"  # FA-CNN: "facnn" (6 layers, default) or "facnn24" (the paper's 24; maps at its layers 24, 18)
 weights: str = "pretrained"  # "pretrained": the shipped models (and sweep runs); "train": train at epochs/train_subset
 epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
@@ -37,9 +37,22 @@ grid: int = 3  # grid side n (n*n distinct classes per grid)
 n_grids: int = 10  # grids per model (the published protocol uses 500)
 n_candidates: int = 2000  # test images from which grids are drawn
 min_confidence: float = 0.5  # confidence an image needs to enter a grid
-methods: list = ["intrinsic", "gradcam", "rise", "occlusion", "random", "contributions", "coda-gradcam", "bcos-contributions", "bcos-gradcam", "hybrid-intrinsic"]  # methods compared ("coda-occlusion", "coda-rise" too: slow on CPU)
+methods: list = [
+    "intrinsic",
+    "gradcam",
+    "rise",
+    "occlusion",
+    "random",
+    "contributions",
+    "coda-gradcam",
+    "bcos-contributions",
+    "bcos-gradcam",
+    "hybrid-intrinsic",
+]  # methods compared ("coda-occlusion", "coda-rise" too: slow on CPU)
 rise_n: int = 300  # RISE masks
-rise_center: bool = True  # subtract RISE's mean score (its raw maps carry a uniform baseline the metric reads as uniform)
+rise_center: bool = (
+    True  # subtract RISE's mean score (its raw maps carry a uniform baseline the metric reads as uniform)
+)
 occlusion_k: int = 12  # occlusion window (stride k/2)
 temperatures: list = [10.0, 100.0, 1000.0]  # CoDA-Net temperature sweep (brief runs: shipped for these, else trained)
 sweep_epochs: int = 1  # epochs of each sweep model
@@ -48,7 +61,11 @@ sweep_min_confidence: float = 0.0  # the briefly trained sweep models need only 
 
 # %%
 import facnn
-from facnn import experiments as ex, records as rec, reproduce, viz
+from facnn import evaluate, viz
+from facnn.companion import experiments as ex
+from facnn.companion import records as rec
+from facnn.companion import reproduce
+from facnn.train import load_config
 
 params = rec.notebook_parameters("05_localisation.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
@@ -57,20 +74,36 @@ companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  #
 dev = next(net.parameters()).device
 layers = ex.paper_layers(len(net.layers))
 x, y = ex.test_batch(res["dataset"], n_candidates, seed, dev)
-explainers = ex.build_explainers(net, layers, methods, rise_n=rise_n, rise_center=rise_center,
-                                 occlusion_k=occlusion_k, seed=seed, **companions)
-records, scores = ex.localisation_experiment(explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence,
-                                             progress=False)
+explainers = ex.build_explainers(
+    net, layers, methods, rise_n=rise_n, rise_center=rise_center, occlusion_k=occlusion_k, seed=seed, **companions
+)
+records, scores = evaluate.localisation_experiment(
+    explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence, progress=False
+)
 
 # %%
 sweep = []
 for T in temperatures:
-    cfg = ex.load_config(f"{config_prefix}_coda", epochs=sweep_epochs, train_subset=sweep_subset or None, seed=seed,
-                         device=device, model_config={"temperature": T})
+    cfg = load_config(
+        f"{config_prefix}_coda",
+        epochs=sweep_epochs,
+        train_subset=sweep_subset or None,
+        seed=seed,
+        device=device,
+        model_config={"temperature": T},
+    )
     m, r = ex.trained(cfg, weights)  # the shipped sweep model of this config, where one ships
     label = f"CoDA T={T:g} (sweep)"
-    srec, ssc = ex.localisation_experiment({label: (m, facnn.Contributions(m), None)}, x, y, n=grid, n_grids=n_grids,
-                                           seed=seed, min_confidence=sweep_min_confidence, progress=False)
+    srec, ssc = evaluate.localisation_experiment(
+        {label: (m, facnn.Contributions(m), None)},
+        x,
+        y,
+        n=grid,
+        n_grids=n_grids,
+        seed=seed,
+        min_confidence=sweep_min_confidence,
+        progress=False,
+    )
     srec[0].update(temperature=T, test_accuracy=r["test_accuracy"], weights=r["source"])
     sweep += srec
     scores.update(ssc)
@@ -82,20 +115,32 @@ by_model = {label: id(m) for label, (m, _, _) in explainers.items()}
 comparisons = []
 if ref in explainers:
     same = [m for m in explainers if m != ref and by_model[m] == by_model[ref]]
-    comparisons += ex.comparisons(scores, ref, same, paired=True, better="higher", seed=seed)
-    comparisons += ex.comparisons(scores, ref, [m for m in explainers if by_model[m] != by_model[ref]], paired=False,
-                                  better="higher", seed=seed)
-for own, suffix in (("CoDA contributions", "on CoDA"), ("B-cos contributions", "on B-cos")):  # each model's own maps vs post-hoc on it
+    comparisons += evaluate.comparisons(scores, ref, same, paired=True, better="higher", seed=seed)
+    comparisons += evaluate.comparisons(
+        scores, ref, [m for m in explainers if by_model[m] != by_model[ref]], paired=False, better="higher", seed=seed
+    )
+for own, suffix in (
+    ("CoDA contributions", "on CoDA"),
+    ("B-cos contributions", "on B-cos"),
+):  # each model's own maps vs post-hoc on it
     if own in explainers:
         posthoc = [m for m in explainers if m.endswith(suffix)]
-        comparisons += ex.comparisons(scores, own, posthoc, paired=True, better="higher", seed=seed)
+        comparisons += evaluate.comparisons(scores, own, posthoc, paired=True, better="higher", seed=seed)
 if len(sweep) > 1:
     hi, lo = sweep[-1]["method"], sweep[0]["method"]
-    comparisons += ex.comparisons(scores, hi, [s["method"] for s in sweep[:-1]], paired=False, better="higher", seed=seed)
-quantities = {f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(res["source"], rec.SWEEP_TOLERANCE))
-              for r in records}
-quantities.update({f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(r["weights"], rec.SWEEP_TOLERANCE))
-                   for r in sweep})
+    comparisons += evaluate.comparisons(
+        scores, hi, [s["method"] for s in sweep[:-1]], paired=False, better="higher", seed=seed
+    )
+quantities = {
+    f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(res["source"], rec.SWEEP_TOLERANCE))
+    for r in records
+}
+quantities.update(
+    {
+        f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(r["weights"], rec.SWEEP_TOLERANCE))
+        for r in sweep
+    }
+)
 
 # %%
 # CHECK: the numbers reproduce the committed record of these parameters (tolerances in figures/localisation.json)
@@ -103,15 +148,30 @@ rows = reproduce.check("localisation", params, quantities)
 print(reproduce.summary(rows))
 
 # %%
-rec.write_run("localisation", "05_localisation.ipynb", params, quantities=quantities, records=records + sweep,
-              comparisons=comparisons, weights=res["source"], dataset=res["dataset"])
-fig = viz.estimate_bars({r["method"]: r["mean"] for r in records + sweep},
-                        f"Grid pointing game ({grid}×{grid}, {res['dataset']}, {len(net.layers)}-layer FA-CNN, {n_grids} grids, 95 % CI)",
-                        "mean share of positive attribution in the cell", reference=1 / grid**2,
-                        reference_label=f"uniform = 1/{grid * grid}")
+rec.write_run(
+    "localisation",
+    "05_localisation.ipynb",
+    params,
+    quantities=quantities,
+    records=records + sweep,
+    comparisons=comparisons,
+    weights=res["source"],
+    dataset=res["dataset"],
+)
+fig = viz.estimate_bars(
+    records + sweep,
+    "mean",
+    f"Grid pointing game ({grid}×{grid}, {res['dataset']}, {len(net.layers)}-layer FA-CNN, {n_grids} grids, 95 % CI)",
+    "mean share of positive attribution in the cell",
+    reference=1 / grid**2,
+    reference_label=f"uniform = 1/{grid * grid}",
+)
 viz.save_figure(fig, viz.figure_name("localisation", config_prefix, model=model))
 fig
 
 # %%
-viz.table_figure(viz.comparison_table(comparisons), ["comparison", "difference [95% CI]", "verdict"],
-                 "Differences in pointing-game mean (paired by grid on one model, unpaired across models)")
+viz.table_figure(
+    viz.comparison_table(comparisons),
+    ["comparison", "difference [95% CI]", "verdict"],
+    "Differences in pointing-game mean (paired by grid on one model, unpaired across models)",
+)

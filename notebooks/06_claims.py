@@ -19,16 +19,17 @@
 # # What the papers claim, and what we measure
 #
 # Each claim of the FA-CNN abstract and of the CoDA-Nets paper beside our number (95 % interval)
-# and a verdict, built by `facnn.claims` from the committed records (`figures/*.json`, the headline
+# and a verdict, built by `facnn.companion.claims` from the committed records (`figures/*.json`, the headline
 # run of each experiment: the one with the most images or grids) and the shipped-weights manifest.
 # Rerun notebooks 01–05 with the headline commands in the README, then
-# `python -m facnn.records accept runs/figures`, to refresh it.
+# `python -m facnn.companion.records accept runs/figures`, to refresh it.
 
 # %% tags=["parameters"]
 paper: str = "all"  # "FA-CNN", "CoDA-Nets" or "all": whose claims to show
 
 # %%
-from facnn import claims, viz
+from facnn import viz
+from facnn.companion import claims
 
 rows = [r for r in claims.claims() if paper in ("all", r["paper"])]
 viz.table_figure(rows, ["paper", "claim", "ours", "verdict", "evidence"], "Claims and what we measure (95 % CI)")

@@ -19,8 +19,13 @@ def trained_facnn(digits):
     """A briefly trained FA-CNN on sklearn digits (8×8), for theorem checks on learned weights."""
     from facnn.train import TrainConfig, train
 
-    cfg = TrainConfig(model="facnn", dataset="digits", epochs=20, lr=5e-3,
-                      model_config=dict(depth=4, hidden=32, pool_at=[2], maps_per_class=2))  # fmt: skip
+    cfg = TrainConfig(
+        model="facnn",
+        dataset="digits",
+        epochs=20,
+        lr=5e-3,
+        model_config=dict(depth=4, hidden=32, pool_at=[2], maps_per_class=2),
+    )
     model, results = train(cfg, out_dir=_tmp("trained_facnn"), progress=False)
     return model, results
 

@@ -10,10 +10,10 @@ from captum.attr import Occlusion as CaptumOcclusion
 from torch import nn
 
 import facnn
-from facnn import FACNN, CoDANet, GradCAM, HybridFACNN, IntrinsicMaps, Occlusion, RandomMaps, RISE, ResNet
-from facnn.checkpoint import load_checkpoint, save_checkpoint
-from facnn.registry import build_model, model_name, register_model
-from facnn.theory import randomize_batchnorm
+from facnn import FACNN, RISE, CoDANet, GradCAM, HybridFACNN, IntrinsicMaps, Occlusion, RandomMaps, ResNet
+from facnn.core.registry import build_model, model_name, register_model
+from facnn.evaluate.theorems import randomize_batchnorm
+from facnn.models import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def test_gradcam_on_torchvision_resnet_matches_captum(resnet18, layer):
 
 def test_occlusion_on_torchvision_resnet_matches_captum(resnet18):
     ours = Occlusion(resnet18, window=16, stride=8).attribute(X, T)
-    ref = CaptumOcclusion(resnet18).attribute(X, target=T, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8), baselines=0.0)
+    ref = CaptumOcclusion(resnet18).attribute(
+        X, target=T, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8), baselines=0.0
+    )
     torch.testing.assert_close(ours, ref.sum(1).detach() / 3, rtol=1e-4, atol=1e-5)
 
 
@@ -51,8 +53,12 @@ def test_rise_and_random_take_any_forward_callable(resnet18):
 
 
 def test_one_call_shape_for_every_method_through_explain_func(resnet18):
-    for method, opts in [("gradcam", {"layer": "layer4"}), ("rise", {"n_masks": 20}), ("occlusion", {"window": 32}),
-                         ("random", {})]:  # fmt: skip
+    for method, opts in [
+        ("gradcam", {"layer": "layer4"}),
+        ("rise", {"n_masks": 20}),
+        ("occlusion", {"window": 32}),
+        ("random", {}),
+    ]:
         out = facnn.explain_func(resnet18, X.numpy(), T.numpy(), method=method, **opts)
         assert out.shape == (3, 1, 64, 64) and out.dtype == np.float32 and np.isfinite(out).all()
 
@@ -141,7 +147,7 @@ def test_registry_names_models_by_class_not_by_name(tmp_path, resnet18):
 
 
 def test_hybrid_keeps_facnn_contract_and_theorem1():
-    from facnn.theory import head_error, morph_profile, theorem1_error
+    from facnn.evaluate.theorems import head_error, morph_profile, theorem1_error
 
     torch.manual_seed(0)
     m = randomize_batchnorm(HybridFACNN(10, depth=3, hidden=8, trunk_width=8))
@@ -164,8 +170,15 @@ def test_hybrid_takes_a_users_trunk():
         build_model("hybrid", m.config)
 
 
-@pytest.mark.parametrize("make", [lambda: FACNN(10), lambda: ResNet(10, width=8), lambda: CoDANet(10),
-                                  lambda: HybridFACNN(10, hidden=8, trunk_width=8)])  # fmt: skip
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: FACNN(10),
+        lambda: ResNet(10, width=8),
+        lambda: CoDANet(10),
+        lambda: HybridFACNN(10, hidden=8, trunk_width=8),
+    ],
+)
 def test_forwards_have_no_graph_breaks(make):
     torch._dynamo.reset()
     explanation = torch._dynamo.explain(make().eval())(torch.rand(2, 1, 28, 28))
@@ -182,14 +195,21 @@ def test_compiled_facnn_gives_the_eager_logits():
 
 def test_quantus_metrics_run_through_explain_func():
     import quantus  # in the test extra
+
     torch.manual_seed(0)
     model = randomize_batchnorm(FACNN(10, hidden=8)).eval()
     x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
     y = model(torch.from_numpy(x)).argmax(1).numpy()
     s = np.zeros((4, 1, 28, 28), dtype=np.float32)
     s[:, :, 8:20, 8:20] = 1
-    common = dict(model=model, x_batch=x, y_batch=y, explain_func=facnn.explain_func,
-                  explain_func_kwargs={"method": "intrinsic", "layer": -1}, device="cpu")  # fmt: skip
+    common = dict(
+        model=model,
+        x_batch=x,
+        y_batch=y,
+        explain_func=facnn.explain_func,
+        explain_func_kwargs={"method": "intrinsic", "layer": -1},
+        device="cpu",
+    )
     faith = quantus.PixelFlipping(features_in_step=28, disable_warnings=True, display_progressbar=False)(**common)
     assert len(faith) == 4 and all(np.isfinite(np.asarray(f)).all() for f in faith)
     loc = quantus.PointingGame(disable_warnings=True)(**common, s_batch=s)

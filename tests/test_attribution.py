@@ -6,8 +6,8 @@ from captum.attr import Occlusion as CaptumOcclusion
 from torch import nn
 
 from facnn import FACNN, RISE, ClassMaps, GradCAM, Occlusion, ResNet, class_maps, explain_func
-from facnn.attribution import RandomMaps, make_explainer
-from facnn.theory import randomize_batchnorm
+from facnn.evaluate.theorems import randomize_batchnorm
+from facnn.explain import RandomMaps, make_explainer
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,14 @@ def test_gradcam_options(facnn):
 @pytest.mark.parametrize("window,stride", [(4, 2), (5, 3), (7, 7), (3, 1), (6, 4)])
 def test_occlusion_matches_captum(resnet, window, stride):
     ours = Occlusion(resnet, window, stride, batch_size=37).attribute(X, T)
-    ref = CaptumOcclusion(resnet).attribute(X, sliding_window_shapes=(1, window, window), strides=(1, stride, stride),
-                                            target=T, baselines=0.0, perturbations_per_eval=64)[:, 0]  # fmt: skip
+    ref = CaptumOcclusion(resnet).attribute(
+        X,
+        sliding_window_shapes=(1, window, window),
+        strides=(1, stride, stride),
+        target=T,
+        baselines=0.0,
+        perturbations_per_eval=64,
+    )[:, 0]
     torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-6)
 
 
@@ -106,8 +112,15 @@ def test_class_maps_method_is_the_function(facnn):
         ClassMaps(ResNet(10))
 
 
-@pytest.mark.parametrize("method,opts", [("intrinsic", {"layer": -1}), ("gradcam", {"layer": 2}),
-                                         ("rise", {"n_masks": 50, "batch_size": 25}), ("occlusion", {"window": 7})])  # fmt: skip
+@pytest.mark.parametrize(
+    "method,opts",
+    [
+        ("intrinsic", {"layer": -1}),
+        ("gradcam", {"layer": 2}),
+        ("rise", {"n_masks": 50, "batch_size": 25}),
+        ("occlusion", {"window": 7}),
+    ],
+)
 def test_explain_func_quantus_shape(facnn, method, opts):
     out = explain_func(facnn, X.numpy(), T.numpy(), method=method, device="cpu", **opts)
     assert isinstance(out, np.ndarray) and out.shape == (3, 1, 28, 28) and out.dtype == np.float32
@@ -128,8 +141,15 @@ def test_attribution_input_errors(facnn):
         Occlusion(facnn, 40).attribute(X, 0)
 
 
-@pytest.mark.parametrize("make", [lambda m: RISE(m, 60, batch_size=25), lambda m: Occlusion(m, 7, 7), lambda m: GradCAM(m, 2),
-                                  lambda m: ClassMaps(m, 3)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: RISE(m, 60, batch_size=25),
+        lambda m: Occlusion(m, 7, 7),
+        lambda m: GradCAM(m, 2),
+        lambda m: ClassMaps(m, 3),
+    ],
+)
 def test_attribute_classes_equals_per_class_calls(facnn, make):
     expl = make(facnn)
     classes = torch.tensor([[0, 3], [5, 5], [9, 1]])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from facnn import png_export
+from facnn.viz import png_export
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_BROWSER = "/nonexistent/chromium"
@@ -117,8 +117,10 @@ def test_a_browser_that_never_answers_is_killed_after_the_timeout(tmp_path, monk
     assert capsys.readouterr().err.count("facnn: no PNG figures") == 1
 
 
-@pytest.mark.skipif(png_export.find_browser() is None,
-                    reason="no Chromium on this machine (make reproduce and make screenshots install it)")  # fmt: skip
+@pytest.mark.skipif(
+    png_export.find_browser() is None,
+    reason="no Chromium on this machine (make reproduce and make screenshots install it)",
+)
 def test_a_real_browser_draws_the_png(tmp_path, fresh_export):
     assert png_export.export_png(_figure_json(tmp_path), tmp_path / "f.png", scale=2) is None
     data = (tmp_path / "f.png").read_bytes()
@@ -133,8 +135,13 @@ def test_papermill_as_typed_without_output_path_and_without_browser(tmp_path, cw
     nbval and JupyterLab in the notebook's): papermill writes the executed notebook to stdout;
     with no browser and an unwritable home it must finish, figures as HTML, records in place."""
     notebook = str(Path(os.path.relpath(ROOT / "notebooks" / "01_theorems.ipynb", ROOT / cwd)))
-    r = _run([sys.executable, "-m", "papermill", notebook, *TINY_01, "-k", "python3"], 300,
-             "papermill notebook 01 with no browser", cwd=ROOT / cwd, env=_env(tmp_path))  # fmt: skip
+    r = _run(
+        [sys.executable, "-m", "papermill", notebook, *TINY_01, "-k", "python3"],
+        300,
+        "papermill notebook 01 with no browser",
+        cwd=ROOT / cwd,
+        env=_env(tmp_path),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     executed = json.loads(r.stdout)
     assert executed["metadata"]["papermill"]["exception"] is None
@@ -144,8 +151,13 @@ def test_papermill_as_typed_without_output_path_and_without_browser(tmp_path, cw
     assert run["records"][0]["theorem1_error"] <= 1e-5 and run["parameters"]["n_random_models"] == 2
     assert run["weights"].startswith("pretrained fashion-mnist/facnn sha256:")
     assert run["command"].startswith("papermill notebooks/01_theorems.ipynb out.ipynb -y ")
-    stderr_outputs = [o["text"] for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-                      if o.get("name") == "stderr" and "no PNG figures" in "".join(o["text"])]  # fmt: skip
+    stderr_outputs = [
+        o["text"]
+        for c in executed["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr" and "no PNG figures" in "".join(o["text"])
+    ]
     assert len(stderr_outputs) == 1, "the notebook should say once how to get PNGs"
 
 
@@ -153,8 +165,15 @@ def test_papermill_without_output_path_in_a_terminal_says_what_to_do(tmp_path):
     before = (ROOT / "notebooks/03_pixel_removal.ipynb").read_bytes()
     leader, follower = pty.openpty()  # a terminal, as a user types it
     try:
-        p = subprocess.run([sys.executable, "-m", "papermill", "notebooks/03_pixel_removal.ipynb"], cwd=ROOT,
-                           stdin=follower, stdout=follower, stderr=subprocess.PIPE, env=_env(tmp_path), timeout=120)  # fmt: skip
+        p = subprocess.run(
+            [sys.executable, "-m", "papermill", "notebooks/03_pixel_removal.ipynb"],
+            cwd=ROOT,
+            stdin=follower,
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env=_env(tmp_path),
+            timeout=120,
+        )
     finally:
         os.close(follower)
         os.close(leader)
@@ -166,9 +185,15 @@ def test_papermill_without_output_path_in_a_terminal_says_what_to_do(tmp_path):
 def _stale_python3_kernel(where: Path) -> Path:
     spec = where / "kernels" / "python3"
     spec.mkdir(parents=True)
-    spec.joinpath("kernel.json").write_text(json.dumps({"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f",
-                                                                 "{connection_file}"],
-                                                        "display_name": "a Python elsewhere", "language": "python"}))  # fmt: skip
+    spec.joinpath("kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "a Python elsewhere",
+                "language": "python",
+            }
+        )
+    )
     return where
 
 
@@ -191,18 +216,42 @@ def _execute_in_lab(port: int, token: str, notebook: str, code: str, limit: floa
     from tornado.websocket import websocket_connect
 
     body = json.dumps({"path": notebook, "type": "notebook", "name": "", "kernel": {"name": "python3"}}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/sessions?token={token}", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/sessions?token={token}",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     kernel = json.loads(urllib.request.urlopen(req, timeout=60).read())["kernel"]["id"]
     msg_id = uuid.uuid4().hex
 
     async def run() -> str:
         ws = await websocket_connect(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels?token={token}")
-        header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex,
-                  "version": "5.3", "date": ""}  # fmt: skip
-        ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
-                                     "content": {"code": code, "silent": False, "store_history": False,
-                                                 "user_expressions": {}, "allow_stdin": False}}))  # fmt: skip
+        header = {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": "test",
+            "session": uuid.uuid4().hex,
+            "version": "5.3",
+            "date": "",
+        }
+        ws.write_message(
+            json.dumps(
+                {
+                    "header": header,
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                    },
+                }
+            )
+        )
         printed = []
         while True:
             msg = json.loads(await ws.read_message())
@@ -220,8 +269,10 @@ def _execute_in_lab(port: int, token: str, notebook: str, code: str, limit: floa
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make lab needs make (the README's commands need it too)")
-@pytest.mark.skipif(Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
-                    reason="make lab serves the project's .venv; this pytest runs from another environment")  # fmt: skip
+@pytest.mark.skipif(
+    Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
+    reason="make lab serves the project's .venv; this pytest runs from another environment",
+)
 def test_make_lab_opens_notebooks_in_the_venvs_kernel(tmp_path):
     """``make lab`` (JupyterLab from the venv): a notebook opened there gets a kernel that imports
     facnn, even with a stale ``python3`` kernel spec on the user's ``JUPYTER_PATH`` (which jupyter
@@ -234,8 +285,14 @@ def test_make_lab_opens_notebooks_in_the_venvs_kernel(tmp_path):
     assert control.stdout.strip().startswith(str(stale)), control  # without make lab, the stale spec would win
     port, token = _free_port(), uuid.uuid4().hex
     args = f"--no-browser --port={port} --ip=127.0.0.1 --allow-root --ServerApp.token={token}"
-    lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    lab = subprocess.Popen(
+        ["make", "-s", "lab", f"LAB_ARGS={args}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         end = time.monotonic() + 120
         while True:
@@ -246,8 +303,9 @@ def test_make_lab_opens_notebooks_in_the_venvs_kernel(tmp_path):
                 if lab.poll() is not None or time.monotonic() > end:
                     pytest.fail(f"make lab did not serve JupyterLab within 120 s: {lab.stderr.read()[-2000:]!r}")
                 time.sleep(1)
-        printed = _execute_in_lab(port, token, "notebooks/01_theorems.ipynb",
-                                  "import sys, facnn; print(sys.prefix); print(facnn.__name__)")  # fmt: skip
+        printed = _execute_in_lab(
+            port, token, "notebooks/01_theorems.ipynb", "import sys, facnn; print(sys.prefix); print(facnn.__name__)"
+        )
         assert printed.split() == [sys.prefix, "facnn"], printed
     finally:
         os.killpg(lab.pid, 15)

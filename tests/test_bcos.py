@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from facnn import BcosNet, explanation_mode, make_explainer
-from facnn.bcos import BcosConv2d
-from facnn.registry import build_model
+from facnn.core.registry import build_model
+from facnn.models import BcosConv2d
 
 
 def small(**kw):
@@ -100,12 +100,20 @@ def test_bad_inputs_are_refused():
 
 def test_bcos_and_hybrid_methods_in_the_experiment_explainers():
     import facnn
-    from facnn.experiments import build_explainers, companion_models
+    from facnn.companion.experiments import build_explainers, companion_models
 
     fa, b, h = facnn.FACNN(10, depth=2), small(), facnn.HybridFACNN(10)
-    ex = build_explainers(fa, [2, 1], ["intrinsic", "bcos-contributions", "bcos-gradcam", "hybrid-intrinsic"], bcos=b, hybrid=h)
-    assert list(ex) == ["FA-CNN maps L2", "FA-CNN maps L1", "B-cos contributions", "Grad-CAM on B-cos",
-                        "Hybrid FA-CNN maps L4", "Hybrid FA-CNN maps L3"]  # fmt: skip
+    ex = build_explainers(
+        fa, [2, 1], ["intrinsic", "bcos-contributions", "bcos-gradcam", "hybrid-intrinsic"], bcos=b, hybrid=h
+    )
+    assert list(ex) == [
+        "FA-CNN maps L2",
+        "FA-CNN maps L1",
+        "B-cos contributions",
+        "Grad-CAM on B-cos",
+        "Hybrid FA-CNN maps L4",
+        "Hybrid FA-CNN maps L3",
+    ]
     assert ex["B-cos contributions"][0] is b and ex["Grad-CAM on B-cos"][1]._module is b.layers[-2]
     with pytest.raises(ValueError, match="needs a trained B-cos network"):
         build_explainers(fa, [2], ["bcos-rise"])

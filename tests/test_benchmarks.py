@@ -6,7 +6,9 @@ from benchmarks import attribution, training
 
 
 def test_attribution_benchmark_runs_tiny(tmp_path):
-    recs = attribution.main(["--batch", "2", "--repeats", "1", "--rise-n", "20", "--rise-repeats", "1", "--out-dir", str(tmp_path)])
+    recs = attribution.main(
+        ["--batch", "2", "--repeats", "1", "--rise-n", "20", "--rise-repeats", "1", "--out-dir", str(tmp_path)]
+    )
     written = json.loads(next(tmp_path.glob("attribution-*.json")).read_text())
     assert written["records"] == recs and written["meta"]["settings"]["batch"] == "2"
     methods = {r["method"] for r in recs}

@@ -2,7 +2,10 @@
 
 import pytest
 
-from facnn import claims, records as rec, viz
+from facnn import viz
+from facnn.companion import claims
+from facnn.companion import records as rec
+from facnn.explain.catalogue import Method
 
 
 def _est(v, half=0.01):
@@ -10,12 +13,26 @@ def _est(v, half=0.01):
 
 
 def _pixel_run(rise_diff, gradcam_diff):
-    records = [{"method": m, "layer": l, "order": o, "auc": _est(0.2)} for m, l in
-               [("FA-CNN maps L6", 6), ("Grad-CAM L6", 6), ("RISE", None), ("K-OCC k=4", None)] for o in ("morf", "lerf")]
+    methods = [Method("intrinsic", layer=6), Method("gradcam", layer=6), Method("rise"), Method("occlusion", window=4)]
+    records = [{**m.fields(), "order": o, "auc": _est(0.2)} for m in methods for o in ("morf", "lerf")]
+
     def comp(other, d):
-        verdict = "not significant" if abs(d) < 0.02 else ("FA-CNN maps L6 better" if d < 0 else f"{other} better")
-        return {"reference": "FA-CNN maps L6|morf", "other": f"{other}|morf", "difference": _est(d), "paired": True,
-                "verdict": verdict}
+        significant = abs(d) >= 0.02
+        winner = ("FA-CNN maps L6" if d < 0 else other) if significant else None
+        return {
+            "reference": "FA-CNN maps L6|morf",
+            "other": f"{other}|morf",
+            "reference_method": "FA-CNN maps L6",
+            "other_method": other,
+            "order": "morf",
+            "fill": "zero",
+            "difference": _est(d),
+            "paired": True,
+            "significant": significant,
+            "winner": winner,
+            "verdict": f"{winner} better" if winner else "not significant",
+        }
+
     return records, [comp("Grad-CAM L6", gradcam_diff), comp("RISE", rise_diff), comp("K-OCC k=4", rise_diff)]
 
 
@@ -26,30 +43,48 @@ def test_pixel_removal_verdict_follows_the_paired_differences(tmp_path, monkeypa
     records, comps = _pixel_run(rise_diff, 0.0)
     params = {"weights": "pretrained", "model": "facnn", "n_images": 1000}
     rec.write_run("pixel_removal", "03_pixel_removal.ipynb", params, quantities={}, records=records, comparisons=comps)
-    rec.write_run("pixel_removal", "03_pixel_removal.ipynb", {**params, "n_images": 10}, quantities={}, records=[],
-                  comparisons=[])  # a smaller run is not the headline
-    rec.write_run("pixel_removal", "03_pixel_removal.ipynb", {**params, "model": "facnn24", "n_images": 5000},
-                  quantities={}, records=[], comparisons=[])  # nor is a larger run of another FA-CNN
+    rec.write_run(
+        "pixel_removal", "03_pixel_removal.ipynb", {**params, "n_images": 10}, quantities={}, records=[], comparisons=[]
+    )  # a smaller run is not the headline
+    rec.write_run(
+        "pixel_removal",
+        "03_pixel_removal.ipynb",
+        {**params, "model": "facnn24", "n_images": 5000},
+        quantities={},
+        records=[],
+        comparisons=[],
+    )  # nor is a larger run of another FA-CNN
     row = next(r for r in claims.claims() if "pixels removed" in r["claim"])
     assert row["verdict"] == expected and "1000 images" in row["ours"]
 
 
 def test_one_colour_per_method_in_both_panels():
-    records = [{"method": m, "layer": l, "order": o, "percents": [0, 50, 100], "accuracy": [0.9, 0.5, 0.1],
-                "accuracy_low": [0.85, 0.45, 0.05], "accuracy_high": [0.95, 0.55, 0.15]}
-               for m, l in [("FA-CNN maps L6", 6), ("FA-CNN maps L4", 4), ("RISE", None)] for o in ("morf", "lerf")]
+    records = [
+        {
+            **m.fields(),
+            "order": o,
+            "percents": [0, 50, 100],
+            "accuracy": [0.9, 0.5, 0.1],
+            "accuracy_low": [0.85, 0.45, 0.05],
+            "accuracy_high": [0.95, 0.55, 0.15],
+        }
+        for m in [Method("intrinsic", layer=6), Method("intrinsic", layer=4), Method("rise")]
+        for o in ("morf", "lerf")
+    ]
     fig = viz.removal_curves(records, "t")
     lines = [t for t in fig.data if t.mode == "lines+markers"]
     colours = {}
     for t in lines:
         colours.setdefault(t.name, set()).add(t.line.color)
     assert all(len(c) == 1 for c in colours.values()) and len({next(iter(c)) for c in colours.values()}) == 3
-    assert viz.method_color("Grad-CAM L6") == viz.method_color("Grad-CAM L6", 6) != viz.method_color("Grad-CAM L4", 6)
-    assert viz.method_color("RISE (centred) on CoDA") == viz.method_color("RISE")
+    shades = viz.method_colors([Method("gradcam", layer=6).fields(), Method("gradcam", layer=4).fields()])
+    assert shades["Grad-CAM L6"] == Method("gradcam").colour != shades["Grad-CAM L4"]  # a lower layer: lighter
+    assert Method("rise", "coda", centred=True).colour == Method("rise").colour  # a method keeps its colour
+    assert Method("intrinsic", "hybrid").colour != Method("intrinsic").colour  # a model's own maps: its colour
 
 
 def test_paired_accuracy_of_shipped_models():
-    from facnn.claims import paired_accuracy
+    from facnn.companion.claims import paired_accuracy
 
     d, verdict = paired_accuracy("fashion-mnist/facnn", "fashion-mnist/facnn")
     assert d["value"] == 0 and verdict.startswith("on par")
@@ -65,8 +100,12 @@ def test_the_24_layer_model_gets_its_own_theorem_2_and_pixel_rows(tmp_path, monk
     fin = [_est(0.1 + 0.9 * i / 23) for i in range(24)]
     if dip:
         fin[10] = _est(0.01)
-    th = {"theorem1_error": 1e-7, "gradcam_correlation_ci": [_est(1.0, 0)], "final_correlation_ci": fin,
-          "morph": [{"step": 1.0, "bound": 1.0}] * 23}
+    th = {
+        "theorem1_error": 1e-7,
+        "gradcam_correlation_ci": [_est(1.0, 0)],
+        "final_correlation_ci": fin,
+        "morph": [{"step": 1.0, "bound": 1.0}] * 23,
+    }
     params = {"weights": "pretrained", "model": "facnn24", "n_images": 100}
     rec.write_run("theorems", "01_theorems.ipynb", params, quantities={}, records=[th])
     records, comps = _pixel_run(-0.05, 0.0)
@@ -80,11 +119,14 @@ def test_the_24_layer_model_gets_its_own_theorem_2_and_pixel_rows(tmp_path, monk
     assert len(pixel) == 1 and pixel[0]["claim"].endswith("24-layer FA-CNN") and pixel[0]["verdict"] == "reproduced"
 
 
-@pytest.mark.parametrize("low, high, expected", [(0.005, 0.012, "reproduced"), (-0.004, 0.004, "reproduced"),
-                                                 (-0.02, -0.012, "not reproduced")])  # fmt: skip
+@pytest.mark.parametrize(
+    "low, high, expected",
+    [(0.005, 0.012, "reproduced"), (-0.004, 0.004, "reproduced"), (-0.02, -0.012, "not reproduced")],
+)
 def test_beating_the_resnet_meets_the_on_par_claim(monkeypatch, low, high, expected):
     def fake(a, b, margin=0.01, seed=0):
         d = {"value": (low + high) / 2, "low": low, "high": high, "n": 10000, "level": 0.95}
+        d["on_par"] = -margin <= low and high <= margin
         better = f"{a if d['value'] > 0 else b} better" if low > 0 or high < 0 else ""
         return d, ("on par (within ±0.01)" if -margin <= low and high <= margin else better)
 
@@ -97,7 +139,13 @@ def test_no_significant_difference_is_inconclusive(tmp_path, monkeypatch):
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
     monkeypatch.setenv("FACNN_OUT", str(tmp_path / "figures"))  # runs written straight into the committed records
     records, comps = _pixel_run(0.0, 0.0)  # every difference inside ±0.02: "not significant"
-    rec.write_run("pixel_removal", "03_pixel_removal.ipynb", {"weights": "pretrained", "model": "facnn", "n_images": 100},
-                  quantities={}, records=records, comparisons=comps)
+    rec.write_run(
+        "pixel_removal",
+        "03_pixel_removal.ipynb",
+        {"weights": "pretrained", "model": "facnn", "n_images": 100},
+        quantities={},
+        records=records,
+        comparisons=comps,
+    )
     row = next(r for r in claims.claims() if "pixels removed" in r["claim"])
     assert row["verdict"] == "inconclusive (no significant difference)"

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from facnn import CoDANet, explain_func
-from facnn.attribution import Contributions
-from facnn.coda import CIFAR_9L, DAUConv, explanation_mode
+from facnn.explain import Contributions
+from facnn.models import DAUConv, explanation_mode
+from facnn.models.coda import CIFAR_9L
 
 
 def small(**kw):
@@ -47,7 +48,9 @@ def test_network_is_dynamic_linear_and_contributions_are_complete():
         e.requires_grad_(True)
         out = m.forward_encoded(e)
         (jac_row,) = torch.autograd.grad(out[:, 1].sum(), e)
-    torch.testing.assert_close((jac_row * e).flatten(1).sum(1), (out[:, 1] - m.logit_bias).detach(), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(
+        (jac_row * e).flatten(1).sum(1), (out[:, 1] - m.logit_bias).detach(), rtol=1e-4, atol=1e-6
+    )
     assert not any(layer.explain for layer in m.layers), "explanation mode must be restored"
 
 

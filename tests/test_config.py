@@ -4,15 +4,26 @@ import json
 
 import pytest
 
-from facnn.config import EXECUTION_FIELDS, TrainConfig, config_names, load_config
-from facnn.train import config_from_args
+from facnn.train import EXECUTION_FIELDS, TrainConfig, config_names, load_config
+from facnn.train.cli import config_from_args
 
 
 def test_by_name_and_by_path_give_the_same_config(tmp_path):
     by_name = load_config("fashion_mnist_facnn")
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"model": "facnn", "model_config": by_name.model_config, "epochs": by_name.epochs,
-                                "batch_size": 128, "lr": 0.003, "weight_decay": 0.0005, "seed": 0}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "model": "facnn",
+                "model_config": by_name.model_config,
+                "epochs": by_name.epochs,
+                "batch_size": 128,
+                "lr": 0.003,
+                "weight_decay": 0.0005,
+                "seed": 0,
+            }
+        )
+    )
     assert load_config(path) == by_name
     assert "fashion_mnist_facnn" in config_names()
 

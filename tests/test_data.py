@@ -86,7 +86,9 @@ def test_cifar10_download_path_on_a_local_server(tmp_path, monkeypatch):
     serve = tmp_path / "serve"
     serve.mkdir()
     (serve / "cifar-10-python.tar.gz").write_bytes(buf.getvalue())
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler, directory=str(serve)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     md5 = {k: hashlib.md5(v).hexdigest() for k, v in files.items()}
     monkeypatch.setattr(CIFAR10, "url", f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz")
@@ -109,7 +111,9 @@ def test_imagefolder_tree(tmp_path):
         for cls in ("cat", "dog", "fox"):
             (tmp_path / split / cls).mkdir(parents=True)
             for i in range(2):
-                Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / split / cls / f"{i}.png")
+                Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(
+                    tmp_path / split / cls / f"{i}.png"
+                )
     train = load_dataset("imagefolder", "train", root=tmp_path, image_size=24)
     test = load_dataset("imagefolder", "test", root=tmp_path, image_size=24)
     assert train.classes == ["cat", "dog", "fox"] and train.num_classes == 3 and len(test) == 6
@@ -121,7 +125,11 @@ def test_imagefolder_tree(tmp_path):
 
 def test_batches_sharding_and_augment_are_seeded():
     d = load_dataset("digits", "test")
-    order = lambda r, w: torch.cat([y for _, y in batches(d, 50, shuffle=True, generator=torch.Generator().manual_seed(1), rank=r, world=w)])  # noqa: E731
+
+    def order(r, w):
+        g = torch.Generator().manual_seed(1)
+        return torch.cat([y for _, y in batches(d, 50, shuffle=True, generator=g, rank=r, world=w)])
+
     full = order(0, 1)
     assert torch.equal(torch.sort(torch.cat([order(0, 2), order(1, 2)])).values, torch.sort(full).values)
     x = torch.rand(8, 1, 8, 8)

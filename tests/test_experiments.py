@@ -2,7 +2,9 @@
 
 import pytest
 
-from facnn import experiments as ex
+from facnn import evaluate
+from facnn.companion import experiments as ex
+from facnn.train import load_config
 
 
 @pytest.fixture(scope="module")
@@ -15,8 +17,10 @@ def setup(trained_facnn, digits):
 def test_pixel_removal_experiment_records_and_replayable_control(setup):
     model, x, y = setup
     expl = ex.build_explainers(model, [model.num_layers - 1], ["intrinsic", "random"])
-    a, units = ex.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
-    b, _ = ex.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
+    a, units = evaluate.pixel_removal_experiment(
+        expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False
+    )
+    b, _ = evaluate.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
     assert [(r["method"], r["order"]) for r in a] == [(m, o) for m in expl for o in ("morf", "lerf")]
     assert a == b  # the random control restarts its generator: same numbers on every run
     start = {r["accuracy"][0] for r in a}
@@ -29,7 +33,9 @@ def test_pixel_removal_experiment_records_and_replayable_control(setup):
         assert r["auc"]["low"] <= r["auc"]["value"] <= r["auc"]["high"]
         assert all(lo <= m <= hi for lo, m, hi in zip(r["accuracy_low"], r["accuracy"], r["accuracy_high"]))
     ref = next(m for m in expl if m.startswith("FA-CNN"))
-    comp, same = ex.comparisons({**units, "copy|morf": units[f"{ref}|morf"]}, f"{ref}|morf", ["random|morf", "copy|morf"])
+    comp, same = evaluate.comparisons(
+        {**units, "copy|morf": units[f"{ref}|morf"]}, f"{ref}|morf", ["random|morf", "copy|morf"]
+    )
     assert comp["difference"]["value"] < 0  # removing what the maps rank first hurts more than removing noise
     significant = comp["difference"]["high"] < 0 or comp["difference"]["low"] > 0
     assert (comp["verdict"] != "not significant") == significant
@@ -40,8 +46,8 @@ def test_localisation_experiment_scores_and_uniform_control(setup):
     model, x, y = setup
     expl = ex.build_explainers(model, [model.num_layers - 1], ["intrinsic", "random"])
     kw = dict(n=2, n_grids=20, min_confidence=0.0, progress=False)
-    recs, scores = ex.localisation_experiment(expl, x, y, **kw)
-    recs2, _ = ex.localisation_experiment(expl, x, y, **kw)
+    recs, scores = evaluate.localisation_experiment(expl, x, y, **kw)
+    recs2, _ = evaluate.localisation_experiment(expl, x, y, **kw)
     assert recs == recs2
     assert set(scores) == set(expl) and all(v.shape == (20, 4) for v in scores.values())
     assert all(0 <= s <= 1 for v in scores.values() for s in v.flat)
@@ -56,16 +62,34 @@ def test_full_scale_records_keep_only_todays_default_configs(tmp_path, monkeypat
 
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
     assert ex.full_scale_records("fashion_mnist", ["facnn"]) == []  # no records file yet
-    default = asdict(ex.load_config("fashion_mnist_facnn"))
+    default = asdict(load_config("fashion_mnist_facnn"))
     other = {**default, "model_config": {**default["model_config"], "pool_at": [1, 3]}}
     subset = {**default, "train_subset": 10000}
-    recs = [dict(variant=v, test_accuracy=a, params=1, epochs=e, command=f"cmd {v}", config={**c, "epochs": e, "device": "cuda"})
-            for v, a, e, c in [("now", 0.93, 20, default), ("old", 0.92, 20, other), ("sub", 0.8, 2, subset), ("now", 0.92, 10, default),
-                               ("seed1", 0.931, 20, {**default, "seed": 1})]]  # fmt: skip
+    recs = [
+        dict(
+            variant=v,
+            test_accuracy=a,
+            params=1,
+            epochs=e,
+            command=f"cmd {v}",
+            config={**c, "epochs": e, "device": "cuda"},
+        )
+        for v, a, e, c in [
+            ("now", 0.93, 20, default),
+            ("old", 0.92, 20, other),
+            ("sub", 0.8, 2, subset),
+            ("now", 0.92, 10, default),
+            ("seed1", 0.931, 20, {**default, "seed": 1}),
+        ]
+    ]
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "ablation.json").write_text(json.dumps(recs))
     got = ex.full_scale_records("fashion_mnist", ["facnn", "resnet", "no-such-model"])
-    assert [(r["variant"], r["epochs"], r["test_accuracy"]) for r in got] == [("now", 10, 0.92), ("now", 20, 0.93), ("seed1", 20, 0.931)]
+    assert [(r["variant"], r["epochs"], r["test_accuracy"]) for r in got] == [
+        ("now", 10, 0.92),
+        ("now", 20, 0.93),
+        ("seed1", 20, 0.931),
+    ]
 
 
 def test_committed_table1_matches_todays_defaults():

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from facnn.metrics import PixelRemoval, grid_shares, make_grids, pearson, pointing_game, removal_order
+from facnn.evaluate import PixelRemoval, grid_shares, make_grids, pearson, pointing_game, removal_order
 
 
 def test_pearson():

@@ -3,9 +3,9 @@ import torch
 from torch import nn
 
 from facnn import FACNN, ResNet, class_maps
+from facnn.evaluate.theorems import randomize_batchnorm
 from facnn.models import predict
-from facnn.layers import DampenedResidual
-from facnn.theory import randomize_batchnorm
+from facnn.models.layers import DampenedResidual
 
 
 def make(**kw):
@@ -100,10 +100,16 @@ def test_bad_images_give_clear_errors(x, exc, msg):
 
 @pytest.mark.parametrize(
     "target,layer,exc,msg",
-    [(10, -1, ValueError, "10 classes"), (-1, -1, ValueError, "indices in"), (torch.tensor([0, 1, 2]), -1, ValueError, "batch has 2"),
-     (torch.tensor([0.5, 1.0]), -1, TypeError, "integer"), (0, 7, ValueError, "out of range"), (0, -8, ValueError, "out of range"),
-     (0, 1.5, TypeError, "layer must be an int")],
-)  # fmt: skip
+    [
+        (10, -1, ValueError, "10 classes"),
+        (-1, -1, ValueError, "indices in"),
+        (torch.tensor([0, 1, 2]), -1, ValueError, "batch has 2"),
+        (torch.tensor([0.5, 1.0]), -1, TypeError, "integer"),
+        (0, 7, ValueError, "out of range"),
+        (0, -8, ValueError, "out of range"),
+        (0, 1.5, TypeError, "layer must be an int"),
+    ],
+)
 def test_bad_target_and_layer(target, layer, exc, msg):
     m = FACNN(10)
     with pytest.raises(exc, match=msg):
@@ -153,22 +159,25 @@ def test_all_class_maps_from_one_forward():
 def test_forward_flops_follow_the_architecture():
     from dataclasses import asdict
 
-    from facnn.config import load_config
-    from facnn.registry import forward_flops
+    from facnn.core.registry import forward_flops
+    from facnn.train import load_config
 
     cfg = {"num_classes": 10, "in_channels": 1, "depth": 3, "pool_at": []}
     small, large = forward_flops("facnn", cfg, 28), forward_flops("facnn", cfg, 56)
     assert large / small == pytest.approx(4, rel=0.02)  # convolutions: FLOPs grow with the pixel count
-    deep, default = (forward_flops("facnn", {"num_classes": 10, "in_channels": 1, **asdict(load_config(c))["model_config"]})
-                     for c in ("fashion_mnist_facnn24", "fashion_mnist_facnn"))  # fmt: skip
+    deep, default = (
+        forward_flops("facnn", {"num_classes": 10, "in_channels": 1, **asdict(load_config(c))["model_config"]})
+        for c in ("fashion_mnist_facnn24", "fashion_mnist_facnn")
+    )
     assert 2 < deep / default < 3  # the 24-layer model: 132 vs 54 MFLOPs
 
 
 def test_functions_that_run_a_model_hand_it_back_in_its_mode():
     """predict, the theorem checks, pixel removal and the sanity checks put a model in eval mode
-    only while they run it (facnn.modes.eval_mode), whatever mode it came in."""
-    from facnn import sanity, theory
-    from facnn.metrics import PixelRemoval
+    only while they run it (facnn.core.modes.eval_mode), whatever mode it came in."""
+    from facnn.evaluate import PixelRemoval
+    from facnn.evaluate import randomisation as sanity
+    from facnn.evaluate import theorems as theory
 
     x, y = torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])
     calls = {
@@ -177,8 +186,9 @@ def test_functions_that_run_a_model_hand_it_back_in_its_mode():
         "final_correlations": lambda m: theory.final_correlations(m, x),
         "PixelRemoval.update": lambda m: PixelRemoval(m, percents=[0, 50]).update(x, y, torch.rand(3, 28, 28)),
         "cascading_randomisation": lambda m: sanity.cascading_randomisation(
-            m, lambda net, xs, ys: class_maps(net, xs, ys), x, y),
-    }  # fmt: skip
+            m, lambda net, xs, ys: class_maps(net, xs, ys), x, y
+        ),
+    }
     for name, call in calls.items():
         m = FACNN(10, depth=2, hidden=8).train()
         call(m)

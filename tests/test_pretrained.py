@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import facnn
-from facnn.checkpoint import CheckpointError
-from facnn.hub import PretrainedError, headline_models, manifest, sha256_of, weights_dir
+from facnn.models import CheckpointError, PretrainedError
+from facnn.models.pretrained import headline_models, manifest, sha256_of, weights_dir
 
 SHIPPED = sorted(manifest())
 
@@ -21,8 +21,14 @@ HEADLINE = sorted(headline_models())
 
 def test_what_ships_is_listed():
     listed = facnn.pretrained()
-    assert {"fashion-mnist/facnn", "fashion-mnist/facnn24", "fashion-mnist/coda", "fashion-mnist/resnet", "fashion-mnist/bcos",
-            "fashion-mnist/hybrid"} <= set(HEADLINE)  # fmt: skip
+    assert {
+        "fashion-mnist/facnn",
+        "fashion-mnist/facnn24",
+        "fashion-mnist/coda",
+        "fashion-mnist/resnet",
+        "fashion-mnist/bcos",
+        "fashion-mnist/hybrid",
+    } <= set(HEADLINE)
     for name, rec in listed.items():
         assert re.fullmatch(re.escape(name.replace("/", "-")) + r"-[0-9a-f]{10}\.pt", rec["file"]), rec["file"]
         assert (weights_dir() / rec["file"]).stat().st_size < 5 * 2**20  # small enough for git and a wheel
@@ -32,8 +38,8 @@ def test_what_ships_is_listed():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_retraining_command_trains_the_shipped_config(name):
-    from facnn.config import TrainConfig
-    from facnn.train import config_from_args
+    from facnn.train import TrainConfig
+    from facnn.train.cli import config_from_args
 
     rec = manifest()[name]
     train_cmd = shlex.split(rec["command"].split(" && ")[0])
@@ -61,19 +67,20 @@ def test_shipped_weights_reproduce_their_manifest_accuracy(name):
 def test_the_notebooks_brief_runs_ship():
     """Notebooks 05 (temperature sweep) and 07 (permuted-label twin) read these instead of training
     at their default parameters; a changed default would silently train again."""
-    from facnn.config import load_config
-    from facnn.hub import shipped_for
-    from facnn.sanity import shuffled_twin_config
+    from facnn.evaluate.randomisation import shuffled_twin_config
+    from facnn.train import load_config, shipped_for
 
     assert shipped_for(shuffled_twin_config("fashion_mnist_facnn")) == "fashion-mnist/facnn-shuffled-labels"
     for t in (10.0, 100.0, 1000.0):
-        cfg = load_config("fashion_mnist_coda", epochs=1, train_subset=5000, seed=0, device="auto", model_config={"temperature": t})
+        cfg = load_config(
+            "fashion_mnist_coda", epochs=1, train_subset=5000, seed=0, device="auto", model_config={"temperature": t}
+        )
         assert shipped_for(cfg) == f"fashion-mnist/coda-sweep-t{t:g}"
     assert shipped_for(load_config("fashion_mnist_coda", epochs=2)) is None
 
 
 def test_the_24_layer_facnn_is_read_at_the_papers_layers():
-    from facnn.experiments import paper_layers
+    from facnn.companion.experiments import paper_layers
 
     model, rec = facnn.pretrained("fashion-mnist/facnn24")
     assert len(model.layers) == 24 and rec["model_config"]["depth"] == 24

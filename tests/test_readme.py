@@ -23,3 +23,15 @@ def test_readme_library_examples_run():
         assert namespace[name].shape == (4, 64, 64), name
     assert namespace["q"].shape == (4, 1, 64, 64)
     assert namespace["hmaps"].shape == (16, 28, 28)
+
+
+def test_readme_library_examples_use_only_the_public_api():
+    """The library section imports ``facnn`` (and torch/torchvision), never the companion or a
+    private module: what a user copies must keep working when internals move."""
+    for block in library_blocks():
+        for line in block.splitlines():
+            if line.startswith(("import ", "from ")):
+                assert line.split()[1].split(".")[0] in {"facnn", "torch", "torchvision"} and "companion" not in line, (
+                    line
+                )
+                assert not line.startswith("from facnn.") and not line.startswith("import facnn."), line

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from facnn import records as rec, reproduce
+from facnn.companion import records as rec
+from facnn.companion import reproduce
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +22,9 @@ def injected(command: str, tmp_path: Path) -> dict:
     out = tmp_path / "prepared.ipynb"
     args[2] = str(out)
     from click.testing import CliRunner
-    from papermill.cli import papermill  # papermill's own command line, in this process (no interpreter start per command)
+    from papermill.cli import (
+        papermill,
+    )  # papermill's own command line, in this process (no interpreter start per command)
 
     with contextlib.chdir(ROOT):
         result = CliRunner().invoke(papermill, [*args[1:], "--prepare-only"], catch_exceptions=False)
@@ -34,8 +37,15 @@ def injected(command: str, tmp_path: Path) -> dict:
 
 
 def test_a_built_command_gives_back_every_type(tmp_path):
-    params = {"config_prefix": "fashion_mnist", "methods": ["rise", "random"], "layers": [], "n_images": 7,
-              "fills": ["zero", "road"], "percents": [0, 50.5, 100], "weights": "pretrained"}  # fmt: skip
+    params = {
+        "config_prefix": "fashion_mnist",
+        "methods": ["rise", "random"],
+        "layers": [],
+        "n_images": 7,
+        "fills": ["zero", "road"],
+        "percents": [0, 50.5, 100],
+        "weights": "pretrained",
+    }
     assert injected(rec.papermill_command("03_pixel_removal.ipynb", params), tmp_path) == params
 
 
@@ -50,7 +60,9 @@ def test_every_recorded_command_parses_back_to_its_parameters(tmp_path):
 
 def test_readme_papermill_commands_run_as_written(tmp_path):
     text = (ROOT / "README.md").read_text()
-    commands = re.findall(r"^(papermill notebooks/\S+ \S+.*)$", text, re.M) + re.findall(r"`(papermill notebooks/[^`]+)`", text)
+    commands = re.findall(r"^(papermill notebooks/\S+ \S+.*)$", text, re.M) + re.findall(
+        r"`(papermill notebooks/[^`]+)`", text
+    )
     assert commands
     for cmd in commands:
         nb = shlex.split(cmd)[1].split("/")[-1]
@@ -101,8 +113,13 @@ def test_the_reproduction_check_compares_within_tolerance(tmp_path, monkeypatch,
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
     p = {"n_images": 10}
     assert reproduce.summary(reproduce.check("exp", p, {})) == "no committed record for these parameters"
-    rec.write_run("exp", "03_pixel_removal.ipynb", p, records=[],
-                  quantities={"auc": rec.quantity(0.5, 0.1), "acc": rec.quantity(0.9, 0.01)})
+    rec.write_run(
+        "exp",
+        "03_pixel_removal.ipynb",
+        p,
+        records=[],
+        quantities={"auc": rec.quantity(0.5, 0.1), "acc": rec.quantity(0.9, 0.01)},
+    )
     assert reproduce.summary(reproduce.check("exp", p, {})) == "no committed record for these parameters"
     rec.accept()  # now it is the committed record
     ok = reproduce.check("exp", p, {"auc": rec.quantity(0.55, 0.1), "acc": rec.quantity(0.905, 0.01)})

@@ -11,32 +11,54 @@ import pytest
 import torch
 
 from facnn import FACNN, CheckpointError, load_checkpoint, save_checkpoint
-from facnn.checkpoint import atomic_write, read_checkpoint
-from facnn.config import TrainConfig, load_config
-from facnn.runs import RunFolder
-from facnn.train import config_from_args
+from facnn.core.files import atomic_write
+from facnn.models import read_checkpoint
+from facnn.train import RunFolder, TrainConfig, load_config
+from facnn.train.cli import config_from_args
 
 SMALL = ["--dataset", "digits", "--model-config", '{"depth": 2, "hidden": 8, "pool_at": [2]}', "--no-progress"]
 
 
 def run(args, check=True):
-    return subprocess.run([sys.executable, "-m", "facnn.train", *args], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, check=check)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "facnn.train", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=check,
+    )
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--schedule", "linear"], "invalid choice: 'linear'"), (["--loss", "mse"], "invalid choice: 'mse'"),
-    (["--optimizer", "adam"], "invalid choice"), (["--model", "vit"], "invalid choice"),
-    (["--dataset", "imagenet"], "invalid choice"), (["--epochs", "0"], "epochs=0"), (["--epochs", "-1"], "epochs=-1"),
-    (["--batch-size", "0"], "batch_size=0"), (["--train-subset", "-5"], "train_subset=-5"),
-    (["--train-subset", "0"], "train_subset=0"), (["--lr", "nan"], "lr=nan"), (["--lr", "-1"], "lr=-1"),
-    (["--weight-decay", "-0.1"], "weight_decay"), (["--warmup", "1"], "warmup=1"), (["--label-smoothing", "1.5"], "label_smoothing"),
-    (["--seed", "-1"], "seed=-1"), (["--num-workers", "-2"], "num_workers"), (["--image-size", "0"], "image_size"),
-    (["--device", "tpu"], "device='tpu'"), (["--epochs", "1.5"], "invalid int"),
-    (["--model-config", "{bad"], "not valid JSON"), (["--model-config", "[1, 2]"], "JSON object"),
-    (["--model-config", '{"hidden": 1e11}'], "beyond any model"), (["--model-config", '{"depht": 3}'], r"\['depht'\]"),
-    (["--config", "no_such_config"], "fashion_mnist_facnn"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--schedule", "linear"], "invalid choice: 'linear'"),
+        (["--loss", "mse"], "invalid choice: 'mse'"),
+        (["--optimizer", "adam"], "invalid choice"),
+        (["--model", "vit"], "invalid choice"),
+        (["--dataset", "imagenet"], "invalid choice"),
+        (["--epochs", "0"], "epochs=0"),
+        (["--epochs", "-1"], "epochs=-1"),
+        (["--batch-size", "0"], "batch_size=0"),
+        (["--train-subset", "-5"], "train_subset=-5"),
+        (["--train-subset", "0"], "train_subset=0"),
+        (["--lr", "nan"], "lr=nan"),
+        (["--lr", "-1"], "lr=-1"),
+        (["--weight-decay", "-0.1"], "weight_decay"),
+        (["--warmup", "1"], "warmup=1"),
+        (["--label-smoothing", "1.5"], "label_smoothing"),
+        (["--seed", "-1"], "seed=-1"),
+        (["--num-workers", "-2"], "num_workers"),
+        (["--image-size", "0"], "image_size"),
+        (["--device", "tpu"], "device='tpu'"),
+        (["--epochs", "1.5"], "invalid int"),
+        (["--model-config", "{bad"], "not valid JSON"),
+        (["--model-config", "[1, 2]"], "JSON object"),
+        (["--model-config", '{"hidden": 1e11}'], "beyond any model"),
+        (["--model-config", '{"depht": 3}'], r"\['depht'\]"),
+        (["--config", "no_such_config"], "fashion_mnist_facnn"),
+    ],
+)
 def test_cli_refuses_impossible_values_before_a_run_starts(argv, message, capsys):
     base = [] if "--config" in argv else ["--config", "fashion_mnist_facnn"]
     with pytest.raises(SystemExit) as e:
@@ -85,9 +107,15 @@ def test_one_run_per_folder_and_stale_locks(tmp_path):
 
 def test_two_runs_into_one_folder_one_is_refused(tmp_path):
     out = str(tmp_path / "run")
-    procs = [subprocess.Popen([sys.executable, "-m", "facnn.train", *SMALL, "--epochs", "2", "--out", out, "--resume"],
-                              stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-             for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "facnn.train", *SMALL, "--epochs", "2", "--out", out, "--resume"],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        for _ in range(2)
+    ]
     results = [(p.wait(), p.stderr.read()) for p in procs]
     codes = sorted(code for code, _ in results)
     refused = [err for code, err in results if code != 0]
@@ -97,8 +125,15 @@ def test_two_runs_into_one_folder_one_is_refused(tmp_path):
     assert read_checkpoint(tmp_path / "run" / "checkpoint.pt")["extra"]["epoch"] == 2
 
 
-@pytest.mark.parametrize("value,kind", [(np.array([1.5]), "numpy.ndarray"), (Path("x"), "PosixPath"),
-                                        (lambda: 1, "function"), ({1.5: 2}, "key of type float")])  # fmt: skip
+@pytest.mark.parametrize(
+    "value,kind",
+    [
+        (np.array([1.5]), "numpy.ndarray"),
+        (Path("x"), "PosixPath"),
+        (lambda: 1, "function"),
+        ({1.5: 2}, "key of type float"),
+    ],
+)
 def test_unreadable_extra_never_replaces_a_good_checkpoint(tmp_path, value, kind):
     m = FACNN(10, depth=2, hidden=8)
     path = save_checkpoint(tmp_path / "m.pt", m, extra={"ok": 1})
@@ -134,8 +169,11 @@ def test_checkpoint_errors_name_the_true_cause(tmp_path):
     torch.save({"format": "x", "obj": Path("/etc")}, hostile)
     with pytest.raises(CheckpointError, match="PosixPath.*not unpickled"):
         read_checkpoint(hostile)
-    for change, match in [(("config", "hidden", 10**11), "beyond any model"), (("config", "depht", 3), "depht"),
-                          (("model", None, "vit"), "unknown model 'vit'")]:  # fmt: skip
+    for change, match in [
+        (("config", "hidden", 10**11), "beyond any model"),
+        (("config", "depht", 3), "depht"),
+        (("model", None, "vit"), "unknown model 'vit'"),
+    ]:
         ckpt = torch.load(good, weights_only=True)
         key, sub, value = change
         if sub is None:
@@ -186,7 +224,9 @@ def test_labels_outside_the_classes_are_refused(tmp_path):
     from facnn.data import ImageData
 
     with pytest.raises(ValueError, match="label 10 is outside"):
-        ImageData(torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 10, 2]), [str(i) for i in range(10)], "toy")
+        ImageData(
+            torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 10, 2]), [str(i) for i in range(10)], "toy"
+        )
     with pytest.raises(ValueError, match="one per image"):
         ImageData(torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), ["a", "b"], "toy")
 
@@ -208,8 +248,8 @@ def test_dataset_names_and_files(tmp_path):
 
 
 def test_metrics_refuse_what_they_cannot_score():
-    from facnn.metrics import PixelRemoval, make_grids, pointing_game
-    from facnn.attribution import RandomMaps
+    from facnn.evaluate import PixelRemoval, make_grids, pointing_game
+    from facnn.explain import RandomMaps
 
     m = FACNN(10, depth=2, hidden=8).eval()
     x, y = torch.rand(2, 1, 28, 28), torch.tensor([1, 2])
@@ -227,14 +267,17 @@ def test_metrics_refuse_what_they_cannot_score():
     assert pointing_game(RandomMaps(m), grids, classes, n=3).shape == (2, 9)
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda m: __import__("facnn").Occlusion(m, window=4, stride=0), "stride"),
-    (lambda m: __import__("facnn").Occlusion(m, window=0), "window"),
-    (lambda m: __import__("facnn").Occlusion(m, batch_size=0), "batch_size"),
-    (lambda m: __import__("facnn").RISE(m, n_masks=0), "n_masks"),
-    (lambda m: __import__("facnn").RISE(m, n_masks=10.5), "n_masks=10.5 must be an int"),
-    (lambda m: __import__("facnn").RISE(m, p=0), "p"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda m: __import__("facnn").Occlusion(m, window=4, stride=0), "stride"),
+        (lambda m: __import__("facnn").Occlusion(m, window=0), "window"),
+        (lambda m: __import__("facnn").Occlusion(m, batch_size=0), "batch_size"),
+        (lambda m: __import__("facnn").RISE(m, n_masks=0), "n_masks"),
+        (lambda m: __import__("facnn").RISE(m, n_masks=10.5), "n_masks=10.5 must be an int"),
+        (lambda m: __import__("facnn").RISE(m, p=0), "p"),
+    ],
+)
 def test_explainer_options_are_checked(make, match):
     with pytest.raises((TypeError, ValueError), match=match):
         make(FACNN(10, depth=2, hidden=8))
@@ -243,13 +286,20 @@ def test_explainer_options_are_checked(make, match):
 def test_two_processes_asking_for_one_cached_model_share_one_training(tmp_path):
     """get_or_train in two processes at once: one trains, the other waits for its lock and reads
     the same weights from the cache (no error, no second training)."""
-    code = ("import sys, torch; from facnn.train import TrainConfig, get_or_train\n"
-            "cfg = TrainConfig(model='facnn', dataset='digits', epochs=2, model_config=dict(depth=2, hidden=8, pool_at=[2]))\n"
-            "m, r = get_or_train(cfg, progress=False)\n"
-            "print(sum(float(p.double().sum()) for p in m.parameters()), r['test_accuracy'])")  # fmt: skip
+    code = (
+        "import sys, torch; from facnn.train import TrainConfig, get_or_train\n"
+        "cfg = TrainConfig(model='facnn', dataset='digits', epochs=2, model_config=dict(depth=2, hidden=8, "
+        "pool_at=[2]))\n"
+        "m, r = get_or_train(cfg, progress=False)\n"
+        "print(sum(float(p.double().sum()) for p in m.parameters()), r['test_accuracy'])"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "FACNN_HOME": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
     results = [(p.wait(), p.stdout.read(), p.stderr.read()) for p in procs]
     assert [r[0] for r in results] == [0, 0], results
     assert results[0][1] == results[1][1], results  # the same weights and record
@@ -259,6 +309,7 @@ def test_two_processes_asking_for_one_cached_model_share_one_training(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Refusals by kind: one table of bad inputs per public entry point. Each case must raise a
 # user-facing exception whose message names the argument (or file) and what is expected.
+
 
 def _facnn(**kw):
     return FACNN(**{"num_classes": 10, "depth": 2, "hidden": 8, **kw})
@@ -298,15 +349,22 @@ CONSTRUCTORS = [  # (entry point, kwargs, exception, message)
     ("HybridFACNN", dict(num_classes=10, hidden=-1), ValueError, "hidden=-1 is out of range"),
     ("CoDANet", dict(num_classes=10, temperature=0), ValueError, "temperature=0 is out of range"),
     ("CoDANet", dict(num_classes=10, temperature=float("inf")), ValueError, "temperature=inf is not a finite"),
-    ("CoDANet", dict(num_classes=10, kernels=[3], strides=[1, 1], channels=[], ranks=[4]), ValueError, "strides has 2 values, expected 1 .one per layer: kernels"),
+    (
+        "CoDANet",
+        dict(num_classes=10, kernels=[3], strides=[1, 1], channels=[], ranks=[4]),
+        ValueError,
+        "strides has 2 values, expected 1 .one per layer: kernels",
+    ),
     ("CoDANet", dict(num_classes=10.5), TypeError, "num_classes=10.5 must be an int"),
     ("BcosNet", dict(num_classes=10, b=0.5), ValueError, "b=0.5 is out of range"),
     ("BcosNet", dict(num_classes=10, max_out=0), ValueError, "max_out=0 is out of range"),
     ("BcosNet", dict(num_classes=10, logit_bias=float("nan")), ValueError, "logit_bias=nan is not a finite"),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize("name,kwargs,exc,message", CONSTRUCTORS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CONSTRUCTORS)])
+@pytest.mark.parametrize(
+    "name,kwargs,exc,message", CONSTRUCTORS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CONSTRUCTORS)]
+)
 def test_model_constructors_refuse_with_the_argument_named(name, kwargs, exc, message):
     import facnn
 
@@ -325,8 +383,7 @@ def test_model_constructors_accept_the_forms_users_pass():
 
 def _explain_cases():
     import facnn
-    from facnn.map_evaluation import pixel_removal_experiment
-    from facnn.metrics import PixelRemoval, grid_shares, pearson
+    from facnn.evaluate import PixelRemoval, grid_shares, pearson, pixel_removal_experiment
 
     m = _facnn().eval()
     x, y = torch.rand(2, 1, 28, 28), torch.tensor([1, 2])
@@ -338,44 +395,122 @@ def _explain_cases():
         ("Occlusion fill inf", lambda: facnn.Occlusion(m, fill=float("inf")), ValueError, "fill=inf is not a finite"),
         ("class_maps '3'", lambda: facnn.class_maps(m, x, "3"), TypeError, "target='3' must be an int class index"),
         ("class_maps None", lambda: facnn.class_maps(m, x, None), TypeError, "target=None must be an int"),
-        ("class_maps 2**70", lambda: facnn.class_maps(m, x, 2**70), ValueError, "target=1180591620717411303424 is out of range"),
-        ("class_maps [2**70]", lambda: facnn.class_maps(m, x, [2**70, 1]), TypeError, "not a list of int class indices"),
+        (
+            "class_maps 2**70",
+            lambda: facnn.class_maps(m, x, 2**70),
+            ValueError,
+            "target=1180591620717411303424 is out of range",
+        ),
+        (
+            "class_maps [2**70]",
+            lambda: facnn.class_maps(m, x, [2**70, 1]),
+            TypeError,
+            "not a list of int class indices",
+        ),
         ("class_maps 3.0", lambda: facnn.class_maps(m, x, 3.0), TypeError, "target=3.0 must be an int"),
-        ("class_maps ResNet", lambda: facnn.class_maps(facnn.ResNet(10), x, 1), TypeError, "FA-CNN or a hybrid.*GradCAM"),
-        ("GradCAM target 10", lambda: facnn.GradCAM(m, layer=-1).attribute(x, 10), ValueError, "target=10 is out of range"),
+        (
+            "class_maps ResNet",
+            lambda: facnn.class_maps(facnn.ResNet(10), x, 1),
+            TypeError,
+            "FA-CNN or a hybrid.*GradCAM",
+        ),
+        (
+            "GradCAM target 10",
+            lambda: facnn.GradCAM(m, layer=-1).attribute(x, 10),
+            ValueError,
+            "target=10 is out of range",
+        ),
         ("predict batch 0", lambda: facnn.predict(m, x, batch_size=0), ValueError, "batch_size=0 is out of range"),
         ("predict batch 1.5", lambda: facnn.predict(m, x, batch_size=1.5), TypeError, "batch_size=1.5 must be an int"),
         ("predict no model", lambda: facnn.predict("model", x), TypeError, "needs an nn.Module"),
         ("experiment batch 0", lambda: pixel_removal_experiment({}, x, y, batch_size=0), ValueError, "batch_size=0"),
-        ("experiment percents", lambda: pixel_removal_experiment({}, x, y, percents=[50, 10]), ValueError, "strictly increasing"),
-        ("experiment orders str", lambda: pixel_removal_experiment({}, x, y, orders="morf"), TypeError, "orders and fills are lists"),
+        (
+            "experiment percents",
+            lambda: pixel_removal_experiment({}, x, y, percents=[50, 10]),
+            ValueError,
+            "strictly increasing",
+        ),
+        (
+            "experiment orders str",
+            lambda: pixel_removal_experiment({}, x, y, orders="morf"),
+            TypeError,
+            "orders and fills are lists",
+        ),
         ("experiment labels", lambda: pixel_removal_experiment({}, x, y[:1]), ValueError, r"y must be a \(2,\) tensor"),
-        ("PixelRemoval empty generator", lambda: PixelRemoval(m, percents=(p for p in [])), ValueError, "percents is empty"),
-        ("PixelRemoval percent 120", lambda: PixelRemoval(m, percents=[0, 120]), ValueError, r"percents\[1\]=120 is out of range"),
-        ("PixelRemoval percents str", lambda: PixelRemoval(m, percents="0,50"), TypeError, "percents='0,50' must be a list"),
-        ("PixelRemoval 2-D array", lambda: PixelRemoval(m, percents=np.zeros((2, 2))), ValueError, r"percents has shape \(2, 2\)"),
+        (
+            "PixelRemoval empty generator",
+            lambda: PixelRemoval(m, percents=(p for p in [])),
+            ValueError,
+            "percents is empty",
+        ),
+        (
+            "PixelRemoval percent 120",
+            lambda: PixelRemoval(m, percents=[0, 120]),
+            ValueError,
+            r"percents\[1\]=120 is out of range",
+        ),
+        (
+            "PixelRemoval percents str",
+            lambda: PixelRemoval(m, percents="0,50"),
+            TypeError,
+            "percents='0,50' must be a list",
+        ),
+        (
+            "PixelRemoval 2-D array",
+            lambda: PixelRemoval(m, percents=np.zeros((2, 2))),
+            ValueError,
+            r"percents has shape \(2, 2\)",
+        ),
         ("PixelRemoval fill", lambda: PixelRemoval(m, fill="black"), ValueError, "fill='black' is not one of"),
         ("PixelRemoval order", lambda: PixelRemoval(m, order="up"), ValueError, "order='up' is not one of"),
         ("PixelRemoval blur", lambda: PixelRemoval(m, blur_sigma=float("nan")), ValueError, "blur_sigma=nan"),
         ("PixelRemoval road noise", lambda: PixelRemoval(m, road_noise=-1), ValueError, "road_noise=-1"),
         ("PixelRemoval model", lambda: PixelRemoval(None), TypeError, "needs the classifier"),
-        ("mean of 3 for grey", lambda: PixelRemoval(m, fill="mean", mean=[0.1, 0.2, 0.3]).update(x, y, maps), ValueError,
-         "mean has 3 values but the images have 1 channels"),
-        ("update 3-D images", lambda: PixelRemoval(m).update(x[0], y, maps), ValueError, r"x has shape \(1, 28, 28\).*unsqueeze"),
-        ("update list labels", lambda: PixelRemoval(m).update(x, [1, 2], maps), TypeError, "labels and maps must be tensors"),
-        ("grid_shares 10 by 3", lambda: grid_shares(torch.rand(2, 10, 10), torch.tensor([0, 1]), 3), ValueError,
-         "do not split into an n×n = 3×3 grid"),
-        ("grid_shares 2-D", lambda: grid_shares(torch.rand(10, 10), torch.tensor([0]), 2), ValueError, r"maps must be \(G"),
+        (
+            "mean of 3 for grey",
+            lambda: PixelRemoval(m, fill="mean", mean=[0.1, 0.2, 0.3]).update(x, y, maps),
+            ValueError,
+            "mean has 3 values but the images have 1 channels",
+        ),
+        (
+            "update 3-D images",
+            lambda: PixelRemoval(m).update(x[0], y, maps),
+            ValueError,
+            r"x has shape \(1, 28, 28\).*unsqueeze",
+        ),
+        (
+            "update list labels",
+            lambda: PixelRemoval(m).update(x, [1, 2], maps),
+            TypeError,
+            "labels and maps must be tensors",
+        ),
+        (
+            "grid_shares 10 by 3",
+            lambda: grid_shares(torch.rand(2, 10, 10), torch.tensor([0, 1]), 3),
+            ValueError,
+            "do not split into an n×n = 3×3 grid",
+        ),
+        (
+            "grid_shares 2-D",
+            lambda: grid_shares(torch.rand(10, 10), torch.tensor([0]), 2),
+            ValueError,
+            r"maps must be \(G",
+        ),
         ("pearson 1-D", lambda: pearson(torch.rand(5), torch.rand(5)), ValueError, r"a\[None\], b\[None\]"),
         ("pearson numpy", lambda: pearson(np.zeros((2, 4)), np.zeros((2, 4))), TypeError, "pearson takes two tensors"),
-    ]  # fmt: skip
+    ]
 
 
 def test_numbers_in_the_forms_users_pass_work():
-    from facnn.metrics import PixelRemoval
+    from facnn.evaluate import PixelRemoval
 
     m = _facnn().eval()
-    for percents in (np.array([0, 50, 100]), torch.tensor([0, 50, 100]), (p for p in (0, 50, 100)), [np.int64(0), 50.0, 100]):
+    for percents in (
+        np.array([0, 50, 100]),
+        torch.tensor([0, 50, 100]),
+        (p for p in (0, 50, 100)),
+        [np.int64(0), 50.0, 100],
+    ):
         assert PixelRemoval(m, percents=percents).percents == [0, 50, 100]
     x, y = torch.rand(2, 1, 28, 28), torch.tensor([1, 2])
     meter = PixelRemoval(m, percents=np.array([0, 50]), fill="mean", mean=np.array([0.3]))
@@ -390,7 +525,14 @@ def _write_jpeg(path, size=32):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path, quality=90)
 
 
-DATA_CASES = ["truncated jpeg", "not an image", "image_size 0", "image_size float", "empty cifar batch", "cifar garbage labels"]
+DATA_CASES = [
+    "truncated jpeg",
+    "not an image",
+    "image_size 0",
+    "image_size float",
+    "empty cifar batch",
+    "cifar garbage labels",
+]
 
 
 @pytest.mark.parametrize("case", DATA_CASES)
@@ -448,8 +590,9 @@ def test_checkpoint_faults_are_told_apart(tmp_path, case):
         torch.save(ckpt, bad)
         match = rf"bad.pt is a facnn checkpoint without \['{case.split()[1]}'\]"
     elif case == "NaN weights":
-        ckpt["state_dict"] = {k: v.clone().fill_(float("nan")) if v.is_floating_point() else v
-                              for k, v in ckpt["state_dict"].items()}  # fmt: skip
+        ckpt["state_dict"] = {
+            k: v.clone().fill_(float("nan")) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()
+        }
         torch.save(ckpt, bad)
         match = "bad.pt holds NaN or Inf in .* tensors .*diverged"
     else:
@@ -485,41 +628,109 @@ def test_a_damaged_results_file_is_named_with_the_fix(tmp_path):
 # A property: any wrong type or value given to one argument of a public entry point is either
 # accepted (and then the result is usable: finite logits or maps) or refused, when built or when
 # first used, with TypeError or ValueError whose message names that argument.
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
-WRONG = st.one_of(st.none(), st.booleans(), st.text(max_size=4), st.just(float("nan")), st.just(float("inf")),
-                  st.integers(-10, 0), st.just(2**70), st.floats(-5, 5, allow_nan=False), st.just([]),
-                  st.lists(st.floats(-2, 2, allow_nan=False), min_size=1, max_size=3), st.just({"a": 1}),
-                  st.just(object()), st.just(np.float64(0.5)), st.just(np.array([1, 2])))  # fmt: skip
+WRONG = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=4),
+    st.just(float("nan")),
+    st.just(float("inf")),
+    st.integers(-10, 0),
+    st.just(2**70),
+    st.floats(-5, 5, allow_nan=False),
+    st.just([]),
+    st.lists(st.floats(-2, 2, allow_nan=False), min_size=1, max_size=3),
+    st.just({"a": 1}),
+    st.just(object()),
+    st.just(np.float64(0.5)),
+    st.just(np.array([1, 2])),
+)
 
 ENTRY_POINTS = {  # name -> (build with one argument replaced, arguments to vary, how to use the result)
-    "FACNN": (lambda **kw: FACNN(**{"num_classes": 10, "depth": 2, "hidden": 8, **kw}),
-              ["num_classes", "in_channels", "maps_per_class", "depth", "hidden", "dampening", "max_dampening", "pool_at",
-               "kernel_size", "branch", "zero_init", "logit_scale", "learn_dampening", "mean", "std"],
-              lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
-    "ResNet": (lambda **kw: __import__("facnn").ResNet(**{"num_classes": 10, **kw}),
-               ["num_classes", "in_channels", "width", "blocks", "mean", "std"],
-               lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
-    "HybridFACNN": (lambda **kw: __import__("facnn").HybridFACNN(**{"num_classes": 10, "depth": 2, "hidden": 8, **kw}),
-                    ["num_classes", "in_channels", "trunk_width", "trunk_stages", "maps_per_class", "depth", "hidden",
-                     "dampening", "pool_at", "kernel_size", "branch", "mean", "std"],
-                    lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
-    "CoDANet": (lambda **kw: __import__("facnn").CoDANet(**{"num_classes": 10, **kw}),
-                ["num_classes", "in_channels", "kernels", "strides", "channels", "ranks", "temperature", "logit_bias"],
-                lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
-    "BcosNet": (lambda **kw: __import__("facnn").BcosNet(**{"num_classes": 10, **kw}),
-                ["num_classes", "in_channels", "kernels", "strides", "channels", "b", "max_out", "scale", "temperature",
-                 "logit_bias"],
-                lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28))),
-    "RISE": (lambda **kw: __import__("facnn").RISE(_facnn().eval(), **{"n_masks": 8, **kw}),
-             ["n_masks", "cells", "p", "batch_size", "seed", "fill", "center"],
-             lambda e: e.attribute(torch.rand(1, 1, 28, 28), 1)),
-    "Occlusion": (lambda **kw: __import__("facnn").Occlusion(_facnn().eval(), **{"window": 14, **kw}),
-                  ["window", "stride", "fill", "batch_size"], lambda e: e.attribute(torch.rand(1, 1, 28, 28), 1)),
-    "PixelRemoval": (lambda **kw: __import__("facnn.metrics", fromlist=["x"]).PixelRemoval(_facnn().eval(), **kw),
-                     ["percents", "order", "fill", "mean", "blur_sigma", "batch_size", "road_noise", "seed"],
-                     lambda p: p.update(torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), torch.rand(2, 28, 28))),
-}  # fmt: skip
+    "FACNN": (
+        lambda **kw: FACNN(**{"num_classes": 10, "depth": 2, "hidden": 8, **kw}),
+        [
+            "num_classes",
+            "in_channels",
+            "maps_per_class",
+            "depth",
+            "hidden",
+            "dampening",
+            "max_dampening",
+            "pool_at",
+            "kernel_size",
+            "branch",
+            "zero_init",
+            "logit_scale",
+            "learn_dampening",
+            "mean",
+            "std",
+        ],
+        lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28)),
+    ),
+    "ResNet": (
+        lambda **kw: __import__("facnn").ResNet(**{"num_classes": 10, **kw}),
+        ["num_classes", "in_channels", "width", "blocks", "mean", "std"],
+        lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28)),
+    ),
+    "HybridFACNN": (
+        lambda **kw: __import__("facnn").HybridFACNN(**{"num_classes": 10, "depth": 2, "hidden": 8, **kw}),
+        [
+            "num_classes",
+            "in_channels",
+            "trunk_width",
+            "trunk_stages",
+            "maps_per_class",
+            "depth",
+            "hidden",
+            "dampening",
+            "pool_at",
+            "kernel_size",
+            "branch",
+            "mean",
+            "std",
+        ],
+        lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28)),
+    ),
+    "CoDANet": (
+        lambda **kw: __import__("facnn").CoDANet(**{"num_classes": 10, **kw}),
+        ["num_classes", "in_channels", "kernels", "strides", "channels", "ranks", "temperature", "logit_bias"],
+        lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28)),
+    ),
+    "BcosNet": (
+        lambda **kw: __import__("facnn").BcosNet(**{"num_classes": 10, **kw}),
+        [
+            "num_classes",
+            "in_channels",
+            "kernels",
+            "strides",
+            "channels",
+            "b",
+            "max_out",
+            "scale",
+            "temperature",
+            "logit_bias",
+        ],
+        lambda m: m.eval()(torch.rand(2, m.in_channels, 28, 28)),
+    ),
+    "RISE": (
+        lambda **kw: __import__("facnn").RISE(_facnn().eval(), **{"n_masks": 8, **kw}),
+        ["n_masks", "cells", "p", "batch_size", "seed", "fill", "center"],
+        lambda e: e.attribute(torch.rand(1, 1, 28, 28), 1),
+    ),
+    "Occlusion": (
+        lambda **kw: __import__("facnn").Occlusion(_facnn().eval(), **{"window": 14, **kw}),
+        ["window", "stride", "fill", "batch_size"],
+        lambda e: e.attribute(torch.rand(1, 1, 28, 28), 1),
+    ),
+    "PixelRemoval": (
+        lambda **kw: __import__("facnn.evaluate.pixel_removal", fromlist=["x"]).PixelRemoval(_facnn().eval(), **kw),
+        ["percents", "order", "fill", "mean", "blur_sigma", "batch_size", "road_noise", "seed"],
+        lambda p: p.update(torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), torch.rand(2, 28, 28)),
+    ),
+}
 
 
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
@@ -540,30 +751,61 @@ def test_wrong_arguments_are_refused_by_name_or_work(entry, data):
 
 def _more_cases():
     import facnn
-    from facnn import stats
     from facnn.data import load_dataset
-    from facnn.metrics import make_grids, pointing_game
+    from facnn.evaluate import make_grids, pointing_game, stats
 
     m = _facnn().eval()
     x, y = torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
     return [
-        ("GradCAM relu text", lambda: facnn.GradCAM(m, layer=-1, relu="yes"), TypeError, "relu='yes' must be True or False"),
+        (
+            "GradCAM relu text",
+            lambda: facnn.GradCAM(m, layer=-1, relu="yes"),
+            TypeError,
+            "relu='yes' must be True or False",
+        ),
         ("RandomMaps seed -1", lambda: facnn.RandomMaps(m, seed=-1), ValueError, "seed=-1 is out of range"),
         ("RandomMaps seed text", lambda: facnn.RandomMaps(m, seed="a"), TypeError, "seed='a' must be an int"),
-        ("make_grids confidence nan", lambda: make_grids(m, x, y, min_confidence=float("nan")), ValueError, "min_confidence=nan"),
-        ("make_grids confidence 2", lambda: make_grids(m, x, y, min_confidence=2), ValueError, r"min_confidence=2 .*\[0, 1\]"),
+        (
+            "make_grids confidence nan",
+            lambda: make_grids(m, x, y, min_confidence=float("nan")),
+            ValueError,
+            "min_confidence=nan",
+        ),
+        (
+            "make_grids confidence 2",
+            lambda: make_grids(m, x, y, min_confidence=2),
+            ValueError,
+            r"min_confidence=2 .*\[0, 1\]",
+        ),
         ("make_grids seed text", lambda: make_grids(m, x, y, seed="a"), TypeError, "seed='a' must be an int"),
-        ("pointing_game n float", lambda: pointing_game(facnn.RandomMaps(m), torch.rand(2, 1, 84, 84),
-                                                        torch.randint(0, 10, (2, 9)), n=3.0), TypeError, "n=3.0 must be an int"),
-        ("load_dataset download text", lambda: load_dataset("cifar10", "test", "/nowhere", download="yes"), TypeError,
-         "download='yes' must be True or False"),
-        ("load_dataset root int", lambda: load_dataset("fashion-mnist", "test", 5), TypeError, "root=5 must be a folder path"),
+        (
+            "pointing_game n float",
+            lambda: pointing_game(facnn.RandomMaps(m), torch.rand(2, 1, 84, 84), torch.randint(0, 10, (2, 9)), n=3.0),
+            TypeError,
+            "n=3.0 must be an int",
+        ),
+        (
+            "load_dataset download text",
+            lambda: load_dataset("cifar10", "test", "/nowhere", download="yes"),
+            TypeError,
+            "download='yes' must be True or False",
+        ),
+        (
+            "load_dataset root int",
+            lambda: load_dataset("fashion-mnist", "test", 5),
+            TypeError,
+            "root=5 must be a folder path",
+        ),
         ("load_config int", lambda: facnn.load_config(3), TypeError, "load_config takes a config name"),
         ("wilson p > 1", lambda: stats.wilson(5, 3), ValueError, "p=5 must be an accuracy in"),
         ("wilson n 0", lambda: stats.wilson(0.5, 0), ValueError, "n=0 must be the number of images"),
-        ("get_or_train device", lambda: facnn.get_or_train(facnn.TrainConfig(dataset="digits", epochs=1), device="tpu"),
-         ValueError, "device='tpu'"),
-    ]  # fmt: skip
+        (
+            "get_or_train device",
+            lambda: facnn.get_or_train(facnn.TrainConfig(dataset="digits", epochs=1), device="tpu"),
+            ValueError,
+            "device='tpu'",
+        ),
+    ]
 
 
 API_CASES = _explain_cases() + _more_cases()
@@ -576,7 +818,7 @@ def test_explainers_metrics_and_loaders_refuse_with_the_argument_named(what, cal
 
 
 def test_make_grids_restores_the_models_mode():
-    from facnn.metrics import make_grids
+    from facnn.evaluate import make_grids
 
     m = _facnn().train()
     with pytest.raises(ValueError, match="confident correct images"):

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from facnn import FACNN
-from facnn.metrics import PixelRemoval
-from facnn.road import noisy_linear_impute
+from facnn.evaluate import PixelRemoval, noisy_linear_impute
 
 
 def ramp(h=12, w=10, channels=2):
@@ -77,19 +76,25 @@ def test_pixel_removal_with_the_road_fill():
 def test_ranking_changes_finds_swaps_and_reads_their_significance():
     import numpy as np
 
-    from facnn.map_evaluation import ranking_changes, unit_key
-    from facnn.viz_results import ranking_summary
+    from facnn.evaluate import ranking_changes, unit_key
+    from facnn.viz import ranking_summary
 
     rng = np.random.default_rng(0)
     base = rng.uniform(0.2, 0.4, 200)
     noise = rng.normal(0, 0.05, 200)
     noise -= noise.mean()
-    units = {unit_key("A", "morf"): base - 0.05, unit_key("B", "morf"): base,  # zero: A clearly lower (better)
-             unit_key("A", "morf", "road"): base + 0.002 + noise,  # road: A slightly higher, noisy
-             unit_key("B", "morf", "road"): base.copy(), unit_key("C", "morf"): base + 0.2,
-             unit_key("C", "morf", "road"): base + 0.2}  # fmt: skip
-    records = [dict(method=k.split("|")[0], order="morf", fill=(k.split("|") + ["zero"])[2], auc=dict(value=float(v.mean())))
-               for k, v in units.items()]  # fmt: skip
+    units = {
+        unit_key("A", "morf"): base - 0.05,
+        unit_key("B", "morf"): base,  # zero: A clearly lower (better)
+        unit_key("A", "morf", "road"): base + 0.002 + noise,  # road: A slightly higher, noisy
+        unit_key("B", "morf", "road"): base.copy(),
+        unit_key("C", "morf"): base + 0.2,
+        unit_key("C", "morf", "road"): base + 0.2,
+    }
+    records = [
+        dict(method=k.split("|")[0], order="morf", fill=(k.split("|") + ["zero"])[2], auc=dict(value=float(v.mean())))
+        for k, v in units.items()
+    ]
     swaps = ranking_changes(records, units)
     assert [s["pair"] for s in swaps] == [["A", "B"]]
     assert swaps[0]["verdicts"]["zero"] == "A better" and swaps[0]["verdicts"]["road"] == "not significant"

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from facnn import FACNN, ClassMaps, CoDANet, GradCAM, RandomMaps, ResNet
-from facnn.sanity import cascading_randomisation, independent_randomisation, layer_order, randomise, similarities
-from facnn.theory import randomize_batchnorm
+from facnn.evaluate import cascading_randomisation, independent_randomisation, layer_order, randomise, similarities
+from facnn.evaluate.theorems import randomize_batchnorm
 
 
 def small_facnn():
@@ -68,15 +68,17 @@ def test_similarity_scores():
 
 def test_data_randomisation_compares_each_method_with_its_twin():
     import facnn
-    from facnn.sanity import data_randomisation
+    from facnn.evaluate import data_randomisation
 
     torch.manual_seed(0)
     a = randomize_batchnorm(ResNet(10, width=8)).eval()
     same = copy.deepcopy(a)
     other = randomize_batchnorm(ResNet(10, width=8)).eval()
     x, y = torch.rand(6, 1, 28, 28), torch.arange(6)
-    ex = {"occlusion": (a, facnn.make_explainer(a, "occlusion", window=7), None),
-          "CoDA": (facnn.CoDANet(10), None, None)}  # no twin: left out
+    ex = {
+        "occlusion": (a, facnn.make_explainer(a, "occlusion", window=7), None),
+        "CoDA": (facnn.CoDANet(10), None, None),
+    }  # no twin: left out
     identical = data_randomisation(ex, {a: same}, x, y)
     assert [r["method"] for r in identical] == ["occlusion"]
     assert identical[0]["spearman"]["value"] > 0.999
@@ -85,8 +87,8 @@ def test_data_randomisation_compares_each_method_with_its_twin():
 
 
 def test_shuffled_labels_keep_the_histogram_and_change_the_cache_key():
-    from facnn.config import TrainConfig
     from facnn.data import load_dataset
+    from facnn.train import TrainConfig
 
     ds = load_dataset("digits", "train")
     sh = ds.with_shuffled_labels(0)
@@ -101,7 +103,7 @@ def test_shuffled_labels_keep_the_histogram_and_change_the_cache_key():
 
 def test_example_maps_are_the_maps_the_cascade_measures():
     import facnn
-    from facnn.sanity import example_maps
+    from facnn.evaluate import example_maps
 
     torch.manual_seed(0)
     m = randomize_batchnorm(FACNN(4, depth=3, hidden=8, zero_init=False)).eval()
@@ -110,6 +112,7 @@ def test_example_maps_are_the_maps_the_cascade_measures():
     titles, rows = example_maps(ex, x, y, index=1, fractions=(0.0, 1.0))
     assert titles == ["0% of layers random", "100% of layers random"] and rows["maps"].shape == (2, 16, 16)
     np.testing.assert_allclose(rows["maps"][0], ex["maps"][1].attribute(x[1:], y[1:])[0].numpy(), rtol=1e-5, atol=1e-6)
-    full = cascading_randomisation(m, lambda mm, xx, yy: facnn.make_explainer(mm, "intrinsic", layer=3).attribute(xx, yy),
-                                   x[1:], y[1:])  # fmt: skip
+    full = cascading_randomisation(
+        m, lambda mm, xx, yy: facnn.make_explainer(mm, "intrinsic", layer=3).attribute(xx, yy), x[1:], y[1:]
+    )
     assert len(full) == len(layer_order(m)) + 1 and not np.allclose(rows["maps"][1], rows["maps"][0])

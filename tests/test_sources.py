@@ -21,7 +21,8 @@ def test_notebook_and_its_script_agree(path):
     script = path.with_suffix(".py")
     assert script.is_file(), f"{path.name} has no paired script: run `jupytext --set-formats ipynb,py:percent {path}`"
     assert cells(jupytext.read(path)) == cells(jupytext.read(script)), (
-        f"{path.name} and {script.name} differ: edit one, then run `make sync` (jupytext --sync)")
+        f"{path.name} and {script.name} differ: edit one, then run `make sync` (jupytext --sync)"
+    )
 
 
 def test_every_script_has_its_notebook():
@@ -29,17 +30,33 @@ def test_every_script_has_its_notebook():
     assert scripts == {p.stem for p in NOTEBOOKS}
 
 
+SOURCES = ["facnn", "tools", "benchmarks", "tests", *map(str, sorted((ROOT / "notebooks").glob("*.py")))]
+
+
+def test_sources_are_formatted():
+    r = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *SOURCES], cwd=ROOT, capture_output=True, text=True
+    )
+    assert r.returncode == 0, f"run `make format` (ruff format):\n{r.stdout[-3000:]}"
+
+
 def test_sources_are_lint_clean():
-    r = subprocess.run([sys.executable, "-m", "ruff", "check", "facnn", "notebooks", "tools", "benchmarks", "tests"],
-                       cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "facnn", "notebooks", "tools", "benchmarks", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout[-3000:]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_papermill_documents_every_parameter(path):
-    r = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "papermill", "--help-notebook", str(path)], capture_output=True, text=True
+    )
     assert r.returncode == 0 and "Unable to parse" not in r.stdout + r.stderr, r.stdout + r.stderr
-    from facnn.records import parameter_names
+    from facnn.companion.records import parameter_names
 
     for name in parameter_names(path.name):
         assert f"  {name}: " in r.stdout, f"{path.name}: parameter {name} lacks a type annotation or comment"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facnn.stats import bootstrap, bootstrap_curve, paired_difference, unpaired_difference
+from facnn.evaluate import bootstrap, bootstrap_curve, paired_difference, unpaired_difference
 
 
 def test_interval_covers_the_true_mean_about_95_percent_of_the_time():

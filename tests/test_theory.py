@@ -1,4 +1,4 @@
-"""The theorems of facnn/theory.py as tests, on random models (hypothesis) and a trained one."""
+"""The theorems of facnn/evaluate/theorems.py as tests, on random models (hypothesis) and a trained one."""
 
 import math
 
@@ -7,24 +7,43 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from facnn import FACNN, class_maps
-from facnn.layers import ClassPoolHead
-from facnn.theory import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
+from facnn.evaluate.theorems import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
+from facnn.models.layers import ClassPoolHead
 
 configs = st.fixed_dictionaries(
     dict(
-        num_classes=st.integers(2, 6), maps_per_class=st.integers(1, 4), depth=st.integers(1, 5),
-        hidden=st.sampled_from([4, 8, 16]), branch=st.sampled_from(["post", "pre", "inverted"]),
-        dampening=st.sampled_from([0.05, 0.3, 1.0]), in_channels=st.sampled_from([1, 3]),
-        logit_scale=st.sampled_from([1.0, 0.1, 7.5]), seed=st.integers(0, 10_000),
-        batch=st.integers(1, 4), size=st.sampled_from([8, 12, 17, 28]), learn=st.booleans(),
+        num_classes=st.integers(2, 6),
+        maps_per_class=st.integers(1, 4),
+        depth=st.integers(1, 5),
+        hidden=st.sampled_from([4, 8, 16]),
+        branch=st.sampled_from(["post", "pre", "inverted"]),
+        dampening=st.sampled_from([0.05, 0.3, 1.0]),
+        in_channels=st.sampled_from([1, 3]),
+        logit_scale=st.sampled_from([1.0, 0.1, 7.5]),
+        seed=st.integers(0, 10_000),
+        batch=st.integers(1, 4),
+        size=st.sampled_from([8, 12, 17, 28]),
+        learn=st.booleans(),
         per_layer=st.booleans(),
     )
-)  # fmt: skip
+)
 
 
 def random_model(cfg):
     torch.manual_seed(cfg["seed"])
-    kw = {k: cfg[k] for k in ("num_classes", "maps_per_class", "depth", "hidden", "branch", "dampening", "in_channels", "logit_scale")}
+    kw = {
+        k: cfg[k]
+        for k in (
+            "num_classes",
+            "maps_per_class",
+            "depth",
+            "hidden",
+            "branch",
+            "dampening",
+            "in_channels",
+            "logit_scale",
+        )
+    }
     if cfg["per_layer"]:  # one branch width per layer
         kw["hidden"] = [cfg["hidden"] * (1 + i % 2) for i in range(cfg["depth"])]
     learn = dict(learn_dampening=cfg["learn"], learn_logit_scale=cfg["learn"], max_dampening=1.0)
@@ -33,7 +52,9 @@ def random_model(cfg):
         for layer in m.layers:
             layer.theta.data.normal_(0, 1)
         m.head.log_scale.data.normal_(0, 1)
-    x = torch.rand(cfg["batch"], cfg["in_channels"], cfg["size"], cfg["size"], generator=torch.Generator().manual_seed(cfg["seed"]))
+    x = torch.rand(
+        cfg["batch"], cfg["in_channels"], cfg["size"], cfg["size"], generator=torch.Generator().manual_seed(cfg["seed"])
+    )
     t = torch.randint(0, cfg["num_classes"], (cfg["batch"],), generator=torch.Generator().manual_seed(cfg["seed"] + 1))
     return m, x, t
 
@@ -111,8 +132,9 @@ def test_theorems_hold_at_the_papers_depth_of_24_layers():
     BatchNorm statistics, non-zero branches): Theorem 1 and the head identity exactly, and every
     one of the 24 steps of Theorem 2 equal to its bound."""
     torch.manual_seed(24)
-    m = randomize_batchnorm(FACNN(10, maps_per_class=4, depth=24, hidden=8, branch="pre", pool_at=[6, 12],
-                                  zero_init=False), 24)  # fmt: skip
+    m = randomize_batchnorm(
+        FACNN(10, maps_per_class=4, depth=24, hidden=8, branch="pre", pool_at=[6, 12], zero_init=False), 24
+    )
     x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     t = torch.tensor([0, 4, 9])
     assert theorem1_error(m, x, t) <= 1e-5 and head_error(m, x) <= 1e-6

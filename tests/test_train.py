@@ -11,15 +11,29 @@ import pytest
 import torch
 
 from facnn import FACNN, CheckpointError, load_checkpoint, save_checkpoint
-from facnn.checkpoint import read_checkpoint
-from facnn.train import TrainConfig, get_or_train, main, train
+from facnn.models import read_checkpoint
+from facnn.train import TrainConfig, get_or_train, train
+from facnn.train.cli import main
 
-SMALL = ["--dataset", "digits", "--model-config", '{"depth": 2, "hidden": 8, "pool_at": [2]}', "--lr", "0.005", "--no-progress"]
+SMALL = [
+    "--dataset",
+    "digits",
+    "--model-config",
+    '{"depth": 2, "hidden": 8, "pool_at": [2]}',
+    "--lr",
+    "0.005",
+    "--no-progress",
+]
 
 
 def run(args, env=None, check=True):
-    return subprocess.run([sys.executable, "-m", "facnn.train", *args], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, check=check)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "facnn.train", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+        check=check,
+    )
 
 
 # A run SIGKILLed by a training callback in the middle of epoch 2 (no test code in the loop itself).
@@ -38,8 +52,12 @@ train(cfg, args.out, progress=False, callbacks=[Kill()])
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     run([*SMALL, "--epochs", "3", "--out", str(tmp_path / "full")])
     # 1438 training images / 128 = 12 steps per epoch: step 18 is in the middle of epoch 2
-    killed = subprocess.run([sys.executable, "-c", KILL_AT_18, *SMALL, "--epochs", "3", "--out", str(tmp_path / "cut")],
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)  # fmt: skip
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AT_18, *SMALL, "--epochs", "3", "--out", str(tmp_path / "cut")],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+    )
     assert killed.returncode == -signal.SIGKILL
     assert read_checkpoint(tmp_path / "cut" / "checkpoint.pt")["extra"]["epoch"] == 1
     assert not list((tmp_path / "cut").glob(".*tmp")), "no temp file may be left behind"
@@ -100,14 +118,38 @@ def _free_port():
 
 
 def test_ddp_two_gloo_processes_match_single_process(tmp_path):
-    args = ["--dataset", "digits", "--model-config", '{"depth": 3, "hidden": 16, "pool_at": [2]}',
-            "--epochs", "20", "--lr", "0.005", "--no-progress"]  # fmt: skip
+    args = [
+        "--dataset",
+        "digits",
+        "--model-config",
+        '{"depth": 3, "hidden": 16, "pool_at": [2]}',
+        "--epochs",
+        "20",
+        "--lr",
+        "0.005",
+        "--no-progress",
+    ]
     single = json.loads(run([*args, "--out", str(tmp_path / "one")]).stdout.strip().splitlines()[-1])
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-         "-m", "facnn.train", *args, "--out", str(tmp_path / "two")],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "facnn.train",
+            *args,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
     assert ddp.returncode == 0, ddp.stderr[-2000:]
     res = json.loads((tmp_path / "two" / "results.json").read_text())
     assert res["world_size"] == 2 and res["epochs"] == 20

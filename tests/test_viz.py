@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from facnn import FACNN
-from facnn.theory import randomize_batchnorm
+from facnn.evaluate.theorems import randomize_batchnorm
 from facnn.viz import explorer_figure, make_explorer, map_grid, save_figure, table_figure
 
 
@@ -32,7 +32,12 @@ def test_explorer_logic_and_widget(tmp_path, monkeypatch):
     cls.value = other  # fires the observer
     after = np.asarray(fig_widget.data[1].z)
     assert not np.allclose(before, after)
-    np.testing.assert_allclose(after[::-1], __import__("facnn").class_maps(model, x[:1], other, layer=-1)[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        after[::-1],
+        __import__("facnn").class_maps(model, x[:1], other, layer=-1)[0].detach().numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     row_label = lambda: [a.text for a in fig_widget.layout.annotations if a.textangle == 90][1:]  # noqa: E731 - after "image"
     method.value = "occlusion"
     assert "K-OCC" in fig_widget.layout.title.text and row_label() == ["K-OCC k=4"] and layer.disabled
@@ -48,8 +53,10 @@ def test_explorer_logic_and_widget(tmp_path, monkeypatch):
 
 
 def test_map_grid_scales_and_zero_maps():
-    signed = map_grid(np.random.rand(2, 5, 5), {"signed": np.random.randn(2, 5, 5), "positive": np.random.rand(2, 5, 5),
-                                                 "zero": np.zeros((2, 5, 5))})  # fmt: skip
+    signed = map_grid(
+        np.random.rand(2, 5, 5),
+        {"signed": np.random.randn(2, 5, 5), "positive": np.random.rand(2, 5, 5), "zero": np.zeros((2, 5, 5))},
+    )
     rows = [signed.data[i : i + 2] for i in range(0, 8, 2)]
     for traces in rows:  # one scale per row
         assert len({(t.zmin, t.zmax) for t in traces}) == 1
@@ -62,7 +69,9 @@ def test_save_figure_writes_html_and_json(tmp_path, monkeypatch):
     monkeypatch.setenv("FACNN_HOME", str(tmp_path))
     fig = map_grid(np.random.rand(2, 5, 5), {"maps": np.random.randn(2, 5, 5)}, "t")
     out = save_figure(fig, "demo")
-    assert json.loads((tmp_path / "runs" / "figures" / "demo.plotly.json").read_text())["layout"]["title"]["text"] == "t"
+    assert (
+        json.loads((tmp_path / "runs" / "figures" / "demo.plotly.json").read_text())["layout"]["title"]["text"] == "t"
+    )
     assert (tmp_path / "runs" / "figures" / "demo.html").stat().st_size > 1000
     assert "png" in out or "png_error" in out
     t = table_figure([{"a": 0.123456, "b": "x"}], ["a", "b"])
@@ -70,28 +79,48 @@ def test_save_figure_writes_html_and_json(tmp_path, monkeypatch):
 
 
 def test_one_colour_per_method_and_every_trace_in_the_legend():
-    from facnn.viz import method_color, removal_curves
+    from facnn.explain.catalogue import Method
+    from facnn.viz import removal_curves
 
-    rec = lambda m, o: dict(method=m, order=o, percents=[0, 50, 100], accuracy=[0.9, 0.5, 0.1],  # noqa: E731
-                            accuracy_low=[0.8, 0.4, 0.0], accuracy_high=[1.0, 0.6, 0.2], auc=dict(value=0.5, low=0.4, high=0.6))
-    methods = ["FA-CNN maps L6", "FA-CNN maps L4", "Grad-CAM L6", "Grad-CAM L4", "RISE", "K-OCC k=4", "random",
-               "CoDA contributions"]  # fmt: skip
+    def rec(m, o):
+        return dict(
+            **m.fields(),
+            order=o,
+            percents=[0, 50, 100],
+            accuracy=[0.9, 0.5, 0.1],
+            accuracy_low=[0.8, 0.4, 0.0],
+            accuracy_high=[1.0, 0.6, 0.2],
+            auc=dict(value=0.5, low=0.4, high=0.6),
+        )
+
+    methods = [
+        Method("intrinsic", layer=6),
+        Method("intrinsic", layer=4),
+        Method("gradcam", layer=6),
+        Method("gradcam", layer=4),
+        Method("rise"),
+        Method("occlusion", window=4),
+        Method("random"),
+        Method("contributions", "coda"),
+    ]
     fig = removal_curves([rec(m, o) for m in methods for o in ("morf", "lerf")], "t")
     lines = [t for t in fig.data if t.mode and "lines" in t.mode and t.fill != "toself"]  # curves, not bands
     colours = {}
     for t in lines:
         colours.setdefault(t.legendgroup or t.name, set()).add(t.line.color)
     assert all(len(c) == 1 for c in colours.values())  # MoRF and LeRF panels: one colour per method
-    assert len({method_color(m, 6) for m in methods}) == len(methods)  # no two methods share a colour
-    assert {t.name for t in lines if t.showlegend is not False} >= set(methods)  # every method in the legend
+    assert len({next(iter(c)) for c in colours.values()}) == len(methods)  # no two methods share a colour
+    assert {t.name for t in lines if t.showlegend is not False} >= {m.label for m in methods}  # all in the legend
 
 
 def test_theorem_figures():
     from facnn.viz import morph_strip, theorem2_steps
 
     fig = theorem2_steps([dict(layer=l, class_step=0.1 * l, class_bound=0.2 * l, class_ratio=0.5) for l in (1, 2, 3)])
-    assert fig.layout.yaxis.type == "log" and [t.name for t in fig.data][:2] == ["max class-map step ‖ΔM_c‖",
-                                                                                   "bound (λ/√R)‖f_c‖"]  # fmt: skip
+    assert fig.layout.yaxis.type == "log" and [t.name for t in fig.data][:2] == [
+        "max class-map step ‖ΔM_c‖",
+        "bound (λ/√R)‖f_c‖",
+    ]
     maps = [np.random.rand(8, 8) * (i + 1) for i in range(4)]
     strip = morph_strip(np.zeros((8, 8)), maps, first_layer=0)
     assert len({(t.zmin, t.zmax) for t in strip.data[1:]}) == 1  # one scale over the layers
@@ -109,17 +138,20 @@ def test_tables_leave_room_for_every_wrapped_row():
 
 
 def test_training_curves_give_a_model_one_colour_in_both_panels():
-    from facnn.viz import training_curves
-    from facnn.viz_results import method_colors
+    from facnn.viz import method_colors, training_curves
 
     hist = [dict(epoch=e, test_acc=0.5 + e / 10, train_loss=1 / e) for e in (1, 2)]
-    fig = training_curves([dict(model="facnn", history=hist), dict(model="resnet", history=hist),
-                           dict(model="bcos", history=hist)])  # fmt: skip
+    fig = training_curves(
+        [dict(model="facnn", history=hist), dict(model="resnet", history=hist), dict(model="bcos", history=hist)]
+    )
     colours = {}
     for trace in fig.data:
         colours.setdefault(trace.legendgroup, set()).add(trace.line.color)
     assert all(len(c) == 1 for c in colours.values()) and len({c.pop() for c in colours.values()}) == 3
-    shades = method_colors(["FA-CNN maps L6", "FA-CNN maps L4", "Hybrid FA-CNN maps L4", "Hybrid FA-CNN maps L3"])
+    from facnn.explain.catalogue import Method
+
+    specs = [Method("intrinsic", "facnn", 6), Method("intrinsic", "facnn", 4), Method("intrinsic", "hybrid", 4)]
+    shades = method_colors([m.fields() for m in [*specs, Method("intrinsic", "hybrid", 3)]])
     assert shades["FA-CNN maps L6"] != shades["FA-CNN maps L4"]
     assert shades["Hybrid FA-CNN maps L4"] != shades["Hybrid FA-CNN maps L3"]  # its own last layer is dark
     assert shades["Hybrid FA-CNN maps L4"] != shades["FA-CNN maps L6"]

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from facnn.core.registry import forward_flops
+from facnn.train import load_config, train
 
-from facnn.config import load_config  # noqa: E402
-from facnn.registry import forward_flops  # noqa: E402
-from facnn.train import train  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BASE = asdict(load_config("fashion_mnist_facnn"))
 # The first default (pool before layers 1 and 3, every branch 64 wide): the variants change it.
@@ -33,9 +30,12 @@ CHANGES = {
     "facnn-pre-l0.1": "λ=0.1",
     "facnn-pre-pool2,4": "pool before layers 2 and 4 (one layer at 28×28)",
     "facnn-pre-R8": "R=8 maps per class",
-    "facnn-pre-R8-h32": "R=8 maps per class, branch hidden 32: same parameters and FLOPs, a residual stream twice as wide",
-    "facnn-pre-full1": "default now: layer 1 at 28×28 with a 16-wide branch, pool before layers 2 and 3: the first default's FLOPs, 13% fewer parameters",
-    "facnn-pre-full1-h32": "layer 1 at 28×28 with a 32-wide branch, pool before layers 2 and 3: 1.33× the first default's FLOPs",
+    "facnn-pre-R8-h32": "R=8 maps per class, branch hidden 32: same parameters and FLOPs, a residual stream twice as "
+    "wide",
+    "facnn-pre-full1": "default now: layer 1 at 28×28 with a 16-wide branch, pool before layers 2 and 3: the first "
+    "default's FLOPs, 13% fewer parameters",
+    "facnn-pre-full1-h32": "layer 1 at 28×28 with a 32-wide branch, pool before layers 2 and 3: 1.33× the first "
+    "default's FLOPs",
     "facnn24": "24 layers (the paper's depth): branch 16 wide, pool before layers 6 and 12, λ=0.5",
     "facnn24-pool4,8": "24 layers, pool before layers 4 and 8 (fewer layers at full resolution)",
     "facnn24-pool12,18": "24 layers, pool before layers 12 and 18 (more layers at full resolution)",
@@ -66,17 +66,19 @@ def properties(checkpoint: Path) -> dict:
     """The alignment properties measured on the trained weights (64 test images): Theorem 1's
     error and the worst Theorem-2 ratios; ``None`` for models without class-aligned maps."""
     from facnn import FACNN, load_checkpoint
-    from facnn.experiments import test_batch
-    from facnn.theory import morph_profile, theorem1_error
+    from facnn.companion.experiments import test_batch
+    from facnn.evaluate.theorems import morph_profile, theorem1_error
 
     model = load_checkpoint(checkpoint).eval()
     if not isinstance(model, FACNN):
         return dict(theorem1_error=None, morph_equality_error=None, class_ratio_max=None)
     x, y = test_batch("fashion-mnist", 64)
     prof = morph_profile(model, x)
-    return dict(theorem1_error=theorem1_error(model, x, y),
-                morph_equality_error=max(abs(r.step - r.bound) / max(r.bound, 1e-30) for r in prof),
-                class_ratio_max=max(r.class_ratio for r in prof))  # fmt: skip
+    return dict(
+        theorem1_error=theorem1_error(model, x, y),
+        morph_equality_error=max(abs(r.step - r.bound) / max(r.bound, 1e-30) for r in prof),
+        class_ratio_max=max(r.class_ratio for r in prof),
+    )
 
 
 def main() -> None:
@@ -91,24 +93,55 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         change = dict(VARIANTS[name])
-        cfg = load_config(change.pop("base", "fashion_mnist_facnn"), **change, epochs=args.epochs, seed=args.seed,
-                          train_subset=args.train_subset)  # fmt: skip
+        cfg = load_config(
+            change.pop("base", "fashion_mnist_facnn"),
+            **change,
+            epochs=args.epochs,
+            seed=args.seed,
+            train_subset=args.train_subset,
+        )
         non_default_seed = args.seed != BASE["seed"]
-        flags = (f" --seed {args.seed}" if non_default_seed else "") + (f" --train-subset {args.train_subset}" if args.train_subset else "")
-        out = ROOT / "runs" / "ablation" / (f"{name}-e{args.epochs}" + (f"-s{args.seed}" if non_default_seed else "")
-                                            + (f"-n{args.train_subset}" if args.train_subset else ""))
+        flags = (f" --seed {args.seed}" if non_default_seed else "") + (
+            f" --train-subset {args.train_subset}" if args.train_subset else ""
+        )
+        out = (
+            ROOT
+            / "runs"
+            / "ablation"
+            / (
+                f"{name}-e{args.epochs}"
+                + (f"-s{args.seed}" if non_default_seed else "")
+                + (f"-n{args.train_subset}" if args.train_subset else "")
+            )
+        )
         if (out / "results.json").is_file() and json.loads((out / "results.json").read_text())["epochs"] == args.epochs:
             res = json.loads((out / "results.json").read_text())
         else:
-            _, res = train(cfg, out, resume=True, progress=False,
-                           command=f"python tools/ablation.py --epochs {args.epochs}{flags} --only {name}")
-        rec = dict(variant=name, change=CHANGES[name], test_accuracy=res["test_accuracy"], params=res["params"], epochs=res["epochs"],
-                   wall_time=res["wall_time"], threads=res["threads"], model_config=res["model_config"],
-                   config=asdict(cfg), command=res["command"], forward_flops=forward_flops(cfg.model, res["model_config"]),
-                   **properties(out / "checkpoint.pt"))  # fmt: skip
+            _, res = train(
+                cfg,
+                out,
+                resume=True,
+                progress=False,
+                command=f"python tools/ablation.py --epochs {args.epochs}{flags} --only {name}",
+            )
+        rec = dict(
+            variant=name,
+            change=CHANGES[name],
+            test_accuracy=res["test_accuracy"],
+            params=res["params"],
+            epochs=res["epochs"],
+            wall_time=res["wall_time"],
+            threads=res["threads"],
+            model_config=res["model_config"],
+            config=asdict(cfg),
+            command=res["command"],
+            forward_flops=forward_flops(cfg.model, res["model_config"]),
+            **properties(out / "checkpoint.pt"),
+        )
         print(json.dumps({k: rec[k] for k in ("variant", "test_accuracy", "params", "wall_time")}), flush=True)
         records.append(rec)
     out_json = ROOT / "figures" / "ablation.json"
+
     def key(r: dict) -> str:
         return f"{r['variant']} e{r['epochs']} s{r['config']['seed']} n{r['config'].get('train_subset')}"
 

@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 NO_RECORD = "no committed record for these parameters"
@@ -30,8 +28,8 @@ NO_RECORD = "no committed record for these parameters"
 
 def _expected_verdicts(executed: Path) -> list[str]:
     """The summaries a rerun prints, one per reproduction check in the executed notebook, in order."""
-    from facnn import reproduce
-    from facnn.records import _read, parameter_names
+    from facnn.companion import reproduce
+    from facnn.companion.records import parameter_names, read_records
 
     nb = json.loads(executed.read_text())
     injected = next((c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])), None)
@@ -44,7 +42,7 @@ def _expected_verdicts(executed: Path) -> list[str]:
     for cell in nb["cells"]:
         src = "".join(cell["source"])
         for exp in re.findall(r'reproduce\.check\("(\w+)"', src):
-            run = next(r for r in _read(exp)["runs"] if r["key"] == reproduce.run_key(params))
+            run = next(r for r in read_records(exp)["runs"] if r["key"] == reproduce.run_key(params))
             out.append(reproduce.summary(reproduce.compare(exp, params, run["quantities"])))
     return out
 
@@ -62,7 +60,9 @@ def accept(executed: Path, from_records: bool = False) -> list[str]:
         src = "".join(cell["source"])
         cell["outputs"], cell["execution_count"] = [], None
         if src.startswith("# CHECK"):
-            out = [o for o in ran[cell["id"]]["outputs"] if o.get("output_type") == "stream" and o.get("name") == "stdout"]
+            out = [
+                o for o in ran[cell["id"]]["outputs"] if o.get("output_type") == "stream" and o.get("name") == "stdout"
+            ]
             if not out:
                 raise SystemExit(f"{executed}: CHECK cell {cell['id']} printed nothing")
             text = "".join("".join(o["text"]) for o in out)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from facnn import records
+from facnn.companion import records
 
 
 def migrate(notebook: str, experiment: str, name: str, value: object) -> int:

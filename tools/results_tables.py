@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from facnn.evaluate.stats import fmt_ci as _ci
 
-from facnn.viz_results import fmt_ci as _ci  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 FIG, BENCH = ROOT / "figures", ROOT / "benchmarks" / "results"
 
 
@@ -24,8 +24,14 @@ def load(path: Path):
 
 def _runs(name: str) -> list[dict]:
     d = load(FIG / f"{name}.json")
-    return sorted(d["runs"], key=lambda r: -max(r["parameters"].get(k) or 0 for k in ("n_images", "n_grids", "n_corr", "epochs")))\
-        if d else []
+    return (
+        sorted(
+            d["runs"],
+            key=lambda r: -max(r["parameters"].get(k) or 0 for k in ("n_images", "n_grids", "n_corr", "epochs")),
+        )
+        if d
+        else []
+    )
 
 
 def _took(run: dict) -> str:
@@ -40,79 +46,111 @@ def _comparisons(run: dict) -> None:
         print("\n| comparison | difference [95% CI] | verdict |\n|---|---|---|")
         for c in run["comparisons"]:
             ref, other = c["reference"].replace("|", " "), c["other"].replace("|", " ")
-            print(f"| {ref} − {other}{'' if c['paired'] else ' (unpaired)'} | {_ci(c['difference'])} | {c['verdict']} |")
+            print(
+                f"| {ref} − {other}{'' if c['paired'] else ' (unpaired)'} | {_ci(c['difference'])} | {c['verdict']} |"
+            )
 
 
 def shipped() -> None:
-    from facnn.stats import wilson
-    from facnn.hub import manifest
+    from facnn.evaluate import wilson
+    from facnn.models.pretrained import manifest
 
-    print("| name | for | test accuracy [95% CI] | epochs | params | size | wall time | retrain with |\n|---|---|---|---|---|---|---|---|")
+    print(
+        "| name | for | test accuracy [95% CI] | epochs | params | size | wall time | retrain with "
+        "|\n|---|---|---|---|---|---|---|---|"
+    )
     for name, r in sorted(manifest().items(), key=lambda kv: (kv[1].get("purpose", "headline") != "headline", kv[0])):
         purpose = r.get("purpose", "headline")
-        print(f"| `{name}` | {'tables and figures' if purpose == 'headline' else purpose} | "
-              f"{_ci(wilson(r['test_accuracy'], r['test_images']), 4)} | {r['epochs']} | {r['params']:,} | "
-              f"{r['bytes'] / 2**20:.1f} MB | {r['wall_time_s'] / 60:.0f} min ({r['threads']} thread{'s' * (r['threads'] > 1)}, {r['device']}) | `{r['command'].split(' && ')[0]}` |")
+        print(
+            f"| `{name}` | {'tables and figures' if purpose == 'headline' else purpose} | "
+            f"{_ci(wilson(r['test_accuracy'], r['test_images']), 4)} | {r['epochs']} | {r['params']:,} | "
+            f"{r['bytes'] / 2**20:.1f} MB | {r['wall_time_s'] / 60:.0f} min ({r['threads']} "
+            f"thread{'s' * (r['threads'] > 1)}, {r['device']}) | `{r['command'].split(' && ')[0]}` |"
+        )
 
 
 def table1() -> None:
     """Table 1 from the shipped headline weights: each model's test accuracy and its difference from
     the ResNet, paired over the 10,000 test images."""
-    from facnn.claims import paired_accuracy
-    from facnn.experiments import shipped_accuracies
+    from facnn.companion.claims import paired_accuracy
+    from facnn.companion.experiments import shipped_accuracies
 
     rows = shipped_accuracies()
-    print("| model | test accuracy [95% CI] | − ResNet, paired [95% CI] | verdict | epochs | params | MFLOPs/image |\n"
-          "|---|---|---|---|---|---|---|")
+    print(
+        "| model | test accuracy [95% CI] | − ResNet, paired [95% CI] | verdict | epochs | params | MFLOPs/image |\n"
+        "|---|---|---|---|---|---|---|"
+    )
     for r in rows:
         base = f"{r['name'].split('/')[0]}/resnet"
         diff = paired_accuracy(r["name"], base) if r["name"] != base else None
         d, verdict = (f"{_ci(diff[0], 4)}", diff[1]) if diff else ("", "baseline" if r["name"] == base else "")
-        print(f"| `{r['name']}` | {_ci(r['test_accuracy'], 4)} | {d} | {verdict} | {r['epochs']} | {r['params']:,} | {r['flops'] / 1e6:.0f} |")
+        print(
+            f"| `{r['name']}` | {_ci(r['test_accuracy'], 4)} | {d} | {verdict} | {r['epochs']} | {r['params']:,} | "
+            f"{r['flops'] / 1e6:.0f} |"
+        )
     print()
 
 
 def accuracy() -> None:
-    from facnn.stats import wilson
+    from facnn.evaluate import wilson
 
     for run in _runs("accuracy"):
-        print("| model | train images | epochs | seed | test accuracy [95% CI] | params | wall time | threads |\n|---|---|---|---|---|---|---|---|")
+        print(
+            "| model | train images | epochs | seed | test accuracy [95% CI] | params | wall time | threads "
+            "|\n|---|---|---|---|---|---|---|---|"
+        )
         for r in run["records"]:
             n = r["train_subset"] or 60000
-            print(f"| {r['model']} | {n:,} | {r['epochs']} | {r['seed']} | {_ci(r['test_accuracy'], 4)} | {r['params']:,} | "
-                  f"{r['wall_time']:.0f} s | {r['threads']} |")
+            print(
+                f"| {r['model']} | {n:,} | {r['epochs']} | {r['seed']} | {_ci(r['test_accuracy'], 4)} | "
+                f"{r['params']:,} | "
+                f"{r['wall_time']:.0f} s | {r['threads']} |"
+            )
         print(f"\nCommand: `{run['command']}`\n")
     abl = load(FIG / "ablation.json") or []
-    print("| variant | train images | epochs | seed | test accuracy [95% CI] | params | MFLOPs/image | command |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(
+        "| variant | train images | epochs | seed | test accuracy [95% CI] | params | MFLOPs/image | command |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     for r in abl:
         flops = f"{r['forward_flops'] / 1e6:.0f}" if r.get("forward_flops") else ""
-        print(f"| {r['variant']} | {r['config'].get('train_subset') or 60000:,} | {r['epochs']} | {r['config']['seed']} | "
-              f"{_ci(wilson(r['test_accuracy'], 10000), 4)} | {r['params']:,} | {flops} | `{r['command']}` |")
+        print(
+            f"| {r['variant']} | {r['config'].get('train_subset') or 60000:,} | {r['epochs']} | "
+            f"{r['config']['seed']} | "
+            f"{_ci(wilson(r['test_accuracy'], 10000), 4)} | {r['params']:,} | {flops} | `{r['command']}` |"
+        )
 
 
 def theorems() -> None:
     for run in _runs("theorems"):
         r = run["records"][0]
-        print(f"- {run['weights']}, {run['parameters']['n_images']} test images: Theorem-1 error {r['theorem1_error']:.1e}; "
-              f"random models ({run['parameters']['n_random_models']}): max Theorem-1 error {r['worst_random']['theorem1_error']:.1e}, "
-              f"max morph-equality error {r['worst_random']['morph_equality_error']:.1e}.")
+        print(
+            f"- {run['weights']}, {run['parameters']['n_images']} test images: Theorem-1 error "
+            f"{r['theorem1_error']:.1e}; "
+            f"random models ({run['parameters']['n_random_models']}): max Theorem-1 error "
+            f"{r['worst_random']['theorem1_error']:.1e}, "
+            f"max morph-equality error {r['worst_random']['morph_equality_error']:.1e}."
+        )
         print("  corr(map, Grad-CAM) per layer: " + ", ".join(_ci(e) for e in r["gradcam_correlation_ci"]))
         print("  corr(map, penultimate map) per layer 1..L: " + ", ".join(_ci(e) for e in r["final_correlation_ci"]))
         print(f"  Command: `{run['command']}`")
 
 
 def pixel_removal() -> None:
-    from facnn.viz_results import ranking_summary
+    from facnn.viz import ranking_summary
 
     for run in _runs("pixel_removal"):
         p = run["parameters"]
         fills = p.get("fills") or [p.get("fill", "zero")]
-        settings = [f"{p['n_images']} test images"] + [f"RISE N={p['rise_n']}"] * ("rise" in p["methods"]) \
+        settings = (
+            [f"{p['n_images']} test images"]
+            + [f"RISE N={p['rise_n']}"] * ("rise" in p["methods"])
             + [f"occlusion k={p['occlusion_k']}"] * ("occlusion" in p["methods"])
+        )
         print(f"\n**{', '.join(settings)}, fill {' and '.join(fills)}, maps of the true class** ({run['weights']})\n")
-        heads = " | ".join(f"{o} AUC{f' ({f})' if len(fills) > 1 else ''} [95% CI]" for f in fills
-                           for o in ("MoRF", "LeRF"))  # fmt: skip
+        heads = " | ".join(
+            f"{o} AUC{f' ({f})' if len(fills) > 1 else ''} [95% CI]" for f in fills for o in ("MoRF", "LeRF")
+        )
         print(f"| method | {heads} |\n|---|{'---|' * 2 * len(fills)}")
         for m in dict.fromkeys(r["method"] for r in run["records"]):
             auc = {(r.get("fill", "zero"), r["order"]): r["auc"] for r in run["records"] if r["method"] == m}
@@ -140,17 +178,21 @@ def sanity() -> None:
     for run in _runs("sanity_checks"):
         p = run["parameters"]
         final = {r["method"]: r for r in run["records"] if r["step"] == r["n_layers"]}
-        print(f"\n**{p['mode'].capitalize()} model randomisation, {p['n_images']} test images, every layer randomised** "
-              f"({run['weights']}): similarity to the trained model's map (near 0: the map depends on the weights)\n")
+        print(
+            f"\n**{p['mode'].capitalize()} model randomisation, {p['n_images']} test images, every layer randomised** "
+            f"({run['weights']}): similarity to the trained model's map (near 0: the map depends on the weights)\n"
+        )
         print("| method | Spearman \\|map\\| [95% CI] | Spearman signed [95% CI] | SSIM [95% CI] |\n|---|---|---|---|")
         for m, r in final.items():
             print(f"| {m} | {_ci(r['spearman_abs'])} | {_ci(r['spearman'])} | {_ci(r['ssim'])} |")
         print(f"\nCommand: `{run['command']}`{_took(run)}")
     for run in _runs("sanity_checks_data"):
         t = run["twin"]
-        print(f"\n**Data randomisation** ({run['weights']} against the same architecture trained on permuted labels: "
-              f"train accuracy {t['train_accuracy']:.2f} on {t['config']['train_subset']} images, test accuracy "
-              f"{t['test_accuracy']:.2f}), {run['parameters']['n_images']} test images\n")
+        print(
+            f"\n**Data randomisation** ({run['weights']} against the same architecture trained on permuted labels: "
+            f"train accuracy {t['train_accuracy']:.2f} on {t['config']['train_subset']} images, test accuracy "
+            f"{t['test_accuracy']:.2f}), {run['parameters']['n_images']} test images\n"
+        )
         print("| method | Spearman \\|map\\| [95% CI] | Spearman signed [95% CI] | SSIM [95% CI] |\n|---|---|---|---|")
         for r in run["records"]:
             print(f"| {r['method']} | {_ci(r['spearman_abs'])} | {_ci(r['spearman'])} | {_ci(r['ssim'])} |")
@@ -158,7 +200,7 @@ def sanity() -> None:
 
 
 def claims() -> None:
-    from facnn.claims import claims_markdown
+    from facnn.companion.claims import claims_markdown
 
     print(claims_markdown())
 
@@ -174,15 +216,22 @@ def costs() -> None:
             if "ratio_to_its_forwards_median" in r:
                 extra = f" — {r['ratio_to_its_forwards_median']:.2f}× its N forwards"
             if "speedup_vs_captum_median" in r:
-                extra = f" — {r['speedup_vs_captum_median']:.2f}× faster than captum, identical: {r['identical_to_captum']}"
-            print(f"| {r['method']}{extra} | {r['ratio_min']:.2f} | {r['ratio_median']:.2f} | {r['batch']} | {r['image_size']} |")
+                extra = (
+                    f" — {r['speedup_vs_captum_median']:.2f}× faster than captum, identical: {r['identical_to_captum']}"
+                )
+            print(
+                f"| {r['method']}{extra} | {r['ratio_min']:.2f} | {r['ratio_median']:.2f} | {r['batch']} | "
+                f"{r['image_size']} |"
+            )
     for path in sorted(BENCH.glob("training-*.json")):
         d = load(path)
         print(f"\n`{path.relative_to(ROOT)}`:\n")
         print("| step | ms (median) | ratio to ResNet | params | forward MFLOP/image |\n|---|---|---|---|---|")
         for r in d["records"]:
-            print(f"| {r['method']} | {r['seconds_median'] * 1e3:.0f} | {r['ratio_median']:.2f} | {r['params']:,} | "
-                  f"{r['forward_flops_per_image'] / 1e6:.0f} |")
+            print(
+                f"| {r['method']} | {r['seconds_median'] * 1e3:.0f} | {r['ratio_median']:.2f} | {r['params']:,} | "
+                f"{r['forward_flops_per_image'] / 1e6:.0f} |"
+            )
 
 
 def update_readme() -> None:
@@ -191,8 +240,17 @@ def update_readme() -> None:
     import io
     import re
 
-    fns = {"claims": claims, "shipped": shipped, "theorems": theorems, "table1": table1, "accuracy": accuracy, "pixel": pixel_removal,
-           "localisation": localisation, "sanity": sanity, "costs": costs}  # fmt: skip
+    fns = {
+        "claims": claims,
+        "shipped": shipped,
+        "theorems": theorems,
+        "table1": table1,
+        "accuracy": accuracy,
+        "pixel": pixel_removal,
+        "localisation": localisation,
+        "sanity": sanity,
+        "costs": costs,
+    }
     readme = ROOT / "README.md"
 
     def block(m: re.Match) -> str:
@@ -207,9 +265,17 @@ def update_readme() -> None:
 if __name__ == "__main__" and sys.argv[1:] == ["--readme"]:
     update_readme()
 elif __name__ == "__main__":
-    sections = [("Claims", claims), ("Shipped weights", shipped), ("Theorems", theorems), ("Table 1", table1), ("Accuracy", accuracy),
-                ("Pixel removal", pixel_removal), ("Localisation", localisation), ("Sanity checks", sanity),
-                ("Costs", costs)]
+    sections = [
+        ("Claims", claims),
+        ("Shipped weights", shipped),
+        ("Theorems", theorems),
+        ("Table 1", table1),
+        ("Accuracy", accuracy),
+        ("Pixel removal", pixel_removal),
+        ("Localisation", localisation),
+        ("Sanity checks", sanity),
+        ("Costs", costs),
+    ]
     only = sys.argv[1:]
     for title, fn in sections:
         if only and title.lower().split()[0] not in only:

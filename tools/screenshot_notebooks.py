@@ -97,17 +97,23 @@ def main() -> None:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise SystemExit("playwright is not installed: run 'make screenshots' or pip install -e '.[screenshots]'") from None
-    from facnn.png_export import find_browser
+        raise SystemExit(
+            "playwright is not installed: run 'make screenshots' or pip install -e '.[screenshots]'"
+        ) from None
+    from facnn.viz.png_export import find_browser
 
     chromium = find_browser()
     if chromium is None:
-        raise SystemExit("no Chromium found (looked at BROWSER_PATH, PATH and the usual install paths): run "
-                         "'make screenshots' as root, or 'sudo apt-get install chromium', or set BROWSER_PATH")  # fmt: skip
+        raise SystemExit(
+            "no Chromium found (looked at BROWSER_PATH, PATH and the usual install paths): run "
+            "'make screenshots' as root, or 'sudo apt-get install chromium', or set BROWSER_PATH"
+        )
     missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
     if missing:
-        raise SystemExit(f"no such notebook: {', '.join(missing)} (executed notebooks are written by 'make reproduce' "
-                         "into runs/notebooks/)")  # fmt: skip
+        raise SystemExit(
+            f"no such notebook: {', '.join(missing)} (executed notebooks are written by 'make reproduce' "
+            "into runs/notebooks/)"
+        )
 
     root = Path(args.notebooks[0]).resolve().parent
     tmp = Path(tempfile.mkdtemp(prefix="nbshots-"))
@@ -115,20 +121,49 @@ def main() -> None:
         (tmp / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / "settings" / name).write_text(json.dumps(value))
     port = free_port()
-    env = {**os.environ, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(sys.prefix) / "share" / "jupyter"),
-                                                                      os.environ.get("JUPYTER_PATH")])),
-           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}  # fmt: skip
-    lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                            "--allow-root", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-                            f"--LabApp.user_settings_dir={tmp / 'settings'}", f"--LabApp.workspaces_dir={tmp / 'ws'}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    env = {
+        **os.environ,
+        "JUPYTER_PATH": os.pathsep.join(
+            filter(None, [str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH")])
+        ),
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+    }
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--allow-root",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={tmp / 'settings'}",
+            f"--LabApp.workspaces_dir={tmp / 'ws'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         wait_for(port, lab)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, timeout=60_000,
-                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                               "--disable-component-update", "--disable-sync", "--no-first-run"])  # fmt: skip
+            browser = pw.chromium.launch(
+                executable_path=chromium,
+                timeout=60_000,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             for nb in args.notebooks:
                 page = browser.new_page()
                 n = shoot(page, nb.resolve(), args.out, port, args.all, args.width, args.settle)

@@ -1,0 +1,59 @@
+"""Figures (plotly): generic figures and saving (:mod:`.figures`, PNGs through
+:mod:`.png_export` that never hang), result plots (:mod:`.results`), theorem and sanity plots
+(:mod:`.theory`) and the feature-map explorer (:mod:`.explorer`). One colour per method
+everywhere (:func:`method_colors`, from :mod:`facnn.explain.catalogue`)."""
+
+from facnn.evaluate.stats import fmt_ci
+from facnn.viz.explorer import EXPLORER_METHODS, class_probabilities, explorer_figure, explorer_maps, make_explorer
+from facnn.viz.figures import (
+    box_figure,
+    figure_name,
+    fit_title,
+    line_figure,
+    map_grid,
+    save_figure,
+    table_figure,
+    training_curves,
+)
+from facnn.viz.results import (
+    auc_quantity_name,
+    auc_table,
+    comparison_table,
+    estimate_bars,
+    layer_estimates,
+    method_colors,
+    model_color,
+    ranking_summary,
+    removal_curves,
+)
+from facnn.viz.theory import map_scale, morph_strip, sanity_curves, theorem2_steps
+
+__all__ = [
+    "fmt_ci",
+    "save_figure",
+    "figure_name",
+    "fit_title",
+    "line_figure",
+    "training_curves",
+    "table_figure",
+    "map_grid",
+    "box_figure",
+    "explorer_figure",
+    "make_explorer",
+    "explorer_maps",
+    "class_probabilities",
+    "EXPLORER_METHODS",
+    "auc_table",
+    "comparison_table",
+    "estimate_bars",
+    "method_colors",
+    "model_color",
+    "removal_curves",
+    "auc_quantity_name",
+    "ranking_summary",
+    "layer_estimates",
+    "morph_strip",
+    "theorem2_steps",
+    "sanity_curves",
+    "map_scale",
+]

@@ -1,0 +1,80 @@
+"""The architecture as a test: the library never reaches up into figures or the paper companion.
+
+Layers, bottom to top: ``facnn.core`` → ``facnn.models`` / ``facnn.data`` → ``facnn.explain`` →
+``facnn.evaluate`` / ``facnn.train`` → ``facnn.viz`` → ``facnn.companion``. Checked twice: by
+reading every import statement (function-level ones included) and by importing each library
+package in a fresh interpreter and listing what it loaded.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "facnn"
+LIBRARY = ("core", "models", "data", "explain", "evaluate", "train")
+# what each subpackage may import from facnn (itself always)
+ALLOWED = {
+    "core": set(),
+    "models": {"core"},
+    "data": {"core"},
+    "explain": {"core", "models"},
+    "evaluate": {"core", "models", "data", "explain", "train"},
+    "train": {"core", "models", "data"},
+    "viz": {"core", "models", "data", "explain", "evaluate", "train"},
+    "companion": {"core", "models", "data", "explain", "evaluate", "train", "viz"},
+}
+HEAVY = ("plotly", "ipywidgets", "papermill", "captum", "quantus", "kaleido", "pandas", "matplotlib")
+
+
+def imports_of(path: Path, top_level_only: bool = False) -> list[tuple[int, str]]:
+    out = []
+    tree = ast.parse(path.read_text())
+    for node in tree.body if top_level_only else ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out += [(node.lineno, node.module)] + [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+    return out
+
+
+def test_every_subpackage_has_a_rule():
+    found = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} - {"configs", "weights"}
+    assert found == set(ALLOWED), f"add a layering rule for {found ^ set(ALLOWED)}"
+
+
+@pytest.mark.parametrize("sub", sorted(ALLOWED))
+def test_imports_follow_the_layers(sub):
+    bad = []
+    for path in sorted((PACKAGE / sub).rglob("*.py")):
+        for line, name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] == "facnn" and len(parts) > 1 and parts[1] in ALLOWED and parts[1] != sub:
+                if parts[1] not in ALLOWED[sub]:
+                    bad.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}")
+        if sub in LIBRARY:  # a function may import an optional package when called (captum for a parity check)
+            for line, name in imports_of(path, top_level_only=True):
+                if name.split(".")[0] in HEAVY:
+                    bad.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {name} at import time")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_top_level_package_reexports_only_the_library():
+    text = (PACKAGE / "__init__.py").read_text()
+    assert "companion" not in text.split('"""', 2)[-1] and "viz" not in text.split('"""', 2)[-1]
+
+
+@pytest.mark.parametrize("package", ["facnn", *(f"facnn.{s}" for s in LIBRARY)])
+def test_importing_the_library_loads_no_figures_and_no_companion(package):
+    code = (
+        f"import sys, {package}\n"
+        "from facnn.core.registry import model_names, method_names\n"
+        "model_names(); method_names()\n"  # loads every built-in model and method
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
+        "or m.startswith(('facnn.viz', 'facnn.companion'))))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", f"import {package} loaded {r.stdout.strip()}"
