@@ -16,6 +16,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
+from facnn.core.devices import resolve_device
 from facnn.core.paths import records_dir
 from facnn.core.registry import method_names
 from facnn.evaluate.theorems import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
@@ -105,9 +106,7 @@ def trained(cfg: Any, weights: str = "pretrained") -> tuple[nn.Module, dict[str,
 def _shipped(name: str, device: str) -> tuple[nn.Module, dict[str, Any]]:
     from facnn.models.pretrained import pretrained
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    m, rec = pretrained(name, map_location=device)
+    m, rec = pretrained(name, map_location=str(resolve_device(device)))
     return m, dict(
         dataset=rec["dataset"],
         test_accuracy=rec["test_accuracy"],

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from facnn.core.files import atomic_write
-from facnn.core.paths import figures_dir, project_root, records_dir
+from facnn.core.paths import figures_dir, git_commit, project_root, records_dir
 
 _STARTED: dict[str, float] = {}  # notebook -> monotonic time its parameters were read
 
@@ -118,25 +117,6 @@ def run_key(params: Mapping[str, Any]) -> str:
     """A short hash of the parameters that change a run's numbers."""
     d = {k: v for k, v in params.items() if k not in EXECUTION_PARAMETERS}
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def git_commit() -> str | None:
-    """The checkout's commit (``None`` outside a git checkout), ``+dirty`` when files changed."""
-    try:
-        root = project_root()
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        if head.returncode:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return head.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def image_tolerance(n: int) -> dict[str, Any]:

@@ -14,9 +14,19 @@ when a result is meant to change.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
-__all__ = ["shown_path", "project_root", "data_dir", "figures_dir", "records_dir", "checkpoint_dir", "OUT_ENV"]
+__all__ = [
+    "git_commit",
+    "shown_path",
+    "project_root",
+    "data_dir",
+    "figures_dir",
+    "records_dir",
+    "checkpoint_dir",
+    "OUT_ENV",
+]
 
 OUT_ENV = "FACNN_OUT"
 
@@ -75,3 +85,22 @@ def shown_path(path: Path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(Path(path).resolve())
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (``None`` outside a git checkout), ``+dirty`` when files changed."""
+    try:
+        root = project_root()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

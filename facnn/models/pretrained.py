@@ -31,6 +31,8 @@ __all__ = [
     "pretrained",
     "headline_models",
     "stored_predictions",
+    "encode_predictions",
+    "write_manifest",
     "weights_dir",
     "manifest",
     "sha256_of",
@@ -77,11 +79,33 @@ def headline_models() -> dict[str, dict[str, Any]]:
     return {name: rec for name, rec in manifest().items() if rec["purpose"] == "headline"}
 
 
+def encode_predictions(pred: Any) -> str:
+    """Per-image predicted classes as the manifest stores them: one digit per image.
+
+    >>> encode_predictions([3, 0, 9])
+    '309'
+    """
+    pred = [int(p) for p in pred]
+    if pred and (min(pred) < 0 or max(pred) > 9):
+        raise PretrainedError(
+            "test predictions are stored one digit per image: more than 10 classes needs another encoding"
+        )
+    return "".join(map(str, pred))
+
+
 def stored_predictions(rec: dict[str, Any]) -> Any:
-    """A manifest record's per-image test predictions (stored one digit per image) as a numpy array."""
+    """A manifest record's per-image test predictions (:func:`encode_predictions`) as a numpy array."""
     import numpy as np
 
     return np.frombuffer(rec["test_predictions"].encode(), dtype=np.uint8) - ord("0")
+
+
+def write_manifest(models: dict[str, dict[str, Any]], folder: Path | None = None) -> Path:
+    """Write the manifest (atomically, models sorted by name) that :func:`manifest` reads."""
+    from facnn.core.files import atomic_write
+
+    body = json.dumps({"format": FORMAT, "models": dict(sorted(models.items()))}, indent=1)
+    return atomic_write((folder or weights_dir()) / "manifest.json", lambda q: q.write_text(body + "\n"))
 
 
 @overload

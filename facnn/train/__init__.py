@@ -9,6 +9,7 @@ Examples
 'facnn'
 """
 
+from facnn.train.cli import config_from_args
 from facnn.train.config import EXECUTION_FIELDS, TrainConfig, config_names, load_config, shipped_for
 from facnn.train.loop import Callback, evaluate, get_or_train, train
 from facnn.train.runs import RunFolder, RunLocked
@@ -22,6 +23,7 @@ __all__ = [
     "train",
     "get_or_train",
     "evaluate",
+    "config_from_args",
     "Callback",
     "RunFolder",
     "RunLocked",

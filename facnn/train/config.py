@@ -130,9 +130,9 @@ class TrainConfig:
             if d[k] == default:
                 d.pop(k)
         if d["device"] == "auto":
-            import torch
+            from facnn.core.devices import resolve_device
 
-            d["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+            d["device"] = resolve_device("auto").type
         d["device"] = d["device"].split(":")[0]
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import inspect
 import math
 import os
-import re
 import shlex
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facnn.core.devices import resolve_device
 from facnn.core.paths import shown_path
 from facnn.core.registry import build_model, model_class
 from facnn.data.datasets import augment, batches, load_dataset
@@ -71,14 +71,6 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000, device="cpu", rank:
     if world > 1:
         torch.distributed.all_reduce(tot)
     return (tot[0] / tot[2]).item(), (tot[1] / tot[2]).item()
-
-
-def _device(name: str) -> torch.device:
-    if not isinstance(name, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name):
-        raise ValueError(f"device={name!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _datasets(cfg: TrainConfig):
@@ -236,7 +228,7 @@ def train(
     --------
     >>> model, res = train(TrainConfig(dataset="digits", epochs=1), "runs/digits")  # doctest: +SKIP
     """
-    device, world, rank = _setup_distributed(_device(cfg.device))
+    device, world, rank = _setup_distributed(resolve_device(cfg.device))
     folder = RunFolder(out_dir if out_dir is not None else cache_folder(cfg))
     if rank != 0:
         return _train(cfg, folder, device, world, rank, resume, progress, command, callbacks)
@@ -313,7 +305,7 @@ def get_or_train(
     there is resumed. The model is returned in eval mode on ``device`` (default: ``cfg.device``).
     """
     folder = RunFolder(cache_folder(cfg))
-    dev = _device(device or cfg.device)
+    dev = resolve_device(device or cfg.device)
     for _ in range(3):
         folder.wait_unlocked()  # another process is training this config: wait, then use its result
         if folder.finished(cfg.epochs):
