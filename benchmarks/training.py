@@ -9,16 +9,15 @@ Writes benchmarks/results/training-<machine>.json; ratios are to the ResNet's ea
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from facnn import build_model, count_params
 from facnn.core.registry import forward_flops
 from facnn.core.validation import check_images
 from facnn.train import load_config
+from facnn.train.loop import training_loss
 
 from .common import RESULTS, summary, timed, write
 
@@ -50,8 +49,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         ]
     records, ref = [], None
     for name in a.models:
-        cfg = asdict(load_config(f"fashion_mnist_{name}"))
-        model_config = {"num_classes": 10, "in_channels": 1, **cfg["model_config"]}
+        train_cfg = load_config(f"fashion_mnist_{name}")  # the model's own loss (BCE for CoDA-Nets and B-cos)
+        model_config = {"num_classes": 10, "in_channels": 1, **train_cfg.model_config}
         flops = forward_flops(name, model_config)
         for label, amp, cl, comp, check in variants:
             torch.manual_seed(0)
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     check_images(xx, 1)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                     out = net(xx)
-                loss = F.cross_entropy(out.float(), y)
+                loss = training_loss(train_cfg, out.float(), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -12,14 +12,14 @@ from torch import nn
 import facnn
 from facnn import FACNN, RISE, CoDANet, GradCAM, HybridFACNN, IntrinsicMaps, Occlusion, RandomMaps, ResNet
 from facnn.core.registry import build_model, model_name, register_model
-from facnn.evaluate.theorems import randomize_batchnorm
+from facnn.evaluate import randomise_batchnorm
 from facnn.models import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")
 def resnet18():
     torch.manual_seed(0)
-    return randomize_batchnorm(torchvision.models.resnet18(num_classes=10)).eval()
+    return randomise_batchnorm(torchvision.models.resnet18(num_classes=10)).eval()
 
 
 X = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
@@ -150,7 +150,7 @@ def test_hybrid_keeps_facnn_contract_and_theorem1():
     from facnn.evaluate.theorems import head_error, morph_profile, theorem1_error
 
     torch.manual_seed(0)
-    m = randomize_batchnorm(HybridFACNN(10, depth=3, hidden=8, trunk_width=8))
+    m = randomise_batchnorm(HybridFACNN(10, depth=3, hidden=8, trunk_width=8))
     x, t = torch.rand(3, 1, 28, 28), torch.tensor([0, 4, 9])
     assert m.num_layers == 4 and len(m.feature_maps(x)) == 4
     assert theorem1_error(m, x, t) <= 1e-5 and head_error(m, x) <= 1e-6
@@ -197,7 +197,7 @@ def test_quantus_metrics_run_through_explain_func():
     import quantus  # in the test extra
 
     torch.manual_seed(0)
-    model = randomize_batchnorm(FACNN(10, hidden=8)).eval()
+    model = randomise_batchnorm(FACNN(10, hidden=8)).eval()
     x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
     y = model(torch.from_numpy(x)).argmax(1).numpy()
     s = np.zeros((4, 1, 28, 28), dtype=np.float32)

@@ -6,20 +6,20 @@ from captum.attr import Occlusion as CaptumOcclusion
 from torch import nn
 
 from facnn import FACNN, RISE, ClassMaps, GradCAM, Occlusion, ResNet, class_maps, explain_func
-from facnn.evaluate.theorems import randomize_batchnorm
+from facnn.evaluate import randomise_batchnorm
 from facnn.explain import RandomMaps, make_explainer
 
 
 @pytest.fixture(scope="module")
 def resnet():
     torch.manual_seed(0)
-    return randomize_batchnorm(ResNet(10, width=8))
+    return randomise_batchnorm(ResNet(10, width=8))
 
 
 @pytest.fixture(scope="module")
 def facnn():
     torch.manual_seed(0)
-    return randomize_batchnorm(FACNN(10, maps_per_class=2, depth=4, hidden=16, zero_init=False))
+    return randomise_batchnorm(FACNN(10, maps_per_class=2, depth=4, hidden=16, zero_init=False))
 
 
 X = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
@@ -65,7 +65,7 @@ def test_occlusion_matches_captum(resnet, window, stride):
 
 def test_occlusion_rgb_and_fill_match_captum():
     torch.manual_seed(0)
-    m = randomize_batchnorm(ResNet(5, in_channels=3, width=8))
+    m = randomise_batchnorm(ResNet(5, in_channels=3, width=8))
     x = torch.rand(2, 3, 16, 16)
     ours = Occlusion(m, 4, 2, fill=0.5).attribute(x, 2)
     ref = CaptumOcclusion(m).attribute(x, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2), target=2, baselines=0.5)

@@ -3,14 +3,14 @@ import torch
 from torch import nn
 
 from facnn import FACNN, ResNet, class_maps
-from facnn.evaluate.theorems import randomize_batchnorm
+from facnn.evaluate import randomise_batchnorm
 from facnn.models import predict
 from facnn.models.layers import DampenedResidual
 
 
 def make(**kw):
     torch.manual_seed(0)
-    return randomize_batchnorm(FACNN(10, zero_init=False, **kw))
+    return randomise_batchnorm(FACNN(10, zero_init=False, **kw))
 
 
 def test_contract_shapes():

@@ -150,3 +150,57 @@ def test_adding_a_parameter_migrates_old_runs_to_the_notebooks_order(tmp_path, m
     assert run["parameters"]["model"] == "facnn" and run["key"] == rec.run_key(run["parameters"])
     assert injected(run["command"], tmp_path) == run["parameters"]
     assert migrate("05_localisation.ipynb", "localisation", "model", "facnn") == 0  # idempotent
+
+
+def test_committed_records_describe_methods_by_fields():
+    """Every method record says what it was made with (kind, model, layer; its label follows from
+    them) and every comparison says which side won, so no reader parses a label or a sentence."""
+    from facnn.explain.catalogue import method_of
+
+    checked = 0
+    for path in sorted((ROOT / "figures").glob("*.json")):
+        data = json.loads(path.read_text())
+        for run in data.get("runs", []) if isinstance(data, dict) else []:
+            for r in run.get("records", []):
+                if "method" not in r:
+                    continue
+                assert {"kind", "model", "layer"} <= set(r), f"{path.name}: {r['method']} lacks its fields"
+                if r.get("temperature") is None:  # the CoDA temperature sweep names its models by T
+                    assert method_of(r).label == r["method"], (path.name, r["method"], method_of(r))
+                checked += 1
+            for c in run.get("comparisons", []):
+                assert c["winner"] in (None, c["reference_method"], c["other_method"]), (path.name, c)
+                assert c["significant"] == (c["winner"] is not None)
+                assert c["verdict"] == (f"{c['winner']} better" if c["winner"] else "not significant")
+    assert checked > 100
+
+
+def test_migrating_an_old_record_adds_fields_and_changes_no_number():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("migrate_records", ROOT / "tools" / "migrate_records.py")
+    migrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migrate)
+    old = {
+        "records": [
+            {"method": "Grad-CAM on hybrid L3", "layer": 3, "auc": {"value": 0.2}},
+            {"method": "RISE (centred) on CoDA", "layer": None},
+            {"method": "K-OCC k=12", "layer": None},
+        ],
+        "comparisons": [
+            {"reference": "A|morf", "other": "B|morf|road", "difference": {"value": 0.1}, "verdict": "B better"}
+        ],
+    }
+    run = json.loads(json.dumps(old))
+    assert migrate.migrate_run(run) == 4 and migrate.migrate_run(run) == 0  # once only
+    assert [(r["kind"], r["model"], r["layer"]) for r in run["records"]] == [
+        ("gradcam", "hybrid", 3),
+        ("rise", "coda", None),
+        ("occlusion", "facnn", None),
+    ]
+    assert run["records"][1]["centred"] and run["records"][2]["window"] == 12
+    c = run["comparisons"][0]
+    assert (c["winner"], c["significant"], c["order"], c["fill"]) == ("B", True, "morf", "zero")
+    assert run["records"][0]["auc"] == old["records"][0]["auc"] and c["difference"] == {"value": 0.1}
+    with pytest.raises(ValueError, match="no method of the catalogue"):
+        migrate.method_for("my own method", None)

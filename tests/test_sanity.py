@@ -7,13 +7,19 @@ import pytest
 import torch
 
 from facnn import FACNN, ClassMaps, CoDANet, GradCAM, RandomMaps, ResNet
-from facnn.evaluate import cascading_randomisation, independent_randomisation, layer_order, randomise, similarities
-from facnn.evaluate.theorems import randomize_batchnorm
+from facnn.evaluate import (
+    cascading_randomisation,
+    independent_randomisation,
+    layer_order,
+    randomise,
+    randomise_batchnorm,
+    similarities,
+)
 
 
 def small_facnn():
     torch.manual_seed(0)
-    return randomize_batchnorm(FACNN(4, maps_per_class=2, depth=4, hidden=8, zero_init=False, pool_at=[2]))
+    return randomise_batchnorm(FACNN(4, maps_per_class=2, depth=4, hidden=8, zero_init=False, pool_at=[2]))
 
 
 X = torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(1))
@@ -49,7 +55,7 @@ def test_maps_below_the_randomised_layers_do_not_change():
 
 def test_gradcam_on_a_resnet_depends_on_the_layers_above_it():
     torch.manual_seed(0)
-    model = randomize_batchnorm(ResNet(4, width=8))
+    model = randomise_batchnorm(ResNet(4, width=8))
     rows = independent_randomisation(model, lambda m, x, y: GradCAM(m, "stages.1").attribute(x, y), X, Y)
     assert rows[1]["randomised"] == ["fc"] and rows[1]["spearman"].mean() < 0.9  # the weights α come from the top
 
@@ -71,9 +77,9 @@ def test_data_randomisation_compares_each_method_with_its_twin():
     from facnn.evaluate import data_randomisation
 
     torch.manual_seed(0)
-    a = randomize_batchnorm(ResNet(10, width=8)).eval()
+    a = randomise_batchnorm(ResNet(10, width=8)).eval()
     same = copy.deepcopy(a)
-    other = randomize_batchnorm(ResNet(10, width=8)).eval()
+    other = randomise_batchnorm(ResNet(10, width=8)).eval()
     x, y = torch.rand(6, 1, 28, 28), torch.arange(6)
     ex = {
         "occlusion": (a, facnn.make_explainer(a, "occlusion", window=7), None),
@@ -106,7 +112,7 @@ def test_example_maps_are_the_maps_the_cascade_measures():
     from facnn.evaluate import example_maps
 
     torch.manual_seed(0)
-    m = randomize_batchnorm(FACNN(4, depth=3, hidden=8, zero_init=False)).eval()
+    m = randomise_batchnorm(FACNN(4, depth=3, hidden=8, zero_init=False)).eval()
     x, y = torch.rand(2, 1, 16, 16), torch.tensor([1, 2])
     ex = {"maps": (m, facnn.make_explainer(m, "intrinsic", layer=3), 3)}
     titles, rows = example_maps(ex, x, y, index=1, fractions=(0.0, 1.0))

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from facnn import FACNN, class_maps
-from facnn.evaluate.theorems import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
+from facnn.evaluate import randomise_batchnorm
+from facnn.evaluate.theorems import head_error, layer_correlations, morph_profile, theorem1_error
 from facnn.models.layers import ClassPoolHead
 
 configs = st.fixed_dictionaries(
@@ -47,7 +48,7 @@ def random_model(cfg):
     if cfg["per_layer"]:  # one branch width per layer
         kw["hidden"] = [cfg["hidden"] * (1 + i % 2) for i in range(cfg["depth"])]
     learn = dict(learn_dampening=cfg["learn"], learn_logit_scale=cfg["learn"], max_dampening=1.0)
-    m = randomize_batchnorm(FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **kw, **learn), cfg["seed"])
+    m = randomise_batchnorm(FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **kw, **learn), cfg["seed"])
     if cfg["learn"]:  # move the learned λ and scale away from their initial values
         for layer in m.layers:
             layer.theta.data.normal_(0, 1)
@@ -90,7 +91,7 @@ class MixingHead(ClassPoolHead):
 
 def test_theorem1_check_fails_when_head_mixes_classes():
     torch.manual_seed(0)
-    m = randomize_batchnorm(FACNN(5, maps_per_class=2, depth=2, zero_init=False))
+    m = randomise_batchnorm(FACNN(5, maps_per_class=2, depth=2, zero_init=False))
     x, t = torch.rand(3, 1, 12, 12), torch.tensor([0, 2, 4])
     assert theorem1_error(m, x, t) <= 1e-5
     m.head = MixingHead(5, 2)
@@ -132,7 +133,7 @@ def test_theorems_hold_at_the_papers_depth_of_24_layers():
     BatchNorm statistics, non-zero branches): Theorem 1 and the head identity exactly, and every
     one of the 24 steps of Theorem 2 equal to its bound."""
     torch.manual_seed(24)
-    m = randomize_batchnorm(
+    m = randomise_batchnorm(
         FACNN(10, maps_per_class=4, depth=24, hidden=8, branch="pre", pool_at=[6, 12], zero_init=False), 24
     )
     x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))

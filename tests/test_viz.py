@@ -6,13 +6,13 @@ import numpy as np
 import torch
 
 from facnn import FACNN
-from facnn.evaluate.theorems import randomize_batchnorm
+from facnn.evaluate import randomise_batchnorm
 from facnn.viz import explorer_figure, make_explorer, map_grid, save_figure, table_figure
 
 
 def test_explorer_logic_and_widget(tmp_path, monkeypatch):
     torch.manual_seed(0)
-    model = randomize_batchnorm(FACNN(4, maps_per_class=2, depth=3, hidden=8, zero_init=False))
+    model = randomise_batchnorm(FACNN(4, maps_per_class=2, depth=3, hidden=8, zero_init=False))
     x = torch.rand(3, 1, 16, 16)
     names = ["ant", "bee", "cat", "dog"]
     fig = explorer_figure(model, x, 1, 2, 3, "intrinsic", names)

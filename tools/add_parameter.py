@@ -22,7 +22,7 @@ def migrate(notebook: str, experiment: str, name: str, value: object) -> int:
     if name not in order:
         raise SystemExit(f"{notebook} has no parameter {name!r}: add it to the parameters cell first")
     path = records.records_dir() / f"{experiment}.json"
-    data = json.loads(path.read_text())
+    data = records.read_records(experiment, records.records_dir())
     changed = 0
     for run in data["runs"]:
         if run["notebook"] != notebook or name in run["parameters"]:
@@ -35,7 +35,7 @@ def migrate(notebook: str, experiment: str, name: str, value: object) -> int:
         run["key"] = records.run_key(run["parameters"])
         run["command"] = records.papermill_command(notebook, run["parameters"])
         changed += 1
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    records.write_records_file(path, data)
     return changed
 
 

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from facnn.companion.records import committed_runs, run_size
 from facnn.evaluate.stats import fmt_ci as _ci
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,15 +24,8 @@ def load(path: Path):
 
 
 def _runs(name: str) -> list[dict]:
-    d = load(FIG / f"{name}.json")
-    return (
-        sorted(
-            d["runs"],
-            key=lambda r: -max(r["parameters"].get(k) or 0 for k in ("n_images", "n_grids", "n_corr", "epochs")),
-        )
-        if d
-        else []
-    )
+    """The committed runs of ``name``, largest first."""
+    return sorted(committed_runs(name), key=lambda r: -run_size(r))
 
 
 def _took(run: dict) -> str:

@@ -7,11 +7,10 @@ For each experiment the *headline* run is used: the recorded run with the most i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from facnn.core.paths import records_dir
+from facnn.companion.records import committed_runs
 from facnn.evaluate.stats import fmt_ci as _ci
 from facnn.evaluate.stats import wilson
 from facnn.explain.catalogue import Method, method_of
@@ -20,11 +19,6 @@ __all__ = ["headline_run", "claims", "claims_markdown", "paired_accuracy", "HEAD
 
 # The runs the claims read: shipped weights, the default (6-layer) FA-CNN.
 HEADLINE: dict[str, Any] = {"weights": "pretrained", "model": "facnn"}
-
-
-def _runs(experiment: str) -> list[dict[str, Any]]:
-    path = records_dir() / f"{experiment}.json"
-    return json.loads(path.read_text())["runs"] if path.is_file() else []
 
 
 def headline_run(
@@ -37,7 +31,7 @@ def headline_run(
     parameters match ``where`` and for which ``having(run)`` holds (``None`` when there is none)."""
     runs = [
         r
-        for r in _runs(experiment)
+        for r in committed_runs(experiment)
         if all(r["parameters"].get(k) == v for k, v in (where or {}).items()) and (having is None or having(r))
     ]
     return max(runs, key=lambda r: r["parameters"].get(size_key) or 0, default=None)

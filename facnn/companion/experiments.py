@@ -19,7 +19,8 @@ from torch import Tensor, nn
 from facnn.core.devices import resolve_device
 from facnn.core.paths import records_dir
 from facnn.core.registry import method_names
-from facnn.evaluate.theorems import head_error, layer_correlations, morph_profile, randomize_batchnorm, theorem1_error
+from facnn.evaluate.randomisation import randomise_batchnorm
+from facnn.evaluate.theorems import head_error, layer_correlations, morph_profile, theorem1_error
 from facnn.explain.api import make_explainer
 from facnn.explain.base import Attribution
 from facnn.explain.catalogue import Method, explained
@@ -201,7 +202,7 @@ def random_theorem_sweep(n_models: int, seed: int = 0, image_size: int = 28, bat
         )
         torch.manual_seed(seed * 1000 + i)
         m = FACNN(zero_init=False, pool_at=[1] if cfg["depth"] > 1 else [], **cfg)
-        randomize_batchnorm(m, seed * 1000 + i)  # non-trivial BN statistics, as after training; eval mode
+        randomise_batchnorm(m, seed * 1000 + i)  # non-trivial BN statistics, as after training; eval mode
         x = torch.rand(batch, cfg["in_channels"], image_size, image_size)
         t = torch.randint(0, cfg["num_classes"], (batch,))
         prof = morph_profile(m, x, t)

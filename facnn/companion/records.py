@@ -30,6 +30,9 @@ _STARTED: dict[str, float] = {}  # notebook -> monotonic time its parameters wer
 
 __all__ = [
     "read_records",
+    "committed_runs",
+    "run_size",
+    "SIZE_KEYS",
     "write_records_file",
     "parameter_names",
     "notebook_parameters",
@@ -187,6 +190,19 @@ def read_records(experiment: str, folder: Path | None = None) -> dict[str, Any]:
 def write_records_file(path: Path, data: dict[str, Any]) -> None:
     """Write a records file atomically, in the one layout every records file has."""
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, default=_plain) + "\n"))
+
+
+def committed_runs(experiment: str) -> list[dict[str, Any]]:
+    """Every committed run (``figures/``) of ``experiment``; ``[]`` when it has none."""
+    return read_records(experiment, records_dir())["runs"]
+
+
+SIZE_KEYS = ("n_images", "n_grids", "n_corr", "epochs")  # what makes one run of a notebook larger than another
+
+
+def run_size(run: Mapping[str, Any]) -> int:
+    """How large a run is: the largest of its sample-size parameters (:data:`SIZE_KEYS`)."""
+    return max(run["parameters"].get(k) or 0 for k in SIZE_KEYS)
 
 
 def committed_run(experiment: str, params: Mapping[str, Any]) -> dict[str, Any] | None:

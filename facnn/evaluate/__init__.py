@@ -34,6 +34,7 @@ from facnn.evaluate.randomisation import (
     independent_randomisation,
     layer_order,
     randomise,
+    randomise_batchnorm,
     sanity_experiment,
     similarities,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "pointing_game",
     "layer_order",
     "randomise",
+    "randomise_batchnorm",
     "similarities",
     "cascading_randomisation",
     "independent_randomisation",

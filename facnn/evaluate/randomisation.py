@@ -32,9 +32,11 @@ import torch
 from torch import Tensor, nn
 
 from facnn.core.modes import in_eval_mode
+from facnn.evaluate.similarity import pearson
 from facnn.explain.catalogue import explained
 
 __all__ = [
+    "randomise_batchnorm",
     "layer_order",
     "randomise",
     "similarities",
@@ -68,6 +70,35 @@ def layer_order(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return out[::-1]
 
 
+def _redraw_batchnorm(m: nn.modules.batchnorm._BatchNorm, g: torch.Generator) -> None:
+    """Running statistics and affine terms drawn around their defaults, as after training:
+    mean ~ N(0, 0.1²), var ~ U(0.5, 1.5), γ ~ U(0.5, 1.5), β ~ N(0, 0.1²)."""
+    with torch.no_grad():
+        if m.running_mean is not None and m.running_var is not None:
+            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+        if m.affine:
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+
+
+def randomise_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm of ``model`` non-trivial statistics and affine terms, as after
+    training, and put it in eval mode: untrained BatchNorm (γ=1, β=0, μ=0, σ²=1) would hide errors
+    that the theorem checks and tests on random models are meant to find. Returns ``model``.
+
+    >>> from facnn.models import ResNet
+    >>> m = randomise_batchnorm(ResNet(10, width=4))
+    >>> m.training, bool(m.stem[1].running_mean.abs().sum() > 0)
+    (False, True)
+    """
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            _redraw_batchnorm(m, g)
+    return model.eval()
+
+
 @torch.no_grad()
 def randomise(module: nn.Module, seed: int) -> nn.Module:
     """Re-initialise every parameter of ``module`` in place, seeded: ``reset_parameters`` where a
@@ -78,12 +109,7 @@ def randomise(module: nn.Module, seed: int) -> nn.Module:
         torch.manual_seed(seed)
         for m in module.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                assert m.running_mean is not None and m.running_var is not None  # facnn's BatchNorms track stats
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-                if m.affine:
-                    m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                _redraw_batchnorm(m, g)
             elif hasattr(m, "reset_parameters"):
                 cast(Callable[[], None], m.reset_parameters)()
             else:
@@ -99,10 +125,10 @@ def _ranks(a: np.ndarray) -> np.ndarray:
     return np.stack([rankdata(r) for r in a])
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
-    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-    return np.where(den > 0, (a * b).sum(1) / np.where(den > 0, den, 1), 0.0)
+def _spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-row Spearman correlation: Pearson of the ranks; a constant row (no ranking) scores 0."""
+    r = pearson(torch.from_numpy(_ranks(a)), torch.from_numpy(_ranks(b))).double().numpy()
+    return np.nan_to_num(r, nan=0.0)
 
 
 def similarities(original: Tensor, randomised: Tensor) -> dict[str, np.ndarray]:
@@ -113,8 +139,8 @@ def similarities(original: Tensor, randomised: Tensor) -> dict[str, np.ndarray]:
     a, b = original.detach().double().cpu().numpy(), randomised.detach().double().cpu().numpy()
     flat_a, flat_b = a.reshape(len(a), -1), b.reshape(len(b), -1)
     out = dict(
-        spearman=_corr(_ranks(flat_a), _ranks(flat_b)),
-        spearman_abs=_corr(_ranks(np.abs(flat_a)), _ranks(np.abs(flat_b))),
+        spearman=_spearman(flat_a, flat_b),
+        spearman_abs=_spearman(np.abs(flat_a), np.abs(flat_b)),
     )
 
     def norm(m: np.ndarray) -> np.ndarray:
@@ -199,7 +225,7 @@ def sanity_experiment(
         for step, r in enumerate(rows):
             records.append(
                 dict(
-                    **explained(model, expl, layer).fields(),
+                    explained(model, expl, layer).fields(),
                     method=label,
                     mode=mode,
                     step=step,
@@ -292,7 +318,7 @@ def data_randomisation(
         sims = similarities(rebind(expl, model).attribute(xx, yy), rebind(expl, twin.to(dev).eval()).attribute(xx, yy))
         records.append(
             dict(
-                **explained(model, expl, layer).fields(),
+                explained(model, expl, layer).fields(),
                 method=label,
                 test="data randomisation",
                 **{k: bootstrap(sims[k], seed=seed).as_dict() for k in ("spearman", "spearman_abs", "ssim")},

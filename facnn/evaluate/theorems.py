@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from facnn.core.modes import in_eval_mode
 from facnn.core.resize import upsample
@@ -59,7 +59,6 @@ __all__ = [
     "morph_profile",
     "MorphLayer",
     "layer_correlations",
-    "randomize_batchnorm",
 ]
 
 
@@ -203,24 +202,3 @@ def final_correlations(model: FACNN, x: Tensor, target: Tensor | int | None = No
 
     final = up(maps[-1])
     return [pearson(up(a), final) for a in maps[1:]]
-
-
-def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every BatchNorm non-trivial affine parameters and running statistics, as after
-    training, and put ``model`` in eval mode: untrained BN (γ=1, β=0, μ=0, σ²=1) would hide
-    errors the theorem checks are meant to find. Returns ``model``."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            n = m.num_features
-            weight, bias = torch.rand(n, generator=g) + 0.5, torch.randn(n, generator=g) * 0.2
-            mean, var = torch.randn(n, generator=g) * 0.1, torch.rand(n, generator=g) + 0.5
-            with torch.no_grad():
-                if m.affine:
-                    m.weight.copy_(weight)
-                    m.bias.copy_(bias)
-                if m.running_mean is not None:
-                    assert m.running_var is not None  # BatchNorm keeps both statistics or neither
-                    m.running_mean.copy_(mean)
-                    m.running_var.copy_(var)
-    return model.eval()

@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from facnn.core.registry import register_model
-from facnn.core.validation import MAX_SIZE, check_float, check_int, check_ints, check_size
-from facnn.models.dynamic_linear import DynamicLinearNetwork
+from facnn.core.validation import check_float, check_int, check_size
+from facnn.models.dynamic_linear import DynamicLinearNetwork, check_layout
 
 __all__ = ["BcosConv2d", "BcosNet", "MNIST_9L"]
 
@@ -154,18 +154,8 @@ class BcosNet(DynamicLinearNetwork):
     ):
         super().__init__()
         num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels")
-        kernels = check_ints(kernels, "kernels", 1, MAX_SIZE)
+        kernels, strides, channels = check_layout(kernels, strides, channels)
         n = len(kernels)
-        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer: kernels has that many")
-        channels = check_ints(
-            channels,
-            "channels",
-            1,
-            MAX_SIZE,
-            length=n - 1,
-            nonempty=False,
-            each="one per hidden layer: one fewer than kernels",
-        )
         b, max_out = check_float(b, "b", 1), check_int(max_out, "max_out", 1)
         scale = check_float(scale, "scale", 0, low_open=True)
         temperature = check_float(temperature, "temperature", 0, low_open=True)

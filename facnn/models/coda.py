@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from facnn.core.registry import register_model
 from facnn.core.validation import MAX_SIZE, check_float, check_ints, check_size
-from facnn.models.dynamic_linear import DynamicLinearNetwork, explanation_mode
+from facnn.models.dynamic_linear import DynamicLinearNetwork, check_layout, explanation_mode
 
 __all__ = ["DAUConv", "CoDANet", "explanation_mode", "CIFAR_9L", "MNIST_9L"]
 
@@ -139,18 +139,10 @@ class CoDANet(DynamicLinearNetwork):
     ):
         super().__init__()
         num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels")
-        kernels = check_ints(kernels, "kernels", 1, MAX_SIZE)
+        kernels, strides, channels = check_layout(kernels, strides, channels)
         n = len(kernels)
-        strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer: kernels has that many")
-        ranks = check_ints(ranks, "ranks", 1, MAX_SIZE, length=n, each="one per layer: kernels has that many")
-        channels = check_ints(
-            channels,
-            "channels",
-            1,
-            MAX_SIZE,
-            length=n - 1,
-            nonempty=False,
-            each="one per hidden layer: one fewer than kernels",
+        ranks = check_ints(
+            ranks, "ranks", 1, MAX_SIZE, length=len(kernels), each="one per layer: kernels has that many"
         )
         temperature = check_float(temperature, "temperature", 0, low_open=True)
         logit_bias = check_float(logit_bias, "logit_bias")

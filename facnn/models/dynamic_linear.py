@@ -24,9 +24,9 @@ from typing import Protocol, cast
 import torch
 from torch import Tensor, nn
 
-from facnn.core.validation import check_images
+from facnn.core.validation import MAX_SIZE, check_images, check_ints
 
-__all__ = ["explanation_mode", "contribution_maps", "DynamicLinearNetwork"]
+__all__ = ["check_layout", "explanation_mode", "contribution_maps", "DynamicLinearNetwork"]
 
 
 class _Explainable(Protocol):
@@ -111,3 +111,21 @@ class DynamicLinearNetwork(nn.Module):
             raise ValueError(f"{self.family} contributions are input maps: layer must be None or -1, got {layer!r}")
         check_images(x, self.in_channels, self.min_size)
         return contribution_maps(self, self.forward_encoded, self.encode(x), classes)
+
+
+def check_layout(kernels: object, strides: object, channels: object) -> tuple[list[int], list[int], list[int]]:
+    """A convolutional dynamic-linear network's layout, checked before any layer is built: a kernel
+    size and a stride per layer, and output channels per hidden layer (one fewer than kernels)."""
+    kernels = check_ints(kernels, "kernels", 1, MAX_SIZE)
+    n = len(kernels)
+    strides = check_ints(strides, "strides", 1, MAX_SIZE, length=n, each="one per layer: kernels has that many")
+    channels = check_ints(
+        channels,
+        "channels",
+        1,
+        MAX_SIZE,
+        length=n - 1,
+        nonempty=False,
+        each="one per hidden layer: one fewer than kernels",
+    )
+    return list(kernels), list(strides), list(channels)

@@ -34,7 +34,7 @@ from facnn.models.checkpoint import load_checkpoint
 from facnn.train.config import TrainConfig
 from facnn.train.runs import RunFolder, RunLocked, cache_folder, record
 
-__all__ = ["Callback", "train", "get_or_train", "evaluate", "model_config_for"]
+__all__ = ["Callback", "train", "get_or_train", "evaluate", "model_config_for", "training_loss"]
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
@@ -47,7 +47,9 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr * (0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def _loss(cfg: TrainConfig, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def training_loss(cfg: TrainConfig, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The loss ``cfg`` trains with: BCE on one-hot targets (CoDA-Nets, B-cos: summed over classes,
+    averaged over the batch) or cross-entropy, with ``cfg.label_smoothing``."""
     if cfg.loss == "bce":
         target = F.one_hot(y, logits.shape[1]).to(logits.dtype)
         if cfg.label_smoothing:
@@ -169,7 +171,7 @@ def _train_epoch(
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = net(x)
-            loss = _loss(cfg, logits.float(), y)
+            loss = training_loss(cfg, logits.float(), y)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {i}: lower lr")
         opt.zero_grad(set_to_none=True)

@@ -19,6 +19,7 @@ __all__ = [
     "method_colors",
     "model_color",
     "removal_curves",
+    "interval_band",
     "auc_table",
     "auc_quantity_name",
     "ranking_summary",
@@ -58,6 +59,25 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
 
 
+def interval_band(
+    x: Sequence[float], low: Sequence[float], high: Sequence[float], colour: str, group: str
+) -> go.Scatter:
+    """A 95 % band from ``low`` to ``high`` in a light shade of ``colour``, grouped with its line
+    in the legend (``group``) and out of hover and legend itself."""
+    x = list(x)
+    return go.Scatter(
+        x=x + x[::-1],
+        y=list(high) + list(low)[::-1],
+        fill="toself",
+        mode="lines",
+        fillcolor=_rgba(colour, 0.15),
+        line=dict(width=0),
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=group,
+    )
+
+
 def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figure:
     """MoRF and LeRF curves side by side, each with its 95 % band, one colour per method."""
     colors = method_colors(records)
@@ -73,21 +93,7 @@ def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figur
         col = 1 if r["order"] == "morf" else 2
         c = colors[r["method"]]
         x = list(r["percents"])
-        fig.add_trace(
-            go.Scatter(
-                x=x + x[::-1],
-                y=list(r["accuracy_high"]) + list(r["accuracy_low"])[::-1],
-                fill="toself",
-                mode="lines",
-                fillcolor=_rgba(c, 0.15),
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=r["method"],
-            ),
-            1,
-            col,
-        )
+        fig.add_trace(interval_band(x, r["accuracy_low"], r["accuracy_high"], c, r["method"]), 1, col)
         dash = "dot" if r["method"] == "random" else "solid"
         fig.add_trace(
             go.Scatter(

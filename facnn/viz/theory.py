@@ -135,7 +135,7 @@ def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_
     >>> e = dict(value=1.0, low=1.0, high=1.0)
     >>> fig = sanity_curves([dict(method="random", kind="random", step=0, n_layers=2, spearman_abs=e)])
     """
-    from facnn.viz.results import _rgba, method_colors
+    from facnn.viz.results import interval_band, method_colors
 
     colors = method_colors(records)
     fig = go.Figure()
@@ -144,19 +144,7 @@ def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_
         x = [r["step"] / max(r["n_layers"], 1) for r in rows]
         c = colors[method]
         lo, hi = [r[metric]["low"] for r in rows], [r[metric]["high"] for r in rows]
-        fig.add_trace(
-            go.Scatter(
-                x=x + x[::-1],
-                y=hi + lo[::-1],
-                fill="toself",
-                mode="lines",
-                fillcolor=_rgba(c, 0.15),
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=method,
-            )
-        )
+        fig.add_trace(interval_band(x, lo, hi, c, method))
         fig.add_trace(
             go.Scatter(
                 x=x,
