@@ -95,7 +95,7 @@ sync:
 
 # Code style, enforced by make test (tests/test_sources.py, tests/test_typing.py): ruff format and ruff
 # check (pycodestyle with line length 120, pyflakes, import order) on everything, mypy on the package.
-SOURCES := facnn tools benchmarks tests $(wildcard notebooks/0*.py)
+SOURCES := facnn tools benchmarks tests hubconf.py $(wildcard notebooks/0*.py)
 format: setup
 	$(BIN)/python -m ruff format $(SOURCES)
 	$(BIN)/python -m ruff check --fix $(SOURCES)

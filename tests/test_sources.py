@@ -30,7 +30,7 @@ def test_every_script_has_its_notebook():
     assert scripts == {p.stem for p in NOTEBOOKS}
 
 
-SOURCES = ["facnn", "tools", "benchmarks", "tests", *map(str, sorted((ROOT / "notebooks").glob("*.py")))]
+SOURCES = ["facnn", "tools", "benchmarks", "tests", "hubconf.py", *map(str, sorted((ROOT / "notebooks").glob("*.py")))]
 
 
 def test_sources_are_formatted():
@@ -42,7 +42,7 @@ def test_sources_are_formatted():
 
 def test_sources_are_lint_clean():
     r = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "facnn", "notebooks", "tools", "benchmarks", "tests"],
+        [sys.executable, "-m", "ruff", "check", "facnn", "notebooks", "tools", "benchmarks", "tests", "hubconf.py"],
         cwd=ROOT,
         capture_output=True,
         text=True,
