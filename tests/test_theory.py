@@ -144,3 +144,24 @@ def test_theorems_hold_at_the_papers_depth_of_24_layers():
     for row in rows:
         assert math.isclose(row.step, row.bound, rel_tol=1e-5, abs_tol=1e-6)
         assert row.class_ratio <= 1 + 1e-5 and row.pool_commute_error <= 1e-5
+
+
+def test_theorems_hold_on_the_imagenet100_config_at_224():
+    """Issue 28: the ImageNet-100 reading (24 layers, 100 classes, R = 4, the aligned maps pooled
+    before layers 1, 2, 4, 8 and 20) keeps every order-preserving property at 224×224: Theorem 1,
+    the head identity, each step of Theorem 2 equal to its bound and pooling commuting with the
+    class averaging — random weights, random BatchNorm statistics, non-zero branches."""
+    from facnn.models import build_model
+    from facnn.train import load_config
+
+    cfg = load_config("imagenet100_facnn24")
+    torch.manual_seed(100)
+    m = randomise_batchnorm(build_model("facnn", {**cfg.model_config, "in_channels": 3, "zero_init": False}), 100)
+    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([3, 97])
+    assert theorem1_error(m, x, t) <= 1e-5 and head_error(m, x) <= 1e-6
+    rows = morph_profile(m, x, t)
+    assert len(rows) == 24
+    for row in rows:
+        assert math.isclose(row.step, row.bound, rel_tol=1e-5, abs_tol=1e-6)
+        assert row.class_ratio <= 1 + 1e-5 and row.pool_commute_error <= 1e-5

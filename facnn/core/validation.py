@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "check_stats",
     "check_images",
     "check_target",
     "check_layer",
@@ -332,3 +333,14 @@ def check_layer(layer: int, num_layers: int) -> int:
             f"use 0..{num_layers - 1} (0 = aligned input, -1 = penultimate)"
         )
     return layer % num_layers
+
+
+def check_stats(mean: object, std: object, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel normalisation statistics as float tuples (default 0.5 and 0.5); ``std`` > 0.
+
+    >>> check_stats(None, [0.25], 1)
+    ((0.5,), (0.25,))
+    """
+    m = (0.5,) * channels if mean is None else check_floats(mean, "mean", length=channels)
+    s = (0.5,) * channels if std is None else check_floats(std, "std", 0, low_open=True, length=channels)
+    return tuple(m), tuple(s)

@@ -23,13 +23,14 @@ from facnn.models.facnn import FACNN
 from facnn.models.hybrid import HybridFACNN
 from facnn.models.inference import count_params, predict
 from facnn.models.pretrained import PretrainedError, pretrained
-from facnn.models.resnet import ResNet
+from facnn.models.resnet import ResNet, TorchvisionResNet
 
 __all__ = [
     "AlignedNetwork",
     "FACNN",
     "HybridFACNN",
     "ResNet",
+    "TorchvisionResNet",
     "CoDANet",
     "DAUConv",
     "BcosNet",

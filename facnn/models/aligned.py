@@ -13,7 +13,6 @@ from facnn.core.validation import (
     MAX_SIZE,
     check_choice,
     check_float,
-    check_floats,
     check_images,
     check_ints,
     check_layer,
@@ -23,13 +22,6 @@ from facnn.core.validation import (
 from facnn.models.layers import ClassPoolHead
 
 __all__ = ["AlignedNetwork", "class_maps", "class_means", "all_class_maps", "check_aligned_args", "BRANCHES"]
-
-
-def _stats(mean: Sequence[float] | None, std: Sequence[float] | None, channels: int) -> tuple[tuple[float, ...], ...]:
-    """Per-channel normalisation statistics as float tuples (default 0.5 and 0.5); ``std`` > 0."""
-    mean = (0.5,) * channels if mean is None else check_floats(mean, "mean", length=channels)
-    std = (0.5,) * channels if std is None else check_floats(std, "std", 0, low_open=True, length=channels)
-    return tuple(mean), tuple(std)
 
 
 BRANCHES = ("post", "pre", "inverted")

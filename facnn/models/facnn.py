@@ -12,8 +12,8 @@ import numpy as np
 from torch import nn
 
 from facnn.core.registry import register_model
-from facnn.core.validation import MAX_SIZE, check_bool, check_float, check_ints, check_size
-from facnn.models.aligned import AlignedNetwork, _stats, check_aligned_args
+from facnn.core.validation import MAX_SIZE, check_bool, check_float, check_ints, check_size, check_stats
+from facnn.models.aligned import AlignedNetwork, check_aligned_args
 from facnn.models.layers import ClassPoolHead, DampenedResidual, InputAlign
 
 __all__ = ["FACNN"]
@@ -104,7 +104,7 @@ class FACNN(AlignedNetwork):
         learn_logit_scale = check_bool(learn_logit_scale, "learn_logit_scale")
         logit_scale = check_float(logit_scale, "logit_scale", 0, low_open=True)
         max_dampening = float(max_dampening)
-        mean, std = _stats(mean, std, in_channels)
+        mean, std = check_stats(mean, std, in_channels)
         self.config = dict(
             num_classes=num_classes,
             in_channels=in_channels,

@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from facnn.core.registry import register_model
-from facnn.core.validation import check_int, check_size
-from facnn.models.aligned import AlignedNetwork, _stats, check_aligned_args
+from facnn.core.validation import check_int, check_size, check_stats
+from facnn.models.aligned import AlignedNetwork, check_aligned_args
 from facnn.models.layers import ClassPoolHead, DampenedResidual
 from facnn.models.resnet import ResNet
 
@@ -117,7 +117,7 @@ class HybridFACNN(AlignedNetwork):
             check_int(trunk_stages, "trunk_stages", 1, 3),
         )
         trunk_downsampling = check_int(trunk_downsampling, "trunk_downsampling", 1)
-        mean, std = _stats(mean, std, in_channels)
+        mean, std = check_stats(mean, std, in_channels)
         if isinstance(trunk, str):
             raise ValueError(
                 "this hybrid was saved with a custom trunk: build HybridFACNN with your trunk module "

@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +78,7 @@ class TrainConfig:
     image_size: int = 64  # imagefolder only
 
     def __post_init__(self) -> None:
+        from facnn.core.devices import valid_device
         from facnn.core.registry import check_model_config, model_names
         from facnn.data.datasets import DATASETS
 
@@ -86,7 +86,7 @@ class TrainConfig:
             raise ValueError(f"config model={self.model!r}: choose one of {model_names()}")
         if self.dataset not in DATASETS:
             raise ValueError(f"config dataset={self.dataset!r}: choose one of {list(DATASETS)}")
-        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+        if not valid_device(self.device):
             raise ValueError(f"config device={self.device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         for name, low in (("seed", 0), ("num_workers", 0), ("image_size", 8)):
             v = getattr(self, name)
