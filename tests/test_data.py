@@ -136,3 +136,55 @@ def test_batches_sharding_and_augment_are_seeded():
     a = augment(x, torch.Generator().manual_seed(0))
     assert torch.equal(a, augment(x, torch.Generator().manual_seed(0))) and a.shape == x.shape
     assert torch.equal(augment(x, torch.Generator().manual_seed(0), pad=0, flip=False), x)
+
+
+def _photo_tree(root, classes=("astronaut", "coffee", "chelsea"), per_class=3):
+    """An ImageNet-layout tree of real photographs (scikit-image's), JPEGs of mixed sizes."""
+    from PIL import Image
+    from skimage import data as photos
+
+    for split in ("train", "val"):
+        for c, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            img = getattr(photos, name)()
+            for i in range(per_class):
+                h, w = img.shape[0] // (i + 2), img.shape[1] // (i + 1 + c % 2)
+                Image.fromarray(img[i * 7 : i * 7 + h, i * 5 : i * 5 + w]).save(root / split / name / f"{i}.jpg")
+    return root
+
+
+def test_imagefolder_training_transforms_are_imagenets_and_seeded(tmp_path):
+    root = _photo_tree(tmp_path)
+    aug = load_dataset("imagefolder", "train", root=root, image_size=32, augment=True, seed=3)
+    plain = load_dataset("imagefolder", "test", root=root, image_size=32)
+    assert aug.augments_itself and not plain.augments_itself
+    a0 = aug[1][0]
+    assert a0.shape == (3, 32, 32) and torch.equal(a0, aug[1][0])  # same (seed, epoch, image): same pixels
+    aug.set_epoch(1)
+    assert not torch.equal(a0, aug[1][0])  # another epoch: another crop
+    aug.set_epoch(0)
+    again = load_dataset("imagefolder", "train", root=root, image_size=32, augment=True, seed=3)
+    assert torch.equal(again[1][0], a0)  # a resumed run redraws the same transforms
+    assert torch.equal(plain[1][0], plain[1][0])  # evaluation: resize and centre crop, no randomness
+    # workers change nothing: each image's transform is seeded by its index, not by the process
+    one = list(batches(aug, 4, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    two = list(batches(aug, 4, shuffle=True, generator=torch.Generator().manual_seed(0), num_workers=2))
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(one, two))
+
+
+def test_training_runs_on_an_imagenet_layout_tree(tmp_path):
+    from facnn.train import load_config, train
+
+    root = _photo_tree(tmp_path / "tree")
+    cfg = load_config(
+        "imagenet100_facnn24",
+        data_root=str(root),
+        image_size=32,
+        epochs=1,
+        batch_size=4,
+        num_workers=0,
+        device="cpu",
+        model_config={"num_classes": 3, "depth": 2, "hidden": 4, "pool_at": [1]},
+    )
+    model, results = train(cfg, tmp_path / "run", progress=False)
+    assert results["epochs"] == 1 and model.num_classes == 3 and 0 <= results["test_accuracy"] <= 1

@@ -196,6 +196,8 @@ def load_dataset(
     *,
     download: bool = False,
     image_size: int = 64,
+    augment: bool = False,
+    seed: int = 0,
 ) -> ImageData | FolderData:
     """Load a dataset split by name.
 
@@ -211,7 +213,10 @@ def load_dataset(
     download
         CIFAR-10 only: download when missing (needs a network).
     image_size
-        imagefolder only: images are resized and centre-cropped to this size.
+        imagefolder only: the side of the square images.
+    augment, seed
+        imagefolder training split only: ImageNet's training transforms (random resized crop and
+        flip), seeded by ``(seed, epoch, index)``; otherwise resize and centre-crop.
 
     Raises
     ------
@@ -272,7 +277,9 @@ def load_dataset(
                 f"{sorted(set(train_classes) - set(here))}: class indices would not match; give both "
                 f"splits the same class folders"
             )
-        return FolderData(sub, image_size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+        check_bool(augment, "augment")
+        train = augment and split == "train"
+        return FolderData(sub, image_size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), train=train, seed=seed)
     raise ValueError(f"unknown dataset {name!r}: choose one of {DATASETS}")
 
 
@@ -322,8 +329,13 @@ def batches(
             idx = order[i : i + batch_size]
             yield data.images[idx].to(device).float().div_(255), data.labels[idx].to(device)
         return
+    pin = torch.device(device).type == "cuda"  # page-locked batches copy to the GPU asynchronously
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(data, order.tolist()), batch_size=batch_size, num_workers=num_workers
+        torch.utils.data.Subset(data, order.tolist()),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        pin_memory=pin,
+        prefetch_factor=4 if num_workers else None,
     )
     for x, y in loader:
-        yield x.to(device), y.to(device)
+        yield x.to(device, non_blocking=pin), y.to(device, non_blocking=pin)

@@ -1,8 +1,11 @@
-"""Class-per-folder image trees (ImageNet-100 and the like): images read at their true bit depth,
-resized and centre-cropped."""
+"""Class-per-folder image trees (ImageNet-100 and the like): images read at their true bit depth;
+evaluation images resized and centre-cropped (ImageNet's 0.875 crop), training images randomly
+resized-cropped and flipped (ImageNet's recipe), seeded by ``(seed, epoch, index)`` so that a run
+and its resumption see the same pixels in any number of DataLoader workers."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +14,7 @@ from torch import Tensor
 
 from facnn.core.validation import check_int
 
-__all__ = ["FolderData"]
+__all__ = ["FolderData", "random_resized_crop_box"]
 
 
 def _load_image(path: str):
@@ -50,23 +53,106 @@ def _as_rgb(img, path: str):
     return img.convert("RGB")
 
 
-class FolderData(torch.utils.data.Dataset):
-    """A class-per-folder image tree (ImageNet-100 and the like), resized and centre-cropped."""
+def random_resized_crop_box(
+    width: int,
+    height: int,
+    g: torch.Generator,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of an Inception-style random crop (torchvision's
+    ``RandomResizedCrop`` rule: area share in ``scale``, log-uniform aspect ratio in ``ratio``, ten
+    tries, then the largest centred crop within ``ratio``), drawn from ``g``.
 
-    def __init__(self, root: Path, image_size: int, mean: tuple[float, ...], std: tuple[float, ...]):
-        from torchvision import datasets, transforms
+    >>> random_resized_crop_box(100, 50, torch.Generator().manual_seed(0))
+    (2, 15, 48, 56)
+    """
+    area = width * height
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        u = torch.rand(2, generator=g).tolist()
+        target = area * (scale[0] + (scale[1] - scale[0]) * u[0])
+        aspect = math.exp(log_ratio[0] + (log_ratio[1] - log_ratio[0]) * u[1])
+        w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, (1,), generator=g))
+            left = int(torch.randint(0, width - w + 1, (1,), generator=g))
+            return top, left, h, w
+    aspect = width / height
+    if aspect < ratio[0]:
+        w, h = width, int(round(width / ratio[0]))
+    elif aspect > ratio[1]:
+        w, h = int(round(height * ratio[1])), height
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+class FolderData(torch.utils.data.Dataset):
+    """A class-per-folder image tree (ImageNet-100 and the like).
+
+    Parameters
+    ----------
+    root
+        The split's folder: ``root/<class>/<image files>``.
+    image_size
+        Side of the square images returned.
+    mean, std
+        The normalisation statistics models built on this data use (ImageNet's by default).
+    train
+        Training transforms: a random resized crop (area 8–100 %, aspect 3/4–4/3) and a horizontal
+        flip, drawn from a generator seeded by ``(seed, epoch, index)`` (:meth:`set_epoch`).
+        Otherwise: resize the shorter side to ``image_size / crop`` and centre-crop.
+    crop
+        Share of the resized image kept by the evaluation centre crop (ImageNet's 0.875: 256 → 224).
+    seed
+        Seed of the training transforms.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        image_size: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        *,
+        train: bool = False,
+        crop: float = 0.875,
+        seed: int = 0,
+    ):
+        from torchvision import datasets
 
         image_size = check_int(image_size, "image_size", 8, fix="images are resized and centre-cropped to it, e.g. 224")
         if not any(p.is_dir() for p in Path(root).iterdir()):
             raise FileNotFoundError(f"{root} has no class folders: imagefolder expects {root}/<class>/<image files>")
-
-        tf = transforms.Compose(
-            [transforms.Resize(image_size), transforms.CenterCrop(image_size), transforms.ToTensor()]
-        )
-        self.folder = datasets.ImageFolder(str(root), transform=tf, loader=_load_image)
+        self.folder = datasets.ImageFolder(str(root), loader=_load_image)
         self.classes, self.name, self.mean, self.std = self.folder.classes, "imagefolder", mean, std
         self.labels = torch.tensor(self.folder.targets)
         self.image_size, self.in_channels = (image_size, image_size), 3
+        self.train, self.crop, self.seed, self.epoch = bool(train), float(crop), int(seed), 0
+
+    @property
+    def augments_itself(self) -> bool:
+        """Whether the images come augmented (training transforms): the training loop then adds none."""
+        return self.train
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the training transforms of ``epoch`` (call before iterating; workers copy it)."""
+        self.epoch = int(epoch)
+
+    def _transform(self, img, index: int) -> Tensor:
+        from torchvision.transforms import functional as TF
+
+        size = self.image_size[0]
+        if self.train:
+            g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index)
+            top, left, h, w = random_resized_crop_box(img.width, img.height, g)
+            img = TF.resized_crop(img, top, left, h, w, [size, size], antialias=True)
+            if torch.rand(1, generator=g).item() < 0.5:
+                img = TF.hflip(img)
+        else:
+            img = TF.center_crop(TF.resize(img, int(round(size / self.crop)), antialias=True), [size, size])
+        return TF.to_tensor(img)
 
     num_classes = property(lambda self: len(self.classes))
 
@@ -74,7 +160,8 @@ class FolderData(torch.utils.data.Dataset):
         return len(self.folder)
 
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
-        return self.folder[i]
+        path, label = self.folder.samples[i]
+        return self._transform(self.folder.loader(path), i), label
 
     def subset(self, n: int | None, seed: int = 0) -> "FolderData":
         if n is not None and n < len(self):

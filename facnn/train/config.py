@@ -65,7 +65,7 @@ class TrainConfig:
     optimizer: str = "adamw"  # "adamw" or "sgd" (Nesterov, momentum 0.9)
     schedule: str = "onecycle"  # "onecycle" (linear warm-up, cosine decay), "cosine", "constant"
     warmup: float = 0.15  # fraction of steps spent warming up ("onecycle")
-    augment: bool = True  # random 2-pixel translation + horizontal flip
+    augment: bool = True  # in memory: random 2-pixel shift + flip; image folders: random resized crop + flip
     label_smoothing: float = 0.0
     shuffle_labels: bool = False  # permute the training labels (seeded): the data-randomisation sanity check
     loss: str = "ce"  # "ce" or "bce" (one-hot binary cross-entropy, CoDA-Nets)

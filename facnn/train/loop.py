@@ -77,7 +77,8 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000, device="cpu", rank:
 
 def _datasets(cfg: TrainConfig):
     kw: dict[str, Any] = dict(root=cfg.data_root, image_size=cfg.image_size)
-    train_ds = load_dataset(cfg.dataset, "train", **kw).subset(cfg.train_subset, cfg.seed)
+    own: dict[str, Any] = dict(augment=cfg.augment, seed=cfg.seed) if cfg.dataset == "imagefolder" else {}
+    train_ds = load_dataset(cfg.dataset, "train", **kw, **own).subset(cfg.train_subset, cfg.seed)
     if cfg.shuffle_labels:
         if not hasattr(train_ds, "with_shuffled_labels"):
             raise ValueError(f"shuffle_labels needs an in-memory dataset; {cfg.dataset!r} is read from folders")
@@ -148,6 +149,9 @@ def _train_epoch(
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
     use_amp = cfg.amp and device.type == "cuda"
     sums = torch.zeros(3, dtype=torch.float64)
+    if hasattr(train_ds, "set_epoch"):  # transforms drawn per (seed, epoch, image) in the workers
+        train_ds.set_epoch(epoch)
+    self_augmented = getattr(train_ds, "augments_itself", False)
     data = batches(
         train_ds,
         max(1, cfg.batch_size // world),
@@ -165,7 +169,7 @@ def _train_epoch(
             cb.on_step(step)
         for group in opt.param_groups:
             group["lr"] = _lr_at(cfg, step, total)
-        if cfg.augment:
+        if cfg.augment and not self_augmented:  # in-memory data: the seeded pad-2 shift and flip
             x = augment(x, g)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
