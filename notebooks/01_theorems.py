@@ -35,6 +35,7 @@ epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
 n_images: int = 500  # test images for the checks on the trained model
 device: str = "auto"  # "cpu", "cuda" or "auto"
+data_root: str = ""  # dataset folder (CIFAR-10 batches, or an image folder with train/ and val/); "": data/<dataset>
 
 # %%
 from facnn import viz
@@ -64,9 +65,19 @@ print("Theorem 2 / Lemma 3 hold on every layer of every random model:", t2)
 
 # %%
 net, res = ex.load_model(
-    config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None, seed=seed, device=device
+    config_prefix,
+    model,
+    weights,
+    epochs=epochs,
+    train_subset=train_subset or None,
+    seed=seed,
+    device=device,
+    data_root=data_root or None,
 )
-x, y = ex.test_batch(res["dataset"], n_images, seed, device=next(net.parameters()).device)
+dev = next(net.parameters()).device
+x, y = ex.test_batch(
+    res["dataset"], n_images, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
+)
 report = ex.theorem_report(net, x, y, seed=seed)
 print(f"{res['source']}: test accuracy {res['test_accuracy']:.4f}; Theorem-1 error {report['theorem1_error']:.1e}")
 

@@ -31,6 +31,7 @@ epochs: int = 2  # training epochs (overrides the config file)
 train_subset: int = 5000  # training images used (0: the whole training split)
 seed: int = 0  # training seed
 device: str = "auto"  # "cpu", "cuda" or "auto"
+data_root: str = ""  # dataset folder (CIFAR-10 batches, or an image folder with train/ and val/); "": data/<dataset>
 
 # %%
 from facnn import evaluate, viz
@@ -41,7 +42,14 @@ from facnn.companion import reproduce
 params = rec.notebook_parameters("02_training.ipynb", globals())
 runs = {
     name: ex.load_model(
-        config_prefix, name, "train", epochs=epochs, train_subset=train_subset or None, seed=seed, device=device
+        config_prefix,
+        name,
+        "train",
+        epochs=epochs,
+        train_subset=train_subset or None,
+        seed=seed,
+        device=device,
+        data_root=data_root or None,
     )
     for name in models
 }

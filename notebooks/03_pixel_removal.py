@@ -37,6 +37,7 @@ epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the image subset, RISE masks and the random control (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
+data_root: str = ""  # dataset folder (CIFAR-10 batches, or an image folder with train/ and val/); "": data/<dataset>
 layers: list = []  # FA-CNN layers for maps and Grad-CAM (empty: the last and the 18/24 middle layer)
 methods: list = [
     "intrinsic",
@@ -63,11 +64,14 @@ from facnn.companion import reproduce
 
 params = rec.notebook_parameters("03_pixel_removal.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
+train_kw["data_root"] = data_root or None
 net, res = ex.load_model(config_prefix, model, weights, **train_kw)
 companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
 dev = next(net.parameters()).device
 layers = layers or ex.paper_layers(len(net.layers))
-x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
+x, y = ex.test_batch(
+    res["dataset"], n_images, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
+)
 explainers = ex.build_explainers(
     net, layers, methods, rise_n=rise_n, rise_cells=rise_cells, occlusion_k=occlusion_k, seed=seed, **companions
 )

@@ -31,6 +31,7 @@ epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the image subset and RISE (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
+data_root: str = ""  # dataset folder (CIFAR-10 batches, or an image folder with train/ and val/); "": data/<dataset>
 n_show: int = 6  # images shown
 n_corr: int = 1000  # images for the per-layer correlation
 rise_n: int = 1000  # RISE masks
@@ -48,10 +49,19 @@ from facnn.explain.catalogue import Method
 
 params = rec.notebook_parameters("04_feature_maps.ipynb", globals())
 net, res = ex.load_model(
-    config_prefix, model, weights, epochs=epochs, train_subset=train_subset or None, seed=seed, device=device
+    config_prefix,
+    model,
+    weights,
+    epochs=epochs,
+    train_subset=train_subset or None,
+    seed=seed,
+    device=device,
+    data_root=data_root or None,
 )
 dev = next(net.parameters()).device
-x, y = ex.test_batch(res["dataset"], max(n_show, n_corr), seed, dev)
+x, y = ex.test_batch(
+    res["dataset"], max(n_show, n_corr), seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
+)
 xs = x[:n_show]
 with torch.no_grad():
     prob = torch.softmax(net(xs), 1)

@@ -33,6 +33,7 @@ epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for grids, RISE and the random control (and training)
 device: str = "auto"  # "cpu", "cuda" or "auto"
+data_root: str = ""  # dataset folder (CIFAR-10 batches, or an image folder with train/ and val/); "": data/<dataset>
 grid: int = 3  # grid side n (n*n distinct classes per grid)
 n_grids: int = 10  # grids per model (the published protocol uses 500)
 n_candidates: int = 2000  # test images from which grids are drawn
@@ -69,11 +70,14 @@ from facnn.train import load_config
 
 params = rec.notebook_parameters("05_localisation.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
+train_kw["data_root"] = data_root or None
 net, res = ex.load_model(config_prefix, model, weights, **train_kw)
 companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
 dev = next(net.parameters()).device
 layers = ex.paper_layers(len(net.layers))
-x, y = ex.test_batch(res["dataset"], n_candidates, seed, dev)
+x, y = ex.test_batch(
+    res["dataset"], n_candidates, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
+)
 explainers = ex.build_explainers(
     net, layers, methods, rise_n=rise_n, rise_center=rise_center, occlusion_k=occlusion_k, seed=seed, **companions
 )
@@ -90,6 +94,7 @@ for T in temperatures:
         train_subset=sweep_subset or None,
         seed=seed,
         device=device,
+        data_root=data_root or None,
         model_config={"temperature": T},
     )
     m, r = ex.trained(cfg, weights)  # the shipped sweep model of this config, where one ships

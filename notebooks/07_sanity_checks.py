@@ -34,6 +34,7 @@ epochs: int = 2  # epochs when weights is "train"
 train_subset: int = 10000  # training images when weights is "train" (0: all)
 seed: int = 0  # seed for the images, the randomised weights, RISE and the random control
 device: str = "auto"  # "cpu", "cuda" or "auto"
+data_root: str = ""  # dataset folder (CIFAR-10 batches, or an image folder with train/ and val/); "": data/<dataset>
 mode: str = "cascading"  # "cascading" (top layers first, cumulative) or "independent" (one layer at a time)
 methods: list = [
     "intrinsic",
@@ -64,10 +65,13 @@ from facnn.evaluate.randomisation import shuffled_twin_config
 
 params = rec.notebook_parameters("07_sanity_checks.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
+train_kw["data_root"] = data_root or None
 model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
 companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
 dev = next(model.parameters()).device
-x, y = ex.test_batch(res["dataset"], n_images, seed, dev)
+x, y = ex.test_batch(
+    res["dataset"], n_images, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
+)
 explainers = ex.build_explainers(
     model,
     ex.paper_layers(len(model.layers)),

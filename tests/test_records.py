@@ -204,3 +204,14 @@ def test_migrating_an_old_record_adds_fields_and_changes_no_number():
     assert run["records"][0]["auc"] == old["records"][0]["auc"] and c["difference"] == {"value": 0.1}
     with pytest.raises(ValueError, match="no method of the catalogue"):
         migrate.method_for("my own method", None)
+
+
+def test_every_notebook_reads_its_data_from_data_root():
+    """Issue 28: every notebook that reads images takes ``data_root`` (an execution parameter: where
+    the data lies does not change what a run measures, so committed keys stay)."""
+    for nb in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        if nb.name == "06_claims.ipynb":  # reads only the committed records
+            continue
+        assert "data_root" in rec.parameter_names(nb.name), nb.name
+        assert "data_root" in nb.with_suffix(".py").read_text().split("# %%", 3)[-1], f"{nb.name} ignores data_root"
+    assert rec.run_key({"n": 1, "data_root": "/a"}) == rec.run_key({"n": 1, "data_root": ""}) == rec.run_key({"n": 1})

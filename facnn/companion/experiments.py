@@ -178,11 +178,21 @@ def shown_layers(depth: int, most: int = 8) -> list[int]:
     return sorted(set(range(0, depth + 1, depth // 4)) | set(paper_layers(depth)))
 
 
-def test_batch(dataset: str, n: int, seed: int = 0, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
-    """``n`` test images and labels, a seeded random subset (the same for every method)."""
+def test_batch(
+    dataset: str,
+    n: int,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    *,
+    root: str | None = None,
+    image_size: int = 64,
+) -> tuple[Tensor, Tensor]:
+    """``n`` test images and labels, a seeded random subset (the same for every method), read from
+    ``root`` (default: where :func:`facnn.load_dataset` looks; an image folder's ``val/``) at
+    ``image_size`` (image folders only). Only the ``n`` images are decoded."""
     from facnn.data.datasets import load_dataset
 
-    return load_dataset(dataset, "test").subset(n, seed).tensors(device)
+    return load_dataset(dataset, "test", root, image_size=image_size).subset(n, seed).tensors(device)
 
 
 def random_theorem_sweep(n_models: int, seed: int = 0, image_size: int = 28, batch: int = 4) -> list[dict[str, Any]]:

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 # Notebook parameters that change where a run executes, not what it computes.
-EXECUTION_PARAMETERS = ("device",)
+EXECUTION_PARAMETERS = ("device", "data_root")  # where it runs and where the data lies: not what it measures
 
 
 def parameter_names(notebook: str) -> list[str]:
