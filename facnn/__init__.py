@@ -54,16 +54,21 @@ _EXPORTS = {
     "records_dir": "core.paths",
 }
 
+_SUBPACKAGES = ("core", "models", "data", "explain", "evaluate", "train", "viz", "companion")
+
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'facnn' has no attribute {name!r}")
+    elif name in _SUBPACKAGES:  # facnn.models.FACNN after a bare `import facnn`
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'facnn' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return [*__all__, *_SUBPACKAGES]
