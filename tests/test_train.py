@@ -189,3 +189,22 @@ def test_training_is_deterministic_and_checks_classes(tmp_path):
 def test_cli_help_lists_config_fields():
     out = run(["--help"]).stdout
     assert "--maps" not in out and "--model-config" in out and "--resume" in out and "--train-subset" in out
+
+
+def test_a_non_finite_loss_stops_training_with_the_steps_it_happened_between(tmp_path):
+    """The loop reads the running loss on the host only every CHECK_EVERY steps (no sync per step),
+    so a divergence is reported between two checks, before any epoch is saved."""
+    from facnn.train.loop import CHECK_EVERY
+
+    cfg = TrainConfig(
+        dataset="digits",
+        epochs=1,
+        batch_size=8,
+        lr=1e30,
+        warmup=0.0,
+        schedule="constant",
+        model_config={"depth": 1, "hidden": 4},
+    )
+    with pytest.raises(FloatingPointError, match=r"non-finite at epoch 1, between steps \d+ and \d+: lower lr"):
+        train(cfg, tmp_path / "run", progress=False)
+    assert CHECK_EVERY > 1 and not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -37,6 +37,9 @@ from facnn.train.runs import RunFolder, RunLocked, cache_folder, record
 __all__ = ["Callback", "train", "get_or_train", "evaluate", "model_config_for", "training_loss"]
 
 
+CHECK_EVERY = 50  # steps between the host's reads of the running loss (finiteness, progress)
+
+
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     if cfg.schedule == "constant":
         return cfg.lr
@@ -148,7 +151,10 @@ def _train_epoch(
     net.train()
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
     use_amp = cfg.amp and device.type == "cuda"
-    sums = torch.zeros(3, dtype=torch.float64)
+    # loss sum, correct, count: accumulated on the device, read by the host only every CHECK_EVERY steps
+    acc = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+    sums = torch.zeros(3, dtype=acc, device=device)
+    checked = 0  # the last step known to have a finite loss
     if hasattr(train_ds, "set_epoch"):  # transforms drawn per (seed, epoch, image) in the workers
         train_ds.set_epoch(epoch)
     self_augmented = getattr(train_ds, "augments_itself", False)
@@ -176,19 +182,25 @@ def _train_epoch(
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = net(x)
             loss = training_loss(cfg, logits.float(), y)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {i}: lower lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sums += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
-        if i % 20 == 0:
+        n = torch.tensor(float(len(y)), dtype=acc, device=device)
+        sums += torch.stack([loss.detach().to(acc) * n, (logits.argmax(1) == y).sum().to(acc), n])
+        if (i + 1) % CHECK_EVERY == 0 or i + 1 == steps:  # one host sync per CHECK_EVERY steps
+            if not torch.isfinite(sums[0]):
+                raise FloatingPointError(
+                    f"the loss became non-finite at epoch {epoch + 1}, between steps {checked} and {i}: "
+                    "lower lr (or turn off amp)"
+                )
+            checked = i + 1
+        if show and i % 20 == 0:  # the progress bar reads the device only when shown
             bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}")
+    if not torch.isfinite(sums[0]):
+        raise FloatingPointError(f"the loss became non-finite at epoch {epoch + 1} after step {checked}: lower lr")
     if world > 1:
-        sums = sums.to(device)
         torch.distributed.all_reduce(sums)
-        sums = sums.cpu()
-    return sums
+    return sums.cpu().double()
 
 
 def train(
