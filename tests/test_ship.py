@@ -35,7 +35,8 @@ def test_a_shipped_run_reads_back_verified(run):
     with pytest.raises(ShipError, match="trains a different config"):
         ship("digits/tiny", run, command.replace('"hidden": 4', '"hidden": 5'))
     entry = ship("digits/tiny", run, command, purpose="a test")
-    assert entry["file"] == f"digits-tiny-{entry['sha256'][:10]}.pt" and len(entry["test_predictions"]) == entry["test_images"]
+    assert entry["file"] == f"digits-tiny-{entry['sha256'][:10]}.pt"
+    assert len(entry["test_predictions"]) == entry["test_images"]
     model, record = facnn.pretrained("digits/tiny")
     assert not model.training and record["test_accuracy"] == entry["test_accuracy"]
     assert record["command"].startswith(command + " && python tools/ship_weights.py digits/tiny")
