@@ -2,7 +2,7 @@
 
 Models come from the shipped weights (:func:`load_model` with ``weights="pretrained"``) or are
 trained at the notebook's budget (``weights="train"``); records are written by
-:mod:`facnn.records` and checked by :mod:`facnn.reproduce`.
+:mod:`facnn.companion.records` and checked by :mod:`facnn.companion.reproduce`.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def trained(cfg: Any, weights: str = "pretrained") -> tuple[nn.Module, dict[str,
     """The model trained with ``cfg`` (a :class:`~facnn.train.config.TrainConfig`) and its record.
 
     ``weights="pretrained"`` takes the shipped weights of this exact config where one ships
-    (:func:`facnn.models.pretrained.shipped_for`: the brief runs of a sweep or a sanity twin ship so that the
+    (:func:`facnn.train.shipped_for`: the brief runs of a sweep or a sanity twin ship so that the
     figures need no training) and trains otherwise; ``"train"`` always goes through the
     checkpoint cache (:func:`facnn.get_or_train`). The record holds ``test_accuracy``,
     ``train_accuracy`` (last epoch), ``config``, ``command`` and ``source``.
@@ -311,7 +311,7 @@ def build_explainers(
     "bcos-<method>" / "hybrid-<method>" run a method on the CoDA-Net / B-cos network / hybrid
     FA-CNN ("bcos-contributions": the B-cos network's own maps; "hybrid-intrinsic": the hybrid's
     maps at its last and middle aligned layers; "coda-rise", "coda-gradcam", ...: post-hoc methods
-    on it, as the CoDA-Nets paper compares). "random" is the :class:`~facnn.explain.intrinsic.RandomMaps` control (each
+    on it, as the CoDA-Nets paper compares). "random" is the :class:`~facnn.explain.control.RandomMaps` control (each
     experiment restarts it with its own seed).
 
     Example

@@ -82,7 +82,7 @@ class PixelRemoval:
     ``p`` in ``percents`` replace the ``round(p/100 · H·W)`` first-ranked pixels (all channels)
     by the ``fill`` (``"zero"``: 0; ``"mean"``: the per-channel dataset mean, or the batch mean;
     ``"blur"``: the image blurred with a Gaussian of ``blur_sigma`` pixels; ``"road"``: ROAD's noisy
-    linear imputation from the remaining pixels, :mod:`facnn.road`), classify, and count
+    linear imputation from the remaining pixels, :mod:`facnn.evaluate.road`), classify, and count
     a hit when the prediction equals the true label. The curve is accuracy vs ``p``; its area is
     the trapezoid integral over ``p/100 ∈ [0, 1]``. Lower MoRF area and higher LeRF area mean a
     more faithful map.

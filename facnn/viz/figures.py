@@ -70,7 +70,7 @@ def fit_title(fig: go.Figure) -> go.Figure:
 
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
     """Write ``<name>.html`` and ``<name>.plotly.json`` under :func:`facnn.core.paths.figures_dir` (and
-    ``<name>.png`` where static export works: see :mod:`facnn.png_export`, which never hangs).
+    ``<name>.png`` where static export works: see :mod:`facnn.viz.png_export`, which never hangs).
 
     Returns the written paths by kind; a PNG not written is explained under ``"png_error"``.
     """
