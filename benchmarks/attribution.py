@@ -3,7 +3,9 @@
     python -m benchmarks.attribution                 # CPU defaults, a few minutes
     python -m benchmarks.attribution --device cuda --batch 64 --rise-n 4000
 
-Times (min and median over repeats, one run, same inputs): plain forward; FA-CNN class maps of all
+Each method is timed in turns with the plain forward it is compared with (forward, method, forward,
+method, …) and reported as the median of the per-repeat ratios (``ratio_paired_median``), so a
+machine's drift during the run cancels; min and median seconds too. Methods: FA-CNN class maps of all
 classes at all layers; Grad-CAM (ours, captum LayerGradCam, pytorch-grad-cam); RISE with N masks
 and, separately, its N masked forwards alone; k×k occlusion (ours and captum Occlusion, checked
 identical); CoDA-Net and B-cos forwards and contributions. Writes benchmarks/results/attribution-<machine>.json.
@@ -20,7 +22,7 @@ from facnn import FACNN, RISE, BcosNet, CoDANet, Contributions, GradCAM, Occlusi
 from facnn.core.modes import eval_mode
 from facnn.train import load_config
 
-from .common import RESULTS, summary, timed, write
+from .common import RESULTS, interleaved, paired_ratio, summary, timed, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,13 +55,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     ref = timed(forward, R, dev)
 
+    def against(fn, base_fn=forward, repeats: int = R) -> tuple[list[float], list[float]]:
+        """``fn``'s times and its reference forward's, timed in turns."""
+        got = interleaved({"method": fn, "base": base_fn}, repeats, dev)
+        return got["method"], got["base"]
+
     def add(method: str, times: list[float], base: list[float] = ref, **extra) -> None:
         rec = dict(
             method=method, batch=a.batch, image_size=a.image_size, device=str(dev), **summary(times, base), **extra
         )
         records.append(rec)
         print(
-            f"{method:45s} ratio min {rec['ratio_min']:8.2f}  median {rec['ratio_median']:8.2f}   "
+            f"{method:45s} ratio (paired median) {rec.get('ratio_paired_median', rec['ratio_median']):8.2f}  "
+            f"min {rec['ratio_min']:8.2f}   "
             f"({rec['seconds_median'] * 1e3:9.2f} ms)",
             flush=True,
         )
@@ -67,23 +75,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     add("forward (FA-CNN)", ref)
     add(
         "FA-CNN maps, all classes and layers (layer res.)",
-        timed(lambda: all_class_maps(model, x, upsample=False), R, dev),
+        *against(lambda: all_class_maps(model, x, upsample=False)),
     )
-    add("FA-CNN maps, all classes and layers (upsampled)", timed(lambda: all_class_maps(model, x), R, dev))
+    add("FA-CNN maps, all classes and layers (upsampled)", *against(lambda: all_class_maps(model, x)))
 
     ours_gc = GradCAM(model, -1)
-    add("Grad-CAM (ours)", timed(lambda: ours_gc.attribute(x, t), R, dev))
+    add("Grad-CAM (ours)", *against(lambda: ours_gc.attribute(x, t)))
     from captum.attr import LayerAttribution, LayerGradCam
 
     cap_gc = LayerGradCam(model, model.layers[-1])
     add(
         "Grad-CAM (captum LayerGradCam + upsample)",
-        timed(
+        *against(
             lambda: LayerAttribution.interpolate(
                 cap_gc.attribute(x, target=t, relu_attributions=True), x.shape[-2:], "bilinear"
-            ),
-            R,
-            dev,
+            )
         ),
     )
     from pytorch_grad_cam import GradCAM as PGC
@@ -91,10 +97,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     pgc = PGC(model=model, target_layers=[model.layers[-1]])
     targets = [ClassifierOutputTarget(int(c)) for c in t]
-    add("Grad-CAM (pytorch-grad-cam)", timed(lambda: pgc(input_tensor=x, targets=targets), R, dev))
+    add("Grad-CAM (pytorch-grad-cam)", *against(lambda: pgc(input_tensor=x, targets=targets)))
 
     rise = RISE(model, a.rise_n, 7, batch_size=500)
-    add(f"RISE N={a.rise_n}", timed(lambda: rise.attribute(x, t), a.rise_repeats, dev))
+    add(f"RISE N={a.rise_n}", *against(lambda: rise.attribute(x, t), repeats=a.rise_repeats))
     masks = rise.masks(x.shape[-2:], 0, min(500, a.rise_n), dev)
 
     def rise_forwards_alone():  # the N masked forwards per image, nothing else (masks reused)
@@ -104,8 +110,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     n = min(500, a.rise_n - s)
                     model(x[i : i + 1] * masks[:n])
 
-    fw = timed(rise_forwards_alone, a.rise_repeats, dev)
-    add(f"RISE N={a.rise_n}: its forwards alone", fw)
+    fw, fw_base = against(rise_forwards_alone, repeats=a.rise_repeats)
+    add(f"RISE N={a.rise_n}: its forwards alone", fw, fw_base)
     records[-2]["ratio_to_its_forwards_min"] = records[-2]["seconds_min"] / min(fw)
     records[-2]["ratio_to_its_forwards_median"] = records[-2]["seconds_median"] / sorted(fw)[len(fw) // 2]
 
@@ -122,14 +128,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     with eval_mode(model):
         same = torch.allclose(occ.attribute(x, t), run_cap()[:, 0], rtol=1e-4, atol=1e-5)
-    ours_occ = timed(lambda: occ.attribute(x, t), R, dev)
-    captum_occ = timed(run_cap, R, dev)
-    add(f"occlusion k={k} stride {k // 2} (ours)", ours_occ, identical_to_captum=same)
-    add(f"occlusion k={k} stride {k // 2} (captum)", captum_occ)
+    turns = interleaved({"base": forward, "ours": lambda: occ.attribute(x, t), "captum": run_cap}, R, dev)
+    ours_occ, captum_occ = turns["ours"], turns["captum"]
+    add(f"occlusion k={k} stride {k // 2} (ours)", ours_occ, turns["base"], identical_to_captum=same)
+    add(f"occlusion k={k} stride {k // 2} (captum)", captum_occ, turns["base"])
     records[-2]["speedup_vs_captum_min"] = min(captum_occ) / min(ours_occ)
-    records[-2]["speedup_vs_captum_median"] = (
-        sorted(captum_occ)[len(captum_occ) // 2] / sorted(ours_occ)[len(ours_occ) // 2]
-    )
+    records[-2]["speedup_vs_captum_median"] = paired_ratio(captum_occ, ours_occ)  # timed in turns
 
     bcos = BcosNet(10, **load_config("fashion_mnist_bcos").model_config).to(dev).eval()
     for net, name, short in ((coda, "CoDA-Net", "CoDA"), (bcos, "B-cos", "B-cos")):  # each against its own forward
@@ -138,10 +142,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
             with torch.no_grad():
                 net(x)
 
-        base = timed(net_forward, R, dev)
-        add(f"forward ({name})", base, base)
         contrib = Contributions(net)
-        add(f"{name} contributions (vs {short} forward)", timed(lambda c=contrib: c.attribute(x, t), R, dev), base)
+        times, base = against(lambda c=contrib: c.attribute(x, t), net_forward)
+        add(f"forward ({name})", base, base)
+        add(f"{name} contributions (vs {short} forward)", times, base)
 
     speedup = next(r for r in records if "speedup_vs_captum_median" in r)["speedup_vs_captum_median"]
     print(

@@ -1,4 +1,5 @@
-"""Timing helpers shared by the benchmarks: min and median of repeats, CUDA-synchronised."""
+"""Timing helpers shared by the benchmarks: min and median of repeats, CUDA-synchronised, and
+interleaved timing (A, B, A, B, …) whose per-repeat ratios cancel a machine's drift."""
 
 from __future__ import annotations
 
@@ -30,6 +31,26 @@ def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
     return out
 
 
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Seconds per call of each of ``fns``, timed in turns (A, B, A, B, …) so that a machine
+    getting busier or quieter during the run affects every function alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            out[name] += timed(fn, 1, device, warmup=0)
+    return out
+
+
+def paired_ratio(times: list[float], ref: list[float]) -> float:
+    """Median over repeats of ``times[i] / ref[i]``: the ratio of two functions timed in turns."""
+    return statistics.median(a / b for a, b in zip(times, ref))
+
+
 def machine_kind(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device).lower().replace(" ", "-")
@@ -37,12 +58,17 @@ def machine_kind(device: torch.device) -> str:
 
 
 def summary(times: list[float], ref: list[float]) -> dict[str, float]:
-    return dict(
+    """Seconds (min, median) and ratios to ``ref``: of the minima, of the medians and, where the two
+    were timed in turns (same number of repeats), the median of the per-repeat ratios."""
+    out = dict(
         seconds_min=min(times),
         seconds_median=statistics.median(times),
         ratio_min=min(times) / min(ref),
         ratio_median=statistics.median(times) / statistics.median(ref),
     )
+    if len(times) == len(ref):
+        out["ratio_paired_median"] = paired_ratio(times, ref)
+    return out
 
 
 def write(name: str, device: torch.device, records: list[dict], settings: dict, out_dir: Path = RESULTS) -> Path:

@@ -3,7 +3,9 @@
     python -m benchmarks.training                    # CPU: eager fp32
     python -m benchmarks.training --device cuda      # also bf16 autocast + channels_last (+ torch.compile)
 
-Writes benchmarks/results/training-<machine>.json; ratios are to the ResNet's eager fp32 step.
+Every variant of every model is timed in turns (one round of all, then the next), and each ratio
+to the ResNet's eager fp32 step is the median of the per-round ratios, so drift cancels. Writes
+benchmarks/results/training-<machine>.json.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from facnn.core.validation import check_images
 from facnn.train import load_config
 from facnn.train.loop import training_loss
 
-from .common import RESULTS, summary, timed, write
+from .common import RESULTS, interleaved, summary, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             ("bf16 + channels_last", True, True, False, False),
             ("bf16 + channels_last + compile", True, True, True, False),
         ]
-    records, ref = [], None
+    steps, facts = {}, {}
     for name in a.models:
         train_cfg = load_config(f"fashion_mnist_{name}")  # the model's own loss (BCE for CoDA-Nets and B-cos)
         model_config = {"num_classes": 10, "in_channels": 1, **train_cfg.model_config}
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             opt = torch.optim.AdamW(model.parameters(), 1e-3)
             xx = x.contiguous(memory_format=torch.channels_last) if cl else x
 
-            def step():
+            def step(net=net, opt=opt, xx=xx, amp=amp, check=check, train_cfg=train_cfg):
                 if check:
                     check_images(xx, 1)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
@@ -71,25 +73,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 loss.backward()
                 opt.step()
 
-            times = timed(step, a.repeats, dev, warmup=3 if comp else 1)
-            ref = ref or times
-            rec = dict(
-                method=f"{name} train step ({label})",
-                model=name,
-                params=count_params(model),
-                forward_flops_per_image=flops,
-                batch=a.batch,
-                image_size=28,
-                device=str(dev),
-                **summary(times, ref),
-            )
-            records.append(rec)
-            print(
-                f"{rec['method']:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to ResNet "
-                f"{rec['ratio_median']:5.2f}  "
-                f"params {rec['params']:>9,}  fwd GFLOP/img {flops / 1e9:.3f}",
-                flush=True,
-            )
+            key = f"{name} train step ({label})"
+            steps[key] = step
+            facts[key] = dict(model=name, params=count_params(model), forward_flops_per_image=flops)
+    # every step timed in turns with every other (one round after another), so drift cancels in the ratios
+    times = interleaved(steps, a.repeats, dev, warmup=3 if any(v[3] for v in variants) else 1)
+    ref = times[next(iter(steps))]  # the first model's plain step (the ResNet by default)
+    records = []
+    for key, ts in times.items():
+        rec = dict(method=key, **facts[key], batch=a.batch, image_size=28, device=str(dev), **summary(ts, ref))
+        records.append(rec)
+        print(
+            f"{key:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to {next(iter(steps)).split()[0]} "
+            f"(paired median) {rec['ratio_paired_median']:5.2f}  params {rec['params']:>9,}  "
+            f"fwd GFLOP/img {rec['forward_flops_per_image'] / 1e9:.3f}",
+            flush=True,
+        )
     if not a.no_write:
         print("wrote", write("training", dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
     return records
