@@ -79,7 +79,8 @@ def interval_band(
 
 
 def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figure:
-    """MoRF and LeRF curves side by side, each with its 95 % band, one colour per method."""
+    """MoRF and LeRF curves side by side, each with its 95 % band, one colour per method; the first
+    method (the reference, FA-CNN's last layer) is drawn on top of the others, bands under all lines."""
     colors = method_colors(records)
     fig = make_subplots(
         rows=1,
@@ -89,20 +90,25 @@ def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figur
             "LeRF: least relevant removed first<br>(higher is better)",
         ),
     )
-    for r in records:
+    rank = {m: i for i, m in enumerate(dict.fromkeys(r["method"] for r in records))}
+    for r in records:  # every band under every line
         col = 1 if r["order"] == "morf" else 2
-        c = colors[r["method"]]
-        x = list(r["percents"])
-        fig.add_trace(interval_band(x, r["accuracy_low"], r["accuracy_high"], c, r["method"]), 1, col)
-        dash = "dot" if r["method"] == "random" else "solid"
+        fig.add_trace(
+            interval_band(r["percents"], r["accuracy_low"], r["accuracy_high"], colors[r["method"]], r["method"]),
+            1,
+            col,
+        )
+    for r in reversed(records):  # the first method (the reference) drawn last, on top; the legend keeps the order
+        col = 1 if r["order"] == "morf" else 2
         fig.add_trace(
             go.Scatter(
-                x=x,
+                x=list(r["percents"]),
                 y=r["accuracy"],
                 name=r["method"],
                 legendgroup=r["method"],
+                legendrank=rank[r["method"]],
                 mode="lines+markers",
-                line=dict(color=c, dash=dash),
+                line=dict(color=colors[r["method"]], dash="dot" if r["method"] == "random" else "solid"),
                 marker=dict(size=5),
                 showlegend=col == 1,
             ),
