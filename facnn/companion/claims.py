@@ -278,23 +278,18 @@ def _hybrid_row(add: Callable[..., None], shipped: dict[str, Any]) -> None:
     if pa:
         parts.append(f"accuracy − FA-CNN {_ci(pa[0], 4)} → {pa[1].replace('fashion-mnist/', '')}")
 
-    def hybrid_maps(run: dict[str, Any], c: dict[str, Any]) -> bool:  # the other side is the hybrid's own maps
-        m = _methods(run).get(c["other_method"])
-        return m is not None and (m.kind, m.model) == ("intrinsic", "hybrid")
+    def hybrid_comparisons(run: dict[str, Any] | None) -> list[dict[str, Any]]:  # other side: the hybrid's maps
+        if run is None:
+            return []
+        ours = {label for label, m in _methods(run).items() if (m.kind, m.model) == ("intrinsic", "hybrid")}
+        return [c for c in run.get("comparisons", []) if c["other_method"] in ours]
 
     def has(r: dict[str, Any]) -> bool:
-        return any(hybrid_maps(r, c) for c in r.get("comparisons", []))
+        return bool(hybrid_comparisons(r))
 
     pr = headline_run("pixel_removal", "n_images", HEADLINE, having=has)
     for order in ("morf", "lerf"):  # the hybrid's last aligned layer against FA-CNN's, zero fill
-        c = next(
-            (
-                c
-                for c in (pr or {}).get("comparisons", [])
-                if hybrid_maps(pr or {}, c) and (c["order"], c["fill"]) == (order, "zero")
-            ),
-            None,
-        )
+        c = next((c for c in hybrid_comparisons(pr) if (c["order"], c["fill"]) == (order, "zero")), None)
         if c:
             parts.append(
                 f"{dict(morf='MoRF', lerf='LeRF')[order]} AUC (zero fill) FA-CNN − hybrid maps "
@@ -303,12 +298,10 @@ def _hybrid_row(add: Callable[..., None], shipped: dict[str, Any]) -> None:
     if pr:
         evidence.append(f"03_pixel_removal ({pr['parameters']['n_images']} images)")
     lo = headline_run("localisation", "n_grids", HEADLINE, having=has)
-    for c in (lo or {}).get("comparisons", []):
-        if hybrid_maps(lo or {}, c):
-            assert lo is not None  # c came from it
-            parts.append(f"pointing game FA-CNN − hybrid {_ci(c['difference'])} (unpaired) → {c['verdict']}")
-            evidence.append(f"05_localisation ({lo['parameters']['n_grids']} grids)")
-            break
+    for c in hybrid_comparisons(lo)[:1]:
+        assert lo is not None  # c came from it
+        parts.append(f"pointing game FA-CNN − hybrid {_ci(c['difference'])} (unpaired) → {c['verdict']}")
+        evidence.append(f"05_localisation ({lo['parameters']['n_grids']} grids)")
     add(
         "FA-CNN",
         "future work: hybrid models (our ResNet stem and stages, then FA-CNN's aligned layers)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any, cast
 
 import torch
@@ -23,7 +23,7 @@ from facnn.evaluate.randomisation import randomise_batchnorm
 from facnn.evaluate.theorems import head_error, layer_correlations, morph_profile, theorem1_error
 from facnn.explain.api import make_explainer
 from facnn.explain.base import Attribution
-from facnn.explain.catalogue import Method, explained
+from facnn.explain.catalogue import LAYERED_KINDS, explained
 from facnn.models.aligned import AlignedNetwork
 from facnn.models.dynamic_linear import DynamicLinearNetwork
 from facnn.models.facnn import FACNN
@@ -343,25 +343,17 @@ def build_explainers(
         model, needs = others[prefix] if prefix else (facnn, "")
         if model is None:
             raise ValueError(f"method {method!r} needs {needs}")
-        kind, on = name, prefix or "facnn"
-        spec = Method(
-            kind, on, centred=kind == "rise" and rise_center, window=occlusion_k if kind == "occlusion" else None
-        )
-        if name in _LAYERED and prefix in ("", "hybrid"):  # one explainer per aligned layer
+        built: list[tuple[Attribution, int | None]]
+        if name in LAYERED_KINDS and prefix in ("", "hybrid"):  # one explainer per aligned layer
             at = layers if not prefix else paper_layers(cast(AlignedNetwork, model).num_layers - 1)  # the hybrid
-            for l in at:
-                out[replace(spec, layer=l).label] = (model, make_explainer(model, name, layer=l), l)
+            built = [(make_explainer(model, name, layer=l), l) for l in at]
         elif name == "gradcam":  # on CoDA/B-cos: the last hidden layer (before the 1×1 class layer)
-            last_hidden = cast(DynamicLinearNetwork, model).layers[-2]
-            out[spec.label] = (model, make_explainer(model, name, layer=last_hidden), None)
+            built = [(make_explainer(model, name, layer=cast(DynamicLinearNetwork, model).layers[-2]), None)]
         else:
-            out[spec.label] = (model, make_explainer(model, name, **options.get(name, {})), None)
-    for label, (model, expl, layer) in out.items():  # the label says what the explainer is
-        assert explained(model, expl, layer).label == label, (label, explained(model, expl, layer))
+            built = [(make_explainer(model, name, **options.get(name, {})), None)]
+        for expl, layer in built:  # labelled by what each explainer is (the method table)
+            out[explained(model, expl, layer).label] = (model, expl, layer)
     return out
-
-
-_LAYERED = ("intrinsic", "gradcam")  # methods read at FA-CNN layers
 
 
 _IGNORED = (

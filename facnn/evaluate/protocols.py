@@ -18,7 +18,7 @@ from facnn.evaluate.localisation import make_grids, pointing_game
 from facnn.evaluate.pixel_removal import DEFAULT_PERCENTS, PixelRemoval, percent_grid
 from facnn.evaluate.stats import bootstrap, bootstrap_curve, paired_difference, unpaired_difference
 from facnn.explain.base import Attribution
-from facnn.explain.catalogue import explained
+from facnn.explain.catalogue import record_fields
 from facnn.explain.control import RandomMaps
 
 __all__ = [
@@ -110,7 +110,7 @@ def pixel_removal_experiment(
             mean, lo, hi = bootstrap_curve(meter.per_image(), seed=seed)
             records.append(
                 dict(
-                    **_method_fields(label, model, expl, layer),
+                    **record_fields(label, model, expl, layer),
                     order=o,
                     auc=bootstrap(per_auc, seed=seed).as_dict(),
                     percents=list(percents),
@@ -123,12 +123,6 @@ def pixel_removal_experiment(
                 )
             )
     return records, units
-
-
-def _method_fields(label: str, model: Any, explainer: Any, layer: int | None) -> dict[str, Any]:
-    """A record's description of its method: the caller's label plus the fields it was made with
-    (kind, model, layer, options; see :mod:`facnn.explain.catalogue`)."""
-    return {**explained(model, explainer, layer).fields(), "method": label}
 
 
 def unit_key(method: str, order: str, fill: str = "zero") -> str:
@@ -217,7 +211,7 @@ def localisation_experiment(
         scores[label] = s
         records.append(
             dict(
-                **_method_fields(label, model, expl, layer),
+                **record_fields(label, model, expl, layer),
                 mean=bootstrap(s.mean(1), seed=seed).as_dict(),
                 median=round(float(np.median(s)), 4),
                 n_grids=len(grids),

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from facnn.core.modes import in_eval_mode
 from facnn.evaluate.similarity import pearson
-from facnn.explain.catalogue import explained
+from facnn.explain.catalogue import record_fields
 
 __all__ = [
     "randomise_batchnorm",
@@ -225,8 +225,7 @@ def sanity_experiment(
         for step, r in enumerate(rows):
             records.append(
                 dict(
-                    explained(model, expl, layer).fields(),
-                    method=label,
+                    record_fields(label, model, expl, layer),
                     mode=mode,
                     step=step,
                     n_layers=n_layers,
@@ -318,8 +317,7 @@ def data_randomisation(
         sims = similarities(rebind(expl, model).attribute(xx, yy), rebind(expl, twin.to(dev).eval()).attribute(xx, yy))
         records.append(
             dict(
-                explained(model, expl, layer).fields(),
-                method=label,
+                record_fields(label, model, expl, layer),
                 test="data randomisation",
                 **{k: bootstrap(sims[k], seed=seed).as_dict() for k in ("spearman", "spearman_abs", "ssim")},
             )

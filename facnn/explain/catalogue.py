@@ -23,7 +23,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Method", "MODEL_NAMES", "KIND_NAMES", "kind_colour", "model_colour", "colours", "method_of", "explained"]
+__all__ = [
+    "Method",
+    "MODEL_NAMES",
+    "KIND_NAMES",
+    "LAYERED_KINDS",
+    "kind_colour",
+    "model_colour",
+    "colours",
+    "method_of",
+    "explained",
+    "record_fields",
+]
 
 # How each model is named in a label ("Grad-CAM on CoDA") and each kind ("FA-CNN maps").
 MODEL_NAMES = {"facnn": "FA-CNN", "hybrid": "hybrid", "coda": "CoDA", "bcos": "B-cos", "resnet": "ResNet"}
@@ -35,6 +46,7 @@ KIND_NAMES = {
     "random": "random",
     "contributions": "contributions",
 }
+LAYERED_KINDS = ("intrinsic", "gradcam")  # kinds read at a chosen layer of an aligned network
 _KIND_COLOURS = {"gradcam": "#ff7f0e", "rise": "#2ca02c", "occlusion": "#9467bd", "random": "#7f7f7f"}
 _MODEL_COLOURS = {"facnn": "#1f77b4", "coda": "#d62728", "bcos": "#17becf", "hybrid": "#bcbd22", "resnet": "#3b3b3b"}
 _LIGHT = {"#1f77b4": "#6baed6", "#ff7f0e": "#fdae6b", "#bcbd22": "#dbdb8d"}  # middle-layer shades
@@ -125,6 +137,12 @@ def explained(model: Any, explainer: Any, layer: int | None) -> Method:
         centred=bool(getattr(explainer, "center", False)),
         window=getattr(explainer, "window", None),
     )
+
+
+def record_fields(label: str, model: Any, explainer: Any, layer: int | None) -> dict[str, Any]:
+    """What a record says of its method: the caller's ``label`` and the fields of
+    :func:`explained` (a user's own label is kept; the fields say what was run)."""
+    return {**explained(model, explainer, layer).fields(), "method": label}
 
 
 def method_of(record: Mapping[str, Any]) -> Method:

@@ -22,14 +22,15 @@ True
 from __future__ import annotations
 
 import argparse
-import inspect
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 
-from facnn.core.registry import build_model, model_class
+from facnn.core.registry import build_model
 from facnn.train.config import TrainConfig, config_names, load_config
+from facnn.train.loop import model_config_for
 
 __all__ = ["Cost", "saved_bytes", "model_cost", "config_cost", "DATASET_FACTS", "cost_table", "main"]
 
@@ -106,17 +107,16 @@ def config_cost(cfg: TrainConfig, image_size: int | None = None, num_classes: in
     """The :class:`Cost` of the model ``cfg`` trains, with the dataset's facts filled in as training
     fills them (an image folder's from the config: ``image_size`` and ``model_config.num_classes``)."""
     mc = dict(cfg.model_config)
-    classes, channels, size = DATASET_FACTS.get(cfg.dataset, (mc.get("num_classes"), 3, cfg.image_size))
-    mc["num_classes"] = num_classes or mc.get("num_classes") or classes
-    if mc["num_classes"] is None:
+    classes, channels, size = DATASET_FACTS.get(cfg.dataset, (None, 3, cfg.image_size))
+    classes = num_classes or mc.get("num_classes") or classes
+    if classes is None:
         raise ValueError(
             f"{cfg.dataset}: the number of classes comes from the data; give model_config.num_classes "
             f"in the config or --num-classes"
         )
-    mc.setdefault("in_channels", channels)
-    if "mean" in inspect.signature(model_class(cfg.model)).parameters:  # CoDA/B-cos take no statistics
-        mc.setdefault("mean", [0.5] * mc["in_channels"])
-        mc.setdefault("std", [0.5] * mc["in_channels"])
+    mc["num_classes"] = classes
+    facts = SimpleNamespace(num_classes=classes, in_channels=channels, mean=(0.5,) * channels, std=(0.5,) * channels)
+    mc = model_config_for(replace(cfg, model_config=mc), facts)  # completed exactly as training completes it
     return model_cost(cfg.model, mc, image_size or size)
 
 

@@ -40,6 +40,15 @@ __all__ = ["Callback", "train", "get_or_train", "evaluate", "model_config_for", 
 CHECK_EVERY = 50  # steps between the host's reads of the running loss (finiteness, progress)
 
 
+def _check_finite(sums: torch.Tensor, epoch: int, first: int, last: int) -> None:
+    """Refuse a running loss sum that is no longer finite, naming the steps it went bad between."""
+    if not torch.isfinite(sums[0]):
+        raise FloatingPointError(
+            f"the loss became non-finite at epoch {epoch + 1}, between steps {first} and {last}: "
+            "lower lr (or turn off amp)"
+        )
+
+
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     if cfg.schedule == "constant":
         return cfg.lr
@@ -154,7 +163,7 @@ def _train_epoch(
     # loss sum, correct, count: accumulated on the device, read by the host only every CHECK_EVERY steps
     acc = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
     sums = torch.zeros(3, dtype=acc, device=device)
-    checked = 0  # the last step known to have a finite loss
+    checked = done = 0  # steps known to have a finite loss; steps done
     if hasattr(train_ds, "set_epoch"):  # transforms drawn per (seed, epoch, image) in the workers
         train_ds.set_epoch(epoch)
     self_augmented = getattr(train_ds, "augments_itself", False)
@@ -187,17 +196,13 @@ def _train_epoch(
         opt.step()
         n = torch.tensor(float(len(y)), dtype=acc, device=device)
         sums += torch.stack([loss.detach().to(acc) * n, (logits.argmax(1) == y).sum().to(acc), n])
-        if (i + 1) % CHECK_EVERY == 0 or i + 1 == steps:  # one host sync per CHECK_EVERY steps
-            if not torch.isfinite(sums[0]):
-                raise FloatingPointError(
-                    f"the loss became non-finite at epoch {epoch + 1}, between steps {checked} and {i}: "
-                    "lower lr (or turn off amp)"
-                )
-            checked = i + 1
+        done = i + 1
+        if done % CHECK_EVERY == 0:  # one host sync per CHECK_EVERY steps
+            _check_finite(sums, epoch, checked, i)
+            checked = done
         if show and i % 20 == 0:  # the progress bar reads the device only when shown
             bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}")
-    if not torch.isfinite(sums[0]):
-        raise FloatingPointError(f"the loss became non-finite at epoch {epoch + 1} after step {checked}: lower lr")
+    _check_finite(sums, epoch, checked, done - 1)  # the epoch's last stretch
     if world > 1:
         torch.distributed.all_reduce(sums)
     return sums.cpu().double()

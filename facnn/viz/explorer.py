@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from facnn.explain.catalogue import Method
+from facnn.explain.catalogue import LAYERED_KINDS, Method
 from facnn.viz.figures import map_grid
 from facnn.viz.theory import map_scale
 
@@ -25,8 +25,10 @@ _EXPLORER = {
     "occlusion": Method("occlusion", window=4),
 }
 EXPLORER_METHODS = {kind: m.label for kind, m in _EXPLORER.items()}
-_LAYERED = ("intrinsic", "gradcam")
-_EXPLORER_OPTIONS = {"rise": {"n_masks": 500, "center": True}, "occlusion": {"window": 4}}
+_EXPLORER_OPTIONS: dict[str, dict[str, Any]] = {
+    "rise": {"n_masks": 500, "center": _EXPLORER["rise"].centred},
+    "occlusion": {"window": _EXPLORER["occlusion"].window},
+}
 
 
 def class_probabilities(model: Any, images: Any, index: int) -> np.ndarray:
@@ -46,7 +48,7 @@ def explorer_maps(model: Any, images: Any, index: int, layer: int, method: str, 
 
     x = images[index : index + 1]
     options = {**_EXPLORER_OPTIONS.get(method, {}), **options}
-    if method in _LAYERED:
+    if method in LAYERED_KINDS:
         options = {"layer": layer, **options}
     explainer = make_explainer(model, method, **options)
     k = explainer.num_classes(x)
@@ -57,7 +59,7 @@ def _explorer_text(
     prob: np.ndarray, names: Sequence[str], index: int, cls: int, method: str, layer: int
 ) -> tuple[str, str]:
     spec = _EXPLORER.get(method, Method(method))
-    label = replace(spec, layer=layer if method in _LAYERED else None).label
+    label = replace(spec, layer=layer if method in LAYERED_KINDS else None).label
     pred = int(prob.argmax())
     title = (
         f"image {index}: {names[cls]} (p={prob[cls]:.2f}) — predicted {names[pred]} (p={prob[pred]:.2f})"
@@ -82,7 +84,7 @@ def explorer_figure(
     probability and the predicted class. ``maps`` (from :func:`explorer_maps`) skips the computation."""
     prob = class_probabilities(model, images, index)
     names = list(class_names) if class_names is not None else [str(c) for c in range(len(prob))]
-    if method in _LAYERED and hasattr(model, "num_layers"):
+    if method in LAYERED_KINDS and hasattr(model, "num_layers"):
         layer = layer % model.num_layers
     m = (maps if maps is not None else explorer_maps(model, images, index, layer, method))[cls]
     label, title = _explorer_text(prob, names, index, cls, method, layer)
@@ -117,7 +119,7 @@ def make_explorer(model: Any, images: Any, class_names: Sequence[str] | None = N
     cache: dict[tuple[int, int, str], np.ndarray] = {}  # (image, layer, method) -> all classes' maps
 
     def maps_of(index: int, layer_: int, name: str) -> np.ndarray:
-        key = (index, layer_ if name in _LAYERED else -1, name)
+        key = (index, layer_ if name in LAYERED_KINDS else -1, name)
         if key not in cache:
             cache[key] = explorer_maps(model, images, index, layer_, name)
         return cache[key]
@@ -130,7 +132,7 @@ def make_explorer(model: Any, images: Any, class_names: Sequence[str] | None = N
     def update(_=None) -> None:
         if busy[0]:
             return
-        layer.disabled = method.value not in _LAYERED
+        layer.disabled = method.value not in LAYERED_KINDS
         m = maps_of(image.value, layer.value, method.value)[cls.value]
         prob = class_probabilities(model, images, image.value)
         label, title = _explorer_text(prob, names, image.value, cls.value, method.value, layer.value)
