@@ -21,7 +21,7 @@
 # For a few test images: FA-CNN's averaged raw maps of the predicted class at every layer, beside
 # Grad-CAM at the same layer, then RISE and k×k occlusion; the per-layer correlation between the two
 # (1.0 at the penultimate layer, Theorem 1) with its 95 % interval over images; and an explorer
-# widget (image, layer, class, method).
+# (image, class; every layer and method side by side) that works without a kernel.
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
@@ -90,6 +90,13 @@ fig = viz.map_grid(
 viz.save_figure(fig, viz.figure_name("feature_maps", config_prefix, model=model))
 fig
 
+# %% [markdown]
+# **What it shows.** Each column is one test image; row L0 is the aligned input (the image itself),
+# and FA-CNN's map of the predicted class sharpens layer by layer into the blob its head averages. At
+# the last layer it matches Grad-CAM at that layer (Theorem 1); at earlier layers the two differ, since
+# Grad-CAM weighs channels by gradients while FA-CNN's maps are the raw aligned channels. RISE and K-OCC
+# are model-agnostic perturbation maps of the same network, coarser and noisier.
+
 # %%
 corr = ex.gradcam_correlations(net, x[:n_corr], y[:n_corr], seed=seed)
 quantities = {f"corr(map, Grad-CAM) L{l}": rec.quantity(e["value"], rec.FIXED_TOLERANCE) for l, e in enumerate(corr)}
@@ -101,6 +108,12 @@ fig = viz.layer_estimates(
 )
 viz.save_figure(fig, viz.figure_name("gradcam_correlation", config_prefix, model=model))
 fig
+
+# %% [markdown]
+# **What to conclude.** The correlation rises with depth and is exactly 1 at the last layer — Theorem 1
+# in the data (the CHECK below asserts it); at the first layers FA-CNN's maps and Grad-CAM share little
+# (about 0.1–0.3 on the shipped 6-layer model), so "FA-CNN's maps" and "Grad-CAM" are the same
+# explanation only at the last layer.
 
 # %%
 # CHECK: Theorem 1 in the figure (correlation 1.0 at the penultimate layer), and the committed record reproduces
@@ -118,17 +131,25 @@ rec.write_run(
     dataset=res["dataset"],
     records=[dict(layer=l, correlation=e) for l, e in enumerate(corr)],
 )
-first = viz.explorer_figure(
-    net, x[:n_show], 0, -1, int(viz.class_probabilities(net, x[:n_show], 0).argmax()), class_names=names
-)  # the explorer's first view, as a static figure (the widget needs a live kernel)
-viz.save_figure(first, viz.figure_name("explorer", config_prefix, model=model))
-first
 
 # %% [markdown]
-# The explorer: choose the image, layer, class and method. It is an ipywidgets widget, so it draws
-# only with a running kernel (run the notebook in JupyterLab); a saved or papermill-executed copy
-# shows the static first view above instead.
+# **The explorer** needs no kernel: every class's maps of these images by every method are stored in
+# the figure, and its own menu (image) and slider (class) switch them — in JupyterLab, in the saved
+# HTML (`runs/figures/explorer_*.html`) and in the book alike. Each map is shown as a percentage of its
+# own largest |value|. Try a wrong class: FA-CNN's last-layer map turns blue (negative evidence)
+# where the predicted class's map is red. For other images, `viz.make_explorer(net, images)` is the
+# live ipywidgets version (computes on demand; needs a running kernel).
 
 # %%
-explorer = viz.make_explorer(net, x[:n_show], class_names=names)
+explorer = viz.static_explorer(
+    net,
+    xs,
+    names,
+    labels=y[:n_show].tolist(),
+    layers=ex.shown_layers(len(net.layers)),
+    rise_masks=rise_n,
+    occlusion_window=occlusion_k,
+    seed=seed,
+)
+viz.save_figure(explorer, viz.figure_name("explorer", config_prefix, model=model))
 explorer

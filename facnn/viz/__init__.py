@@ -1,10 +1,17 @@
 """Figures (plotly): generic figures and saving (:mod:`.figures`, PNGs through
 :mod:`.png_export` that never hang), result plots (:mod:`.results`), theorem and sanity plots
-(:mod:`.theory`) and the feature-map explorer (:mod:`.explorer`). One colour per method
-everywhere (:func:`method_colors`, from :mod:`facnn.explain.catalogue`)."""
+(:mod:`.theory`) and the feature-map explorers (:mod:`.explorer`: one needs no kernel, one is a
+live widget). One colour per method everywhere (:func:`method_colors`, from :mod:`facnn.explain.catalogue`)."""
 
 from facnn.evaluate.stats import fmt_ci
-from facnn.viz.explorer import EXPLORER_METHODS, class_probabilities, explorer_figure, explorer_maps, make_explorer
+from facnn.viz.explorer import (
+    EXPLORER_METHODS,
+    class_probabilities,
+    explorer_figure,
+    explorer_maps,
+    make_explorer,
+    static_explorer,
+)
 from facnn.viz.figures import (
     box_figure,
     figure_name,
@@ -40,6 +47,7 @@ __all__ = [
     "box_figure",
     "explorer_figure",
     "make_explorer",
+    "static_explorer",
     "explorer_maps",
     "class_probabilities",
     "EXPLORER_METHODS",

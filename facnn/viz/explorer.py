@@ -1,20 +1,34 @@
-"""The feature-map explorer: :func:`explorer_figure` is pure and testable; :func:`make_explorer`
-only wires ipywidgets to it."""
+"""The feature-map explorers.
+
+- :func:`static_explorer` needs no kernel: every class's map by every method for a few images is
+  computed once and stored in one plotly figure whose own controls (an image menu and a class
+  slider) switch what is shown, so a saved notebook, its HTML and the book stay interactive.
+- :func:`make_explorer` is the live ipywidgets explorer (any image, layer, class and method, computed
+  on demand; needs a running kernel) around the pure :func:`explorer_figure`."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from facnn.explain.catalogue import LAYERED_KINDS, Method
 from facnn.viz.figures import map_grid
 from facnn.viz.theory import map_scale
 
-__all__ = ["EXPLORER_METHODS", "class_probabilities", "explorer_maps", "explorer_figure", "make_explorer"]
+__all__ = [
+    "EXPLORER_METHODS",
+    "class_probabilities",
+    "explorer_maps",
+    "explorer_figure",
+    "make_explorer",
+    "static_explorer",
+]
 
 # The explorer's methods on an FA-CNN (labels from the catalogue, as in every table and figure)
 # and their options; the layered ones are read at the chosen layer.
@@ -159,3 +173,208 @@ def make_explorer(model: Any, images: Any, class_names: Sequence[str] | None = N
     box = w.VBox([w.HBox([image, layer]), w.HBox([cls, method]), fig])
     box.update = update  # for headless tests
     return box
+
+
+def _spread_layers(num_layers: int, most: int = 7) -> list[int]:
+    """Every feature layer ``0..depth`` when there are at most ``most``, else ``most`` evenly spread
+    (the last always included)."""
+    if num_layers <= most:
+        return list(range(num_layers))
+    return sorted({int(round(v)) for v in np.linspace(0, num_layers - 1, most)})
+
+
+def _typed(values: np.ndarray) -> dict[str, str]:
+    """plotly.js's typed-array form of an int8 array (base64): a quarter of the JSON of a list."""
+    a = np.ascontiguousarray(values, dtype=np.int8)
+    return {"dtype": "i1", "bdata": base64.b64encode(a.tobytes()).decode(), "shape": ", ".join(map(str, a.shape))}
+
+
+def _percent_of_peak(maps: np.ndarray) -> np.ndarray:
+    """Each map ``(..., H, W)`` as a percentage of its own largest |value| (int8 in −100..100)."""
+    peak = np.abs(maps).max(axis=(-2, -1), keepdims=True)
+    return np.round(100 * maps / np.where(peak > 0, peak, 1)).astype(np.int8)
+
+
+def static_explorer(
+    model: Any,
+    images: Any,
+    class_names: Sequence[str] | None = None,
+    labels: Sequence[int] | None = None,
+    layers: Sequence[int] | None = None,
+    rise_masks: int = 500,
+    occlusion_window: int = 4,
+    seed: int = 0,
+    title: str = "",
+) -> go.Figure:
+    """An explorer that needs no kernel: every class's map of every image by every method, in one
+    plotly figure with its own controls.
+
+    The top row shows the FA-CNN's class maps at ``layers``; the bottom row the image, Grad-CAM at
+    the last layer, RISE (centred) and k×k occlusion. The menu picks the image (its true and
+    predicted class in the label), the slider the class whose maps are shown; each panel is titled
+    with its method's label. Each map is drawn as a percentage of its own largest |value| (one
+    diverging colour bar, 0 white), so maps of different units share one scale. Maps are stored as
+    int8 typed arrays (about 1 KB a 28×28 map), computed once here (RISE and occlusion serve every
+    class from one set of masked forwards).
+
+    Parameters
+    ----------
+    model
+        An FA-CNN (any network with ``num_layers`` and class maps; see :func:`explorer_maps`).
+    images
+        ``(N, C, H, W)`` images, a handful (every map of every class is stored).
+    class_names
+        Names of the classes (default ``"0"``, ``"1"``, …).
+    labels
+        The images' true classes, named in the menu when given.
+    layers
+        FA-CNN layers of the top row (default: every layer up to 7, else 7 spread out).
+    rise_masks, occlusion_window, seed
+        RISE's masks and seed, occlusion's window.
+    title
+        Figure title (default names the network's depth).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from facnn import FACNN
+    >>> net = FACNN(num_classes=3, in_channels=1, depth=2).eval()
+    >>> fig = static_explorer(net, torch.rand(2, 1, 12, 12), ["a", "b", "c"], labels=[2, 0], rise_masks=8)
+    >>> [b.label.split(",")[0] for b in fig.layout.updatemenus[0].buttons]
+    ['image 0: c', 'image 1: a']
+    >>> [s.label for s in fig.layout.sliders[0].steps]
+    ['a', 'b', 'c']
+    """
+    import torch
+
+    num_layers = getattr(model, "num_layers", 1)
+    layers = [layer % num_layers for layer in (layers if layers is not None else _spread_layers(num_layers))]
+    last = num_layers - 1
+    panels: list[tuple[Method, int, dict[str, Any]]] = [  # (what, layer, options)
+        (replace(_EXPLORER["intrinsic"], layer=layer), layer, {}) for layer in layers
+    ]
+    panels += [
+        (replace(_EXPLORER["gradcam"], layer=last), last, {}),
+        (_EXPLORER["rise"], last, {"n_masks": rise_masks, "seed": seed}),
+        (replace(_EXPLORER["occlusion"], window=occlusion_window), last, {"window": occlusion_window}),
+    ]
+    n = len(images)
+    with torch.no_grad():
+        prob = torch.softmax(model(images).float(), 1).cpu().numpy()
+    k = prob.shape[1]
+    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} entries for {n} images: pass one true class per image")
+    if len(names) != k:
+        raise ValueError(f"class_names has {len(names)} names but the model has {k} classes: pass one name per class")
+    maps = np.stack(  # (panel, image, class, H, W), each map in percent of its peak
+        [
+            np.stack([explorer_maps(model, images, i, layer, m.kind, **opts) for i in range(n)])
+            for m, layer, opts in panels
+        ]
+    )
+    maps = _percent_of_peak(maps)
+    pictures = images.float().mean(1).cpu().numpy()  # grey for any number of channels
+    lo = pictures.min(axis=(1, 2), keepdims=True)
+    span = pictures.max(axis=(1, 2), keepdims=True) - lo
+    pictures = np.round(255 * (pictures - lo) / np.where(span > 0, span, 1)).astype(np.uint8)
+
+    top = len(layers)
+    cols = max(top, len(panels) - top + 1)
+    where = [(1, c + 1) for c in range(top)] + [(2, c + 2) for c in range(len(panels) - top)]
+    titles = [""] * (2 * cols)
+    for (r, c), (m, layer, _) in zip(where, panels):
+        titles[(r - 1) * cols + c - 1] = m.label + (" (input)" if m.kind == "intrinsic" and layer == 0 else "")
+    titles[cols] = "image"
+    fig = make_subplots(rows=2, cols=cols, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.12)
+    first = int(prob[0].argmax())
+    map_traces: list[int] = []
+    for i in range(n):
+        fig.add_trace(
+            go.Heatmap(
+                z=pictures[i],
+                colorscale="gray",
+                showscale=False,
+                visible=i == 0,
+                hovertemplate="x %{x}, y %{y}: %{z}<extra>image</extra>",
+            ),
+            2,
+            1,
+        )
+        for p, (r, c) in enumerate(where):
+            map_traces.append(len(fig.data))
+            fig.add_trace(
+                go.Heatmap(
+                    z=_typed(maps[p, i, first]),
+                    colorscale="RdBu_r",
+                    zmin=-100,
+                    zmax=100,
+                    showscale=p == 0,
+                    colorbar=dict(title=dict(text="% of the<br>map's max |value|", side="right"), len=0.9),
+                    visible=i == 0,
+                    hovertemplate="x %{x}, y %{y}: %{z} %<extra>" + panels[p][0].label + "</extra>",
+                ),
+                r,
+                c,
+            )
+    per_image = 1 + len(panels)
+    buttons = []
+    for i in range(n):
+        visible = [j // per_image == i for j in range(n * per_image)]
+        true = f"{names[int(labels[i])]}, " if labels is not None else ""
+        label = f"image {i}: {true}predicted {names[int(prob[i].argmax())]} ({prob[i].max():.2f})"
+        buttons.append(dict(label=label, method="restyle", args=[{"visible": visible}]))
+    steps = [
+        dict(
+            label=names[c],
+            method="restyle",
+            args=[{"z": [_typed(maps[p, i, c]) for i in range(n) for p in range(len(panels))]}, map_traces],
+        )
+        for c in range(k)
+    ]
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    for r in (1, 2):
+        for c in range(1, cols + 1):  # square pixels
+            sub = fig.get_subplot(r, c)
+            fig.update_yaxes(scaleanchor=sub.xaxis.plotly_name.replace("axis", ""), row=r, col=c)
+    fig.update_annotations(font_size=11)
+    depth = f"{num_layers - 1}-layer FA-CNN" if hasattr(model, "num_layers") else "the model"
+    fig.update_layout(
+        title=dict(
+            text=title or f"Explorer: every class's maps of {depth} — choose the image (menu) and the class (slider)",
+            y=0.98,
+            yref="container",
+            x=0,
+            xref="paper",
+        ),
+        template="plotly_white",
+        width=150 * cols + 160,
+        height=580,
+        margin=dict(l=20, r=40, t=140, b=110),
+        updatemenus=[
+            dict(
+                buttons=buttons,
+                active=0,
+                x=0,
+                xanchor="left",
+                y=1.1,
+                yanchor="bottom",
+                direction="down",
+                showactive=True,
+            )
+        ],
+        sliders=[
+            dict(
+                steps=steps,
+                active=first,
+                currentvalue=dict(prefix="maps of class: "),
+                x=0,
+                len=1.0,
+                y=-0.02,
+                yanchor="top",
+                pad=dict(t=10),
+            )
+        ],
+    )
+    return fig
