@@ -58,8 +58,8 @@ def test_every_recorded_command_parses_back_to_its_parameters(tmp_path):
         assert list(run["parameters"]) == rec.parameter_names(run["notebook"])
 
 
-def test_readme_papermill_commands_run_as_written(tmp_path):
-    text = (ROOT / "README.md").read_text()
+def test_readme_and_results_papermill_commands_run_as_written(tmp_path):
+    text = (ROOT / "README.md").read_text() + (ROOT / "RESULTS.md").read_text()
     commands = re.findall(r"^(papermill notebooks/\S+ \S+.*)$", text, re.M) + re.findall(
         r"`(papermill notebooks/[^`]+)`", text
     )

@@ -1,8 +1,8 @@
-"""Print the README's result tables (markdown) from figures/*.json, the shipped-weights manifest and
-benchmarks/results/*.json.
+"""Print the result tables (markdown) of README.md and RESULTS.md from figures/*.json, the
+shipped-weights manifest and benchmarks/results/*.json.
 
-    python tools/results_tables.py [claims shipped theorems accuracy pixel localisation costs]
-    python tools/results_tables.py --readme     # rewrite the README's generated blocks
+    python tools/results_tables.py [claims verdicts shipped theorems accuracy pixel localisation costs]
+    python tools/results_tables.py --readme     # rewrite the generated blocks of README.md and RESULTS.md
 """
 
 from __future__ import annotations
@@ -199,6 +199,15 @@ def claims() -> None:
     print(claims_markdown())
 
 
+def verdicts() -> None:
+    """The claims table's verdicts only, for the front page's first screen."""
+    from facnn.companion.claims import claims as claim_rows
+
+    print("| paper | claim | verdict |\n|---|---|---|")
+    for r in claim_rows():
+        print(f"| {r['paper']} | {r['claim']} | **{r['verdict']}** |")
+
+
 def costs() -> None:
     for path in sorted(BENCH.glob("attribution-*.json")):
         d = load(path)
@@ -237,14 +246,15 @@ def costs() -> None:
             )
 
 
-def update_readme() -> None:
-    """Rewrite every ``<!-- results:NAME -->`` … ``<!-- /results -->`` block of README.md from the records."""
+def render_blocks(text: str) -> str:
+    """``text`` with every ``<!-- results:NAME -->`` … ``<!-- /results -->`` block regenerated from the records."""
     import contextlib
     import io
     import re
 
     fns = {
         "claims": claims,
+        "verdicts": verdicts,
         "shipped": shipped,
         "theorems": theorems,
         "table1": table1,
@@ -254,7 +264,6 @@ def update_readme() -> None:
         "sanity": sanity,
         "costs": costs,
     }
-    readme = ROOT / "README.md"
 
     def block(m: re.Match) -> str:
         buf = io.StringIO()
@@ -262,7 +271,13 @@ def update_readme() -> None:
             fns[m.group(1)]()
         return f"<!-- results:{m.group(1)} -->\n{buf.getvalue().strip()}\n<!-- /results -->"
 
-    readme.write_text(re.sub(r"<!-- results:(\w+) -->.*?<!-- /results -->", block, readme.read_text(), flags=re.S))
+    return re.sub(r"<!-- results:(\w+) -->.*?<!-- /results -->", block, text, flags=re.S)
+
+
+def update_readme() -> None:
+    """Rewrite the generated blocks of README.md and RESULTS.md from the records."""
+    for page in (ROOT / "README.md", ROOT / "RESULTS.md"):
+        page.write_text(render_blocks(page.read_text()))
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--readme"]:

@@ -136,13 +136,13 @@ def image_tolerance(n: int) -> dict[str, Any]:
 TRAINING_TOLERANCE = dict(
     tol=0.02,
     basis="CPU training at the notebook's budget: weights vary with thread count and "
-    "machine; see README 'The reproduction check' for the measured spread",
+    "machine; see RESULTS.md 'The reproduction check' for the measured spread",
 )
 # Pointing-game share of a model trained briefly in the notebook (the CoDA temperature sweep).
 SWEEP_TOLERANCE = dict(
     tol=0.1,
     basis="1-epoch models trained in the notebook on CPU: their weights, and so their maps, "
-    "vary with thread count and machine; see README 'The reproduction check'",
+    "vary with thread count and machine; see RESULTS.md 'The reproduction check'",
 )
 
 # A number computed from fixed (shipped) weights and fixed seeds: only the float summation order

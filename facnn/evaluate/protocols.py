@@ -2,7 +2,7 @@
 
 Each experiment returns summary records (a mean with its 95 % bootstrap interval per method) and
 the per-unit values (images, or grids for the pointing game) from which :func:`comparisons`
-builds the paired differences the README reports.
+builds the paired differences RESULTS.md reports.
 """
 
 from __future__ import annotations
