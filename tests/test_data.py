@@ -6,6 +6,7 @@ import pickle
 import tarfile
 import threading
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,3 +189,64 @@ def test_training_runs_on_an_imagenet_layout_tree(tmp_path):
     )
     model, results = train(cfg, tmp_path / "run", progress=False)
     assert results["epochs"] == 1 and model.num_classes == 3 and 0 <= results["test_accuracy"] <= 1
+
+
+def _jpeg_tree(root, classes=("cat", "dog"), splits=("train", "val"), n=2):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split in splits:
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (30 + 7 * i, 40, 3), dtype=np.uint8)).save(
+                    root / split / cls / f"{i}.JPEG"
+                )
+
+
+def test_imagefolder_reads_grey_and_cmyk_jpegs_as_rgb(tmp_path):
+    from PIL import Image
+
+    _jpeg_tree(tmp_path)
+    Image.new("L", (33, 41), 128).save(tmp_path / "train" / "cat" / "grey.jpg")
+    Image.new("CMYK", (35, 30), (0, 255, 255, 0)).save(tmp_path / "train" / "dog" / "cmyk.jpg")
+    d = load_dataset("imagefolder", "train", root=tmp_path, image_size=16, augment=False)
+    by_name = {Path(p).name: i for i, (p, _) in enumerate(d.folder.samples)}
+    grey, cmyk = d[by_name["grey.jpg"]][0], d[by_name["cmyk.jpg"]][0]
+    assert grey.shape == cmyk.shape == (3, 16, 16)
+    assert torch.allclose(grey[0], grey[1]) and abs(float(grey.mean()) - 128 / 255) < 0.02  # grey stays grey
+    assert float(cmyk[0].mean()) > 0.9 and float(cmyk[1:].mean()) < 0.1  # CMYK (0, 255, 255, 0) is red
+
+
+def test_imagefolder_refuses_what_it_would_otherwise_skip_or_misread(tmp_path):
+    _jpeg_tree(tmp_path)
+    (tmp_path / "train" / "fox").mkdir()
+    (tmp_path / "val" / "fox").mkdir()
+    with pytest.raises(ValueError, match=r"fox of .* have no images.*add its images or remove the folder"):
+        load_dataset("imagefolder", "train", root=tmp_path, image_size=16)
+    (tmp_path / "train" / "fox").rmdir()
+    (tmp_path / "val" / "fox").rmdir()
+    (tmp_path / "train" / "cat" / "notes.txt").write_text("x")
+    (tmp_path / "train" / "cat" / ".DS_Store").write_text("x")  # hidden files are ignored
+    with pytest.raises(ValueError, match=r"1 file\(s\) .* are not images \(cat/notes.txt\)"):
+        load_dataset("imagefolder", "train", root=tmp_path, image_size=16)
+    (tmp_path / "train" / "cat" / "notes.txt").unlink()
+    (tmp_path / "train" / ".ipynb_checkpoints").mkdir()
+    with pytest.raises(ValueError, match=r"hidden folder\(s\) .ipynb_checkpoints"):
+        load_dataset("imagefolder", "train", root=tmp_path, image_size=16)
+    (tmp_path / "train" / ".ipynb_checkpoints").rmdir()
+    with pytest.raises(FileNotFoundError, match=r"data root .*nowhere does not exist: pass data_root="):
+        load_dataset("imagefolder", "test", root=tmp_path / "nowhere", image_size=16)
+    (tmp_path / "val" / "dog").rename(tmp_path / "val" / "wolf")
+    with pytest.raises(ValueError, match=r"classes \['wolf'\] not in train/ and lacks \['dog'\]"):
+        load_dataset("imagefolder", "test", root=tmp_path, image_size=16)
+
+
+def test_a_truncated_jpeg_is_named_with_the_fix(tmp_path):
+    _jpeg_tree(tmp_path, n=1)
+    bad = tmp_path / "val" / "cat" / "0.JPEG"
+    bad.write_bytes(bad.read_bytes()[:200])
+    d = load_dataset("imagefolder", "test", root=tmp_path, image_size=16)
+    i = next(i for i, (p, _) in enumerate(d.folder.samples) if p == str(bad))
+    with pytest.raises(ValueError, match=r"0.JPEG is a damaged image .*replace it or remove it"):
+        d[i]

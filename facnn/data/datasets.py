@@ -260,6 +260,11 @@ def load_dataset(
     if name == "imagefolder":
         if base is None:
             raise ValueError("imagefolder needs root=<folder with train/ and val/ (or test/) sub-folders>")
+        if not base.is_dir():
+            raise FileNotFoundError(
+                f"data root {base} does not exist: pass data_root= the folder that holds train/ and val/ "
+                "(each with one sub-folder per class)"
+            )
         sub = (
             base / "train"
             if split == "train"

@@ -14,12 +14,64 @@ from torch import Tensor
 
 from facnn.core.validation import check_int
 
-__all__ = ["FolderData", "random_resized_crop_box"]
+__all__ = ["FolderData", "random_resized_crop_box", "check_tree", "IMAGE_SUFFIXES"]
+
+# What a class folder may hold: torchvision's ImageFolder extensions (any case). Hidden files
+# (".DS_Store", "._x.jpg") are ignored; anything else is refused rather than skipped, and so are
+# hidden folders beside the classes (ImageFolder would make them classes).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def check_tree(root: Path) -> None:
+    """Refuse a split folder that ``ImageFolder`` would read wrongly or skip silently: no class
+    folders, a class folder with no images (class indices would shift), or files that are not images.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "cat").mkdir(); (root / "dog").mkdir()
+    >>> _ = (root / "cat" / "a.jpg").write_bytes(b"")
+    >>> check_tree(root)
+    Traceback (most recent call last):
+    ...
+    ValueError: class folder(s) dog of ... have no images: ...
+    """
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} does not exist: pass the folder that holds <class>/<image files>")
+    hidden = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("."))
+    if hidden:
+        raise ValueError(
+            f"{root} holds hidden folder(s) {', '.join(hidden)}, which ImageFolder would read as classes: "
+            "remove them (e.g. Jupyter's .ipynb_checkpoints)"
+        )
+    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"{root} has no class folders: imagefolder expects {root}/<class>/<image files>")
+    empty, foreign = [], []
+    for c in classes:
+        files = [f for f in c.rglob("*") if f.is_file() and not f.name.startswith(".")]
+        if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in files):
+            empty.append(c.name)
+        foreign += [f for f in files if f.suffix.lower() not in IMAGE_SUFFIXES]
+    if empty:
+        raise ValueError(
+            f"class folder(s) {', '.join(empty[:5])}{' …' if len(empty) > 5 else ''} of {root} have no images: "
+            "every class folder becomes a class index, so add its images or remove the folder "
+            "(from train/ and val/ alike)"
+        )
+    if foreign:
+        listed = ", ".join(str(f.relative_to(root)) for f in foreign[:5])
+        raise ValueError(
+            f"{len(foreign)} file(s) in {root} are not images ({listed}{' …' if len(foreign) > 5 else ''}): "
+            f"class folders may hold only {'/'.join(IMAGE_SUFFIXES)} files; move the others out "
+            "(nothing is skipped silently)"
+        )
 
 
 def _load_image(path: str):
-    """An image file as 8-bit RGB: 16- and 32-bit integer images are scaled by their bit depth
-    (a 16-bit PNG at half intensity reads as 0.5, not clipped to 1.0); float images are refused."""
+    """An image file as 8-bit RGB: grey (L), palette, CMYK and RGBA images are converted by PIL (CMYK
+    by its naive inversion, alpha dropped); 16- and 32-bit integer images are scaled by their bit
+    depth (a 16-bit PNG at half intensity reads as 0.5, not clipped to 1.0); float images are refused."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -123,8 +175,7 @@ class FolderData(torch.utils.data.Dataset):
         from torchvision import datasets
 
         image_size = check_int(image_size, "image_size", 8, fix="images are resized and centre-cropped to it, e.g. 224")
-        if not any(p.is_dir() for p in Path(root).iterdir()):
-            raise FileNotFoundError(f"{root} has no class folders: imagefolder expects {root}/<class>/<image files>")
+        check_tree(Path(root))
         self.folder = datasets.ImageFolder(str(root), loader=_load_image)
         self.classes, self.name, self.mean, self.std = self.folder.classes, "imagefolder", mean, std
         self.labels = torch.tensor(self.folder.targets)
