@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup dataset browser reproduce lab screenshots test bench sync format lint clean-cache
+.PHONY: setup dataset browser reproduce lab screenshots book test bench sync format lint clean-cache
 
 setup: $(VENV)/.installed dataset
 
@@ -72,6 +72,14 @@ lab: setup
 screenshots: browser
 	$(BIN)/pip install -q -e '.[screenshots]'
 	$(BIN)/python tools/screenshot_notebooks.py runs/notebooks/0*.ipynb --out runs/screenshots
+
+# The companion book: a static site in build/book/ (open build/book/index.html; nothing is fetched online):
+# the executed notebooks of runs/notebooks/ (make reproduce first when there are none), README, RESULTS and
+# docs/ pages and the API reference (Sphinx, myst-nb and furo: the [book] extra).
+book: setup
+	@ls runs/notebooks/0*.ipynb >/dev/null 2>&1 || { echo "no executed notebooks in runs/notebooks/: running make reproduce first"; $(MAKE) reproduce; }
+	$(BIN)/pip install -q --no-compile -e '.[book]'
+	OMP_NUM_THREADS=1 $(BIN)/python tools/build_book.py --notebooks runs/notebooks --out build/book
 
 # Test files run in TEST_JOBS processes (one torch thread each: 2 single-threaded workers beat one
 # 2-threaded process on these small models), the notebooks (the longest units) handed out first;
