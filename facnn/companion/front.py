@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from facnn.companion.records import committed_runs
+from facnn.companion.records import committed_runs, run_size
 from facnn.core.files import atomic_write
 from facnn.core.paths import project_root
 
@@ -53,7 +53,7 @@ def _run(experiment: str, **where: Any) -> dict[str, Any]:
     runs = [r for r in committed_runs(experiment) if all(r["parameters"].get(k) == v for k, v in where.items())]
     if not runs:
         raise LookupError(f"figures/{experiment}.json has no run with {where}: run its notebook and accept it first")
-    return max(runs, key=lambda r: (r["parameters"].get("n_images", 0), r["parameters"].get("rise_n", 0)))
+    return max(runs, key=lambda r: (run_size(r), r["parameters"].get("rise_n") or 0))
 
 
 def _pixel_removal() -> tuple[Any, dict[str, Any]]:
@@ -103,6 +103,36 @@ def _theorem2_steps() -> tuple[Any, dict[str, Any]]:
         "class-map step stays under its bound",
     )
     return fig, {"theorems": run["key"]}
+
+
+def _localisation() -> tuple[Any, dict[str, Any]]:
+    from facnn import viz
+
+    run = _run("localisation", model="facnn", config_prefix="fashion_mnist")
+    p = run["parameters"]
+    fig = viz.estimate_bars(
+        run["records"],
+        "mean",
+        f"Grid pointing game (3×3 grids of Fashion-MNIST test images, {p['n_grids']} grids, 95 % CI): "
+        "FA-CNN's maps beside CoDA-Net and B-cos contributions and post-hoc methods on each model",
+        "mean share of positive attribution in the cell",
+        reference=1 / 9,
+        reference_label="uniform = 1/9",
+    )
+    return fig, {"localisation": run["key"]}
+
+
+def _sanity() -> tuple[Any, dict[str, Any]]:
+    from facnn import viz
+
+    run = _run("sanity_checks", mode="cascading", config_prefix="fashion_mnist")
+    fig = viz.sanity_curves(
+        run["records"],
+        "spearman_abs",
+        "Cascading model randomisation (Adebayo et al.): rank correlation of |map| with the trained model's "
+        f"map as layers are randomised from the top ({run['parameters']['n_images']} images, 95 % CI)",
+    )
+    return fig, {"sanity_checks": run["key"]}
 
 
 def feature_map_data(n_images: int = FRONT_IMAGES, rise_masks: int = FRONT_RISE_MASKS, seed: int = 0) -> dict[str, Any]:
@@ -178,6 +208,8 @@ FRONT: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
     "pixel_removal": _pixel_removal,
     "theorems": _theorems,
     "theorem2_steps": _theorem2_steps,
+    "localisation": _localisation,
+    "sanity_checks": _sanity,
 }
 
 
