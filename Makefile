@@ -83,12 +83,13 @@ book: setup
 
 # Test files run in TEST_JOBS processes (one torch thread each: 2 single-threaded workers beat one
 # 2-threaded process on these small models), the notebooks (the longest units) handed out first;
-# a notebook's cells always share one worker. No browser is needed: PNG export is off (FACNN_PNG=0)
-# except in the tests of the export itself, which hide or fake the browser. Nothing may hang: a test
+# a notebook's cells always share one worker. Chromium (the `browser` step) is for the tests that open
+# the book and the explorer in a real browser; PNG export stays off (FACNN_PNG=0) except in the tests
+# of the export itself, which hide or fake the browser. Nothing may hang: a test
 # (or notebook cell) still running after TEST_TIMEOUT seconds fails with the stack it waits in.
 TEST_JOBS ?= 2
 TEST_TIMEOUT ?= 1200
-test: setup
+test: setup browser
 	FACNN_PNG=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=15 \
 	  --timeout=$(TEST_TIMEOUT) --nbval-cell-timeout=$(TEST_TIMEOUT) --nbval notebooks/ tests/; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
