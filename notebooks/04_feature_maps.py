@@ -22,6 +22,11 @@
 # Grad-CAM at the same layer, then RISE and k×k occlusion; the per-layer correlation between the two
 # (1.0 at the penultimate layer, Theorem 1) with its 95 % interval over images; and an explorer
 # (image, class; every layer and method side by side) that works without a kernel.
+#
+# The committed result, without running anything (drawn from the shipped weights by
+# `python -m facnn.companion.front`; the cells below redraw it, interactive):
+#
+# ![FA-CNN's maps per layer beside Grad-CAM, RISE and K-OCC](../figures/front/feature_maps.png)
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
@@ -122,7 +127,7 @@ rows_checked = reproduce.check("feature_maps", params, quantities)
 print(reproduce.summary(rows_checked))
 
 # %%
-rec.write_run(
+record_file = rec.write_run(
     "feature_maps",
     "04_feature_maps.ipynb",
     params,
