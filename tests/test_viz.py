@@ -163,3 +163,236 @@ def test_figure_names_keep_each_models_figures_apart():
     assert figure_name("localisation", "fashion_mnist") == "localisation_fashion_mnist"
     assert figure_name("morph_strip", model="facnn24") == "morph_strip_facnn24"
     assert figure_name("pixel_removal", "cifar10", "road", model="facnn24") == "pixel_removal_cifar10_road_facnn24"
+
+
+def test_save_figure_writes_plotlyjs_once_per_folder(tmp_path, monkeypatch):
+    import os
+
+    import plotly.graph_objects as go
+
+    monkeypatch.setenv("FACNN_OUT", str(tmp_path))
+    a = save_figure(go.Figure(go.Bar(y=[1, 2])), "a", png=False)
+    js = tmp_path / "plotly.min.js"
+    assert a["plotlyjs"] == str(js) and js.stat().st_size > 1_000_000  # the bundle, beside the HTML
+    html = (tmp_path / "a.html").read_text()
+    assert '<script charset="utf-8" src="plotly.min.js"></script>' in html  # referenced relatively
+    assert len(html) < 100_000  # not embedded (it is 4.8 MB)
+    os.utime(js, (1, 1))
+    save_figure(go.Figure(go.Bar(y=[3])), "b", png=False)
+    assert js.stat().st_mtime == 1  # written once: the second figure reuses it
+    assert sorted(p.name for p in tmp_path.glob("*.js")) == ["plotly.min.js"]
+    js.write_text("/**\n* plotly.js v0.0.1\n*/")  # a bundle of another version is replaced
+    save_figure(go.Figure(go.Bar(y=[3])), "c", png=False)
+    assert js.stat().st_size > 1_000_000
+
+
+def test_theorem1_marks_exact_zeros_and_draws_the_tolerance():
+    from facnn.viz.theory import theorem1_residuals
+
+    fig = theorem1_residuals([3e-7, 0.0, 1e-7, 0.0], 2e-7, tolerance=1e-5)
+    traces = {t.name: t for t in fig.data}
+    zeros = traces["random models: exactly 0"]
+    assert list(zeros.x) == [1, 3] and zeros.marker.symbol != traces["random models"].marker.symbol
+    assert list(traces["random models"].x) == [0, 2]  # a zero is never drawn as a small error
+    zero_y = zeros.y[0]
+    assert zero_y < 1e-7 and "0" == fig.layout.yaxis.ticktext[list(fig.layout.yaxis.tickvals).index(zero_y)]
+    assert [s.y0 for s in fig.layout.shapes if s.line.dash == "dash"] == [1e-5]  # the checks' tolerance
+    assert any("exactly 0" in a.text for a in fig.layout.annotations)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.exponentformat == "power"
+    assert all("k" not in t and "µ" not in t for t in fig.layout.yaxis.ticktext)  # no SI prefixes
+    trained = theorem1_residuals([1e-7], 0.0)
+    assert trained.data[-1].name == "trained model: exactly 0" and trained.data[-1].y[0] < 1e-7
+
+
+def test_table_is_html_that_wraps_and_markdown():
+    from facnn.viz.figures import Table
+
+    long_command = "python -m facnn.train --config fashion_mnist_facnn --epochs 20 --out runs/pretrained/facnn " * 3
+    t = Table(
+        [dict(name="a<b", acc=0.93001, command=long_command), dict(name="FA-CNN maps L6", acc=1e-7)],
+        title="Shipped",
+        note="a note",
+        swatches={"FA-CNN maps L6": "#1f77b4"},
+        code=["command"],
+        bold=["name"],
+        formats={"acc": "{:.1e}"},
+        styles={(1, "acc"): "color:#777;"},
+    )
+    html = t._repr_html_()
+    assert html.count("<tr>") == 3 and "a&lt;b" in html  # header + 2 rows, text escaped
+    assert "white-space:normal" in html and "overflow-wrap:anywhere" in html  # long cells wrap
+    assert html.count("white-space:nowrap") == 5  # every cell but the long command stays on one line
+    assert "<caption" in html and "Shipped" in html and "a note" in html
+    assert "#1f77b4" in html and "color:#777;" in html and "font-weight:bold" in html
+    assert t.cells() == [["a<b", "9.3e-01", long_command], ["FA-CNN maps L6", "1.0e-07", ""]]
+    md = t.to_markdown().splitlines()
+    assert md[0] == "**Shipped**" and md[2] == "| name | acc | command |" and md[-1] == "a note"
+    assert "Shipped" in repr(t) and "1.0e-07" in repr(t)
+    assert Table([dict(a="x|y")]).to_markdown().splitlines()[-1] == "| x\\|y |"
+
+
+def _comparisons():
+    from facnn.explain.catalogue import Method
+
+    refs = Method("intrinsic", layer=6).label
+    out = []
+    for other, diff, winner in [
+        ("Grad-CAM L6", 0.004, None),
+        ("K-OCC k=4", 0.064, "K-OCC k=4"),
+        ("random", -0.3, refs),
+    ]:
+        for order in ("morf", "lerf"):
+            for fill in ("zero", "road"):
+                out.append(
+                    dict(
+                        reference_method=refs,
+                        other_method=other,
+                        order=order,
+                        fill=fill,
+                        difference=dict(value=diff, low=diff - 0.01, high=diff + 0.01),
+                        winner=winner,
+                    )
+                )
+    return out
+
+
+def test_comparison_matrix_is_one_row_per_method_with_verdict_colours():
+    from facnn.viz.results import comparison_matrix
+
+    t = comparison_matrix(_comparisons(), {"random": "#7f7f7f"})
+    assert t.columns == ["method", "MoRF (zero)", "MoRF (road)", "LeRF (zero)", "LeRF (road)"]
+    assert [r["method"] for r in t.rows] == ["Grad-CAM L6", "K-OCC k=4", "random"]  # 12 comparisons, 3 rows
+    assert t.rows[0]["MoRF (zero)"] == "0.004 [-0.006, 0.014]\nnot significant"
+    assert t.rows[1]["LeRF (road)"].endswith("method better") and t.rows[2]["MoRF (zero)"].endswith("ref. better")
+    assert "0.004 [-0.006, 0.014]<br>not significant" in t.to_html()  # two lines in the cell
+    assert "0.004 [-0.006, 0.014] not significant" in t.to_markdown()
+    styles = {t.styles[(i, "MoRF (zero)")] for i in range(3)}
+    assert len(styles) == 3  # not significant, other better, reference better: three looks
+    assert "#7f7f7f" in t.to_html()
+
+
+def test_ranking_table_counts_significant_reversals():
+    from facnn.viz.results import ranking_table
+
+    recs = [
+        dict(method=m, order=o, fill=f, auc=dict(value=v))
+        for m, o, f, v in [
+            ("A", "morf", "zero", 0.1),
+            ("B", "morf", "zero", 0.2),
+            ("C", "morf", "zero", 0.3),
+            ("A", "morf", "road", 0.5),
+            ("B", "morf", "road", 0.2),
+            ("C", "morf", "road", 0.3),
+        ]
+    ]
+    swaps = [
+        dict(order="morf", fills=["zero", "road"], pair=["A", "B"], verdicts=dict(zero="A better", road="B better")),
+        dict(order="morf", fills=["zero", "road"], pair=["A", "C"], verdicts=dict(zero="not significant", road="C")),
+    ]
+    t = ranking_table(recs, swaps, ["zero", "road"])
+    assert t.cells() == [["A", "1 → 3", "1"], ["B", "2 → 1", "1"], ["C", "3 → 2", "0"]]
+    assert t.title.startswith("2 pairs of methods change order") and "1 of them is a significant" in t.title
+    assert "the other 1 swaps" in t.note
+    assert ranking_table(recs, [], ["zero", "road"]).title.startswith("The ranking of methods is the same")
+
+
+def _removal_records(methods):
+    return [
+        dict(
+            **m.fields(),
+            order=o,
+            fill="zero",
+            percents=[0, 50, 100],
+            accuracy=[0.9, 0.5, 0.1],
+            accuracy_low=[0.8, 0.4, 0.0],
+            accuracy_high=[1.0, 0.6, 0.2],
+            auc=dict(value=0.5, low=0.4, high=0.6),
+        )
+        for m in methods
+        for o in ("morf", "lerf")
+    ]
+
+
+def test_removal_curves_facet_methods_and_emphasise_the_reference():
+    from facnn.explain.catalogue import Method
+    from facnn.viz import removal_curves
+
+    methods = [
+        Method("intrinsic", layer=6),
+        Method("intrinsic", layer=4),
+        Method("gradcam", layer=6),
+        Method("gradcam", layer=4),
+        Method("rise"),
+        Method("occlusion", window=4),
+        Method("random"),
+        Method("contributions", "coda"),
+        Method("contributions", "bcos"),
+        Method("intrinsic", "hybrid", 4),
+        Method("intrinsic", "hybrid", 3),
+    ]
+    fig = removal_curves(_removal_records(methods), "t")
+    curves = [t for t in fig.data if t.fill != "toself"]
+    per_panel: dict[tuple, list] = {}
+    for t in curves:
+        per_panel.setdefault((t.xaxis, t.yaxis), []).append(t)
+    assert len(per_panel) == 4 and max(len(v) for v in per_panel.values()) <= 7  # no panel holds all 11 methods
+    ref = methods[0].label
+    for traces in per_panel.values():
+        assert traces[-1].name == ref  # drawn last: on top
+        assert traces[-1].line.width > max(t.line.width for t in traces[:-1])  # and thicker
+        assert "random" in [t.name for t in traces]  # the control in every panel
+    style = {t.name: t.line for t in curves}
+    assert style["FA-CNN maps L4"].dash == "dash" and style["Hybrid FA-CNN maps L3"].dash == "dash"
+    assert style["Hybrid FA-CNN maps L4"].dash == "solid" and style["random"].dash == "dot"
+    assert sum(t.showlegend is not False for t in curves) == len(methods)  # each method once in the legend
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert fig.data.index(bands[-1]) < fig.data.index(curves[0])  # every band under every line
+
+
+def test_sweep_models_get_their_own_shades_and_hatching_is_explained():
+    from facnn.explain.catalogue import Method
+    from facnn.viz import estimate_bars, method_colors
+
+    e = dict(value=0.5, low=0.4, high=0.6)
+    coda = Method("contributions", "coda").fields()
+    recs = [
+        dict(Method("intrinsic", layer=6).fields(), mean=e),
+        dict(coda, mean=e),
+        dict(Method("gradcam", "coda").fields(), mean=e),
+        *(dict(coda, method=f"CoDA T={t:g} (sweep)", temperature=t, mean=e) for t in (10, 100, 1000)),
+    ]
+    colours = method_colors(recs)
+    sweep = [colours[f"CoDA T={t:g} (sweep)"] for t in (10, 100, 1000)]
+    assert len(set(sweep)) == 3 and colours["CoDA contributions"] not in sweep
+    assert len(set(colours.values())) == len(colours)  # every bar its own colour
+    fig = estimate_bars(recs, "mean", "t", "y")
+    bars = fig.data[0]
+    assert [p for p in bars.marker.pattern.shape] == ["", "", "/", "", "", ""]  # Grad-CAM on CoDA hatched
+    legend = [t for t in fig.data if t.showlegend]
+    assert len(legend) == 1 and "hatched" in legend[0].name and legend[0].marker.pattern.shape == "/"
+    plain = estimate_bars(recs[:2], "mean", "t", "y")
+    assert not [t for t in plain.data if t.showlegend]  # nothing hatched: no legend entry
+
+
+def test_map_grid_normalises_each_map_when_asked():
+    maps = np.stack([np.random.randn(5, 5) * 100, np.random.randn(5, 5) * 0.01])
+    fig = map_grid(np.random.rand(2, 5, 5), {"m": maps}, normalise=True)
+    for t, m in zip(fig.data[2:], maps):
+        np.testing.assert_allclose(np.asarray(t.z)[::-1], m / np.abs(m).max())
+    assert fig.data[3].zmin == -1 and fig.data[3].zmax == 1 and fig.data[3].showscale
+    assert [a.text for a in fig.layout.annotations if a.text.startswith("max")] == [
+        f"max {np.abs(m).max():.1e}" for m in maps
+    ]
+    same = map_grid(np.random.rand(2, 5, 5), {"m": maps})  # default: one shared scale, as before
+    assert same.data[3].zmax == np.abs(maps).max()
+
+
+def test_layers_are_named_as_in_the_method_labels():
+    from facnn.explain.catalogue import Method
+    from facnn.viz import layer_estimates, theorem2_steps
+
+    e = dict(value=0.5, low=0.4, high=0.6)
+    assert layer_estimates({"c": [e, e, e]}, "t", "y").layout.xaxis.tickprefix == "L"
+    steps = theorem2_steps([dict(layer=l, class_step=10.0 * l, class_bound=20.0 * l, class_ratio=0.5) for l in (1, 2)])
+    assert steps.layout.xaxis.tickprefix == "L" and Method("intrinsic", layer=6).label.endswith(" L6")
+    assert "k" not in "".join(steps.layout.yaxis.ticktext)  # plain numbers on the log axis, no SI prefixes

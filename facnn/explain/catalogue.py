@@ -4,7 +4,9 @@ is derived from these fields; nothing parses a label back.
 
 A method's colour is its kind's (Grad-CAM orange, RISE green, K-OCC purple, the random control
 grey), except for a model's own maps, which take the model's colour (FA-CNN blue, CoDA-Net red,
-B-cos cyan, hybrid olive). Maps of a layer below the highest one drawn get a lighter shade.
+B-cos cyan, hybrid olive). Maps of a layer below the highest one drawn get a lighter shade (still
+visible on white; line figures also dash it). The briefly trained models of a sweep (CoDA-Net's
+temperatures) are variants of a method, drawn in graded shades of their own (:func:`variant_colours`).
 
 Examples
 --------
@@ -31,6 +33,7 @@ __all__ = [
     "kind_colour",
     "model_colour",
     "colours",
+    "variant_colours",
     "method_of",
     "explained",
     "record_fields",
@@ -48,8 +51,9 @@ KIND_NAMES = {
 }
 LAYERED_KINDS = ("intrinsic", "gradcam")  # kinds read at a chosen layer of an aligned network
 _KIND_COLOURS = {"gradcam": "#ff7f0e", "rise": "#2ca02c", "occlusion": "#9467bd", "random": "#7f7f7f"}
-_MODEL_COLOURS = {"facnn": "#1f77b4", "coda": "#d62728", "bcos": "#17becf", "hybrid": "#bcbd22", "resnet": "#3b3b3b"}
-_LIGHT = {"#1f77b4": "#6baed6", "#ff7f0e": "#fdae6b", "#bcbd22": "#dbdb8d"}  # middle-layer shades
+_MODEL_COLOURS = {"facnn": "#1f77b4", "coda": "#d62728", "bcos": "#17becf", "hybrid": "#9a9a12", "resnet": "#3b3b3b"}
+_LIGHT = {"#1f77b4": "#6baed6", "#ff7f0e": "#fdae6b", "#9a9a12": "#c8c850"}  # middle-layer shades
+_VARIANTS = ("#fa9fb5", "#f768a1", "#dd3497", "#ae017e", "#7a0177")  # a sweep's models, light to dark
 _OTHER = "#8c564b"  # a method or model this table does not know
 
 
@@ -113,6 +117,27 @@ class Method:
 
 def kind_colour(kind: str) -> str:
     return _KIND_COLOURS.get(kind, _OTHER)
+
+
+def variant_colours(n: int) -> list[str]:
+    """``n`` graded shades (light to dark) for the variants of one method drawn together, such as
+    the briefly trained models of a temperature sweep: a hue no method or model uses.
+
+    >>> variant_colours(3)
+    ['#fa9fb5', '#dd3497', '#7a0177']
+    >>> len(set(variant_colours(8)))
+    8
+    """
+    if n <= 1:
+        return list(_VARIANTS[2:3])[:n]
+    rgb = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in _VARIANTS]
+    out = []
+    for i in range(n):  # piecewise linear along the palette
+        t = i * (len(rgb) - 1) / (n - 1)
+        k = min(int(t), len(rgb) - 2)
+        a, b = rgb[k], rgb[k + 1]
+        out.append("#" + "".join(f"{round(u + (t - k) * (v - u)):02x}" for u, v in zip(a, b)))
+    return out
 
 
 def model_colour(model: str) -> str:

@@ -1,15 +1,17 @@
-"""Plotly figures for the notebooks, and the feature-map explorer.
+"""Plotly figures for the notebooks, and tables that wrap.
 
 Figure functions take plain data and return ``plotly.graph_objects.Figure``; :func:`save_figure`
-writes HTML and JSON always and a PNG when static export works (kaleido ≥ 1 with a Chromium).
-The explorer's logic is :func:`explorer_figure` (pure, testable); :func:`make_explorer` only wires
-ipywidgets to it.
+writes HTML (plotly.js once per folder, beside it) and JSON always and a PNG when static export
+works (kaleido ≥ 1 with a Chromium). Tables in notebooks are :class:`Table` (HTML that wraps in
+JupyterLab, Markdown, plain text), not plotly tables, which clip at a fixed size.
 """
 
 from __future__ import annotations
 
+import html
 import textwrap
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,8 @@ from facnn.viz.theory import map_scale
 
 __all__ = [
     "save_figure",
+    "write_plotlyjs",
+    "Table",
     "figure_name",
     "fit_title",
     "line_figure",
@@ -49,13 +53,20 @@ def fit_title(fig: go.Figure) -> go.Figure:
     >>> f = fit_title(go.Figure(layout=dict(width=400, title="word " * 30)))
     >>> f.layout.title.text.count("<br>") >= 2
     True
+    >>> title = "Accuracy vs pixels removed, fill zero (fashion-mnist, 6-layer FA-CNN, 100 images, 95 % CI)"
+    >>> text = fit_title(go.Figure(layout=dict(width=500, title=title))).layout.title.text
+    >>> "<br>" in text and "95 % CI" in text  # wrapped, but never inside "95 % CI"
+    True
+
     """
     text = fig.layout.title.text
     if not text or "<br>" in text:
         return fig
     width = fig.layout.width or 700  # plotly's default export width
     size = fig.layout.title.font.size or 17
-    lines = textwrap.wrap(text, max(24, int(0.9 * width / (0.6 * size))))
+    kept = text.replace(" %", "\u00a0%").replace("% CI", "%\u00a0CI")  # "95 % CI" is never broken
+    lines = textwrap.wrap(kept, max(24, int(0.9 * width / (0.6 * size))), break_on_hyphens=False)  # "FA-CNN" whole
+    lines = [line.replace("\u00a0", " ") for line in lines]
     if len(lines) > 1:
         top = fig.layout.margin.t if fig.layout.margin.t is not None else 100
         y = 1 - 28 / (
@@ -68,16 +79,53 @@ def fit_title(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def write_plotlyjs(folder: Path) -> Path:
+    """Write plotly.js (``plotly.min.js``, about 4.8 MB) into ``folder`` once: figures saved there
+    load it by a relative ``<script src="plotly.min.js">``, so each HTML file stays small and opens
+    offline. A bundle of another plotly.js version (its first comment lines differ) is replaced.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> js = write_plotlyjs(folder)
+    >>> js.name, js.stat().st_size > 1_000_000, write_plotlyjs(folder) == js
+    ('plotly.min.js', True, True)
+    """
+    from plotly.offline import get_plotlyjs
+
+    path = Path(folder) / "plotly.min.js"
+    bundle = get_plotlyjs()
+    head = bundle[:200]  # "/**\n* plotly.js v<version>\n..."
+    if not path.is_file() or path.read_text(encoding="utf-8", errors="replace")[:200] != head:
+        path.write_text(bundle, encoding="utf-8")
+    return path
+
+
 def save_figure(fig: go.Figure, name: str, png: bool = True) -> dict[str, str]:
     """Write ``<name>.html`` and ``<name>.plotly.json`` under :func:`facnn.core.paths.figures_dir` (and
     ``<name>.png`` where static export works: see :mod:`facnn.viz.png_export`, which never hangs).
 
-    Returns the written paths by kind; a PNG not written is explained under ``"png_error"``.
+    The HTML loads plotly.js from ``plotly.min.js`` in the same folder (written once per folder by
+    :func:`write_plotlyjs`), so it opens offline as long as the two stay together.
+
+    Returns the written paths by kind (``"plotlyjs"``: the shared bundle); a PNG not written is
+    explained under ``"png_error"``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> os.environ["FACNN_OUT"] = tempfile.mkdtemp()
+    >>> out = save_figure(go.Figure(go.Bar(y=[1, 2])), "demo", png=False)
+    >>> sorted(out), Path(out["html"]).stat().st_size < 100_000
+    (['html', 'json', 'plotlyjs'], True)
+    >>> del os.environ["FACNN_OUT"]
     """
     out: dict[str, str] = {}
     fit_title(fig)
     base = figures_dir() / name
-    fig.write_html(str(base.with_suffix(".html")), include_plotlyjs=True)  # opens offline
+    out["plotlyjs"] = str(write_plotlyjs(base.parent))
+    fig.write_html(str(base.with_suffix(".html")), include_plotlyjs="directory")  # opens offline beside it
     plotly_json = base.with_name(f"{name}.plotly.json")
     plotly_json.write_text(fig.to_json())
     out["html"], out["json"] = str(base.with_suffix(".html")), str(plotly_json)
@@ -183,8 +231,143 @@ def table_figure(records: Sequence[Mapping[str, Any]], columns: Sequence[str], t
     return fig
 
 
+def _cell_text(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+class Table:
+    """A table for notebooks that wraps to the output's width: HTML in JupyterLab (long cells,
+    such as commands, wrap instead of being clipped), Markdown (:meth:`to_markdown`) and plain
+    text (``repr``). Floats are shown with 4 decimals.
+
+    Parameters
+    ----------
+    rows
+        One mapping per row; a missing value is shown empty; a line break in a text starts a new line
+        in the cell (a space in Markdown).
+    columns
+        The columns, in order (default: every key of the rows, in the order first seen).
+    title
+        A caption above the table.
+    note
+        A line under the table (what the columns mean, what to read from it).
+    swatches
+        ``{text: colour}``: a cell whose text is a key gets a square of that colour before it (each
+        method in its colour, as in the figures: :func:`facnn.viz.results.method_colors`).
+    styles
+        ``{(row index, column): css}``: extra CSS of single cells (a verdict's colour).
+    code
+        Columns shown in a monospace font that may break anywhere (commands, paths).
+    bold
+        Columns shown in bold (verdicts).
+    formats
+        ``{column: format}`` for numbers of a column (``"{:.1e}"`` for errors near 0).
+
+    Examples
+    --------
+    >>> t = Table([dict(method="FA-CNN maps L6", auc=0.22222)], title="AUC", swatches={"FA-CNN maps L6": "#1f77b4"})
+    >>> print(t.to_markdown())
+    **AUC**
+    <BLANKLINE>
+    | method | auc |
+    |---|---|
+    | FA-CNN maps L6 | 0.2222 |
+    >>> "<table" in t._repr_html_() and "#1f77b4" in t._repr_html_()
+    True
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        columns: Sequence[str] | None = None,
+        title: str = "",
+        note: str = "",
+        swatches: Mapping[str, str] | None = None,
+        styles: Mapping[tuple[int, str], str] | None = None,
+        code: Sequence[str] = (),
+        bold: Sequence[str] = (),
+        formats: Mapping[str, str] | None = None,
+    ) -> None:
+        self.rows = [dict(r) for r in rows]
+        self.columns = list(columns) if columns is not None else list(dict.fromkeys(k for r in self.rows for k in r))
+        self.title, self.note = title, note
+        self.swatches = dict(swatches or {})
+        self.styles = dict(styles or {})
+        self.code, self.bold = set(code), set(bold)
+        self.formats = dict(formats or {})
+
+    def cells(self) -> list[list[str]]:
+        """The shown text of every cell, row by row."""
+        fmt = self.formats
+        return [
+            [
+                fmt[c].format(r[c]) if c in fmt and isinstance(r.get(c), (int, float)) else _cell_text(r.get(c, ""))
+                for c in self.columns
+            ]
+            for r in self.rows
+        ]
+
+    def to_html(self) -> str:
+        """The table as HTML with inline styles (JupyterLab keeps them in untrusted notebooks)."""
+        esc = html.escape
+        pad = "padding:3px 8px;text-align:left;vertical-align:top;white-space:normal;"
+        head = "".join(
+            f'<th style="{pad}border-bottom:1px solid #888;font-weight:bold">{esc(c)}</th>' for c in self.columns
+        )
+        body = []
+        for i, row in enumerate(self.cells()):
+            tds = []
+            for c, text in zip(self.columns, row):
+                style = pad + "border-bottom:1px solid #e0e0e0;"
+                if max(map(len, text.split("\n"))) <= 24:  # short lines (a number with its interval) stay whole
+                    style += "white-space:nowrap;"
+                if c in self.code:
+                    style += "font-family:monospace;font-size:11px;overflow-wrap:anywhere;"  # breaks at spaces first
+                if c in self.bold:
+                    style += "font-weight:bold;"
+                style += self.styles.get((i, c), "")
+                swatch = self.swatches.get(text)
+                mark = f'<span style="color:{esc(swatch)}">&#9632;</span>&nbsp;' if swatch else ""
+                tds.append(f'<td style="{style}">{mark}{esc(text).replace(chr(10), "<br>")}</td>')
+            body.append(f"<tr>{''.join(tds)}</tr>")
+        caption = (
+            '<caption style="caption-side:top;text-align:left;font-weight:bold;padding:4px 0">'
+            f"{esc(self.title)}</caption>"
+            if self.title
+            else ""
+        )
+        note = f'<p style="font-size:12px;color:#444;margin:4px 0 0 0">{esc(self.note)}</p>' if self.note else ""
+        return (
+            '<div style="max-width:100%;overflow-x:auto">'
+            '<table style="border-collapse:collapse;table-layout:auto;width:auto;max-width:100%;margin:0;'
+            'font-size:12px">'
+            f"{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</div>"
+        )
+
+    def to_markdown(self) -> str:
+        """The table as Markdown (title in bold above, note below)."""
+        cell = lambda t: t.replace("|", "\\|").replace("\n", " ")  # noqa: E731
+        lines = [f"**{self.title}**", ""] if self.title else []
+        lines += ["| " + " | ".join(map(cell, self.columns)) + " |", "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(map(cell, row)) + " |" for row in self.cells()]
+        return "\n".join(lines + (["", self.note] if self.note else []))
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        rows = [self.columns, *self.cells()]
+        width = [max(len(r[i]) for r in rows) for i in range(len(self.columns))]
+        text = ["  ".join(t.ljust(w) for t, w in zip(r, width)).rstrip() for r in rows]
+        return "\n".join(([self.title] if self.title else []) + text + ([self.note] if self.note else []))
+
+
 def map_grid(
-    images: np.ndarray, rows: Mapping[str, np.ndarray], title: str = "", col_titles: Sequence[str] | None = None
+    images: np.ndarray,
+    rows: Mapping[str, np.ndarray],
+    title: str = "",
+    col_titles: Sequence[str] | None = None,
+    normalise: bool = False,
 ) -> go.Figure:
     """A grid of heatmaps: first row the images ``(N, H, W)``, then one row per named map set.
 
@@ -192,6 +375,17 @@ def map_grid(
     comparable along a row: diverging and centred at 0 (blue negative, red positive) when the row
     has negative values, sequential from 0 (white to red) when it is non-negative; a map that is
     all zero says so. Rows (methods, layers) have their own scales because their units differ.
+
+    ``normalise=True`` divides each map by its own largest absolute value (written in its corner), so
+    maps of very different sizes in one row (a model's map beside its randomised model's, 100
+    times smaller) are all visible: the row's scale then runs from −1 (or 0) to 1 and compares
+    the maps' shapes, not their sizes.
+
+    Examples
+    --------
+    >>> fig = map_grid(np.zeros((2, 4, 4)), {"m": np.stack([np.ones((4, 4)), 0.01 * np.ones((4, 4))])}, normalise=True)
+    >>> [float(np.max(t.z)) for t in fig.data[2:]], [a.text for a in fig.layout.annotations][-2:]
+    ([1.0, 1.0], ['max 1.0e+00', 'max 1.0e-02'])
     """
     n = images.shape[0]
     names = ["image", *rows]
@@ -205,6 +399,9 @@ def map_grid(
     )
     for r, (name, maps) in enumerate([("image", images), *rows.items()], start=1):
         z_all = np.asarray(maps, dtype=float)
+        peaks = np.abs(z_all).reshape(len(z_all), -1).max(1)
+        if normalise and name != "image":
+            z_all = z_all / np.where(peaks > 0, peaks, 1.0)[:, None, None]
         axis = fig.get_subplot(r, 1).yaxis
         lo, hi = axis.domain
         cs, zmin, lim = map_scale(z_all)  # diverging centred at 0 for signed maps, sequential from 0 otherwise
@@ -219,6 +416,7 @@ def map_grid(
                 thickness=8,
                 tickfont=dict(size=8),
                 exponentformat="e",
+                title=dict(text="÷ max" if normalise else "", font=dict(size=8), side="right"),
             )
             fig.add_trace(
                 go.Heatmap(
@@ -232,16 +430,31 @@ def map_grid(
                 r,
                 c + 1,
             )
+            sub = fig.get_subplot(r, c + 1)
+            xref = f"{sub.xaxis.plotly_name.replace('axis', '')} domain"
+            yref = f"{sub.yaxis.plotly_name.replace('axis', '')} domain"
             if name != "image" and not np.any(z_all[c]):
-                sub = fig.get_subplot(r, c + 1)
                 fig.add_annotation(
                     text="all zero",
                     showarrow=False,
                     font=dict(size=9, color="#555"),
-                    xref=f"{sub.xaxis.plotly_name.replace('axis', '')} domain",
-                    yref=f"{sub.yaxis.plotly_name.replace('axis', '')} domain",
+                    xref=xref,
+                    yref=yref,
                     x=0.5,
                     y=0.5,
+                )
+            elif normalise and name != "image":
+                fig.add_annotation(
+                    text=f"max {peaks[c]:.1e}",
+                    showarrow=False,
+                    font=dict(size=8, color="#333"),
+                    bgcolor="rgba(255,255,255,0.7)",
+                    xref=xref,
+                    yref=yref,
+                    x=0,
+                    y=0,
+                    xanchor="left",
+                    yanchor="bottom",
                 )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)

@@ -1,7 +1,10 @@
 """Figures and tables of results with their intervals, in one colour per method everywhere.
 
 A method's colour depends only on its kind (FA-CNN maps, Grad-CAM, RISE, occlusion, CoDA,
-random), shaded by layer, so the same method looks the same in every notebook.
+random), shaded by layer, so the same method looks the same in every notebook. In line figures a
+layer below its method's highest one is also dashed and the reference (FA-CNN's last layer, the
+first method drawn) is thick and on top (:func:`method_lines`). Tables are
+:class:`facnn.viz.figures.Table` (HTML that wraps), each method name with its colour.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from facnn.evaluate.stats import fmt_ci
-from facnn.explain.catalogue import colours, method_of, model_colour
+from facnn.explain.catalogue import colours, method_of, model_colour, variant_colours
+from facnn.viz.figures import Table
 
 __all__ = [
     "method_colors",
+    "method_lines",
     "model_color",
     "removal_curves",
     "interval_band",
@@ -24,6 +29,9 @@ __all__ = [
     "auc_quantity_name",
     "ranking_summary",
     "comparison_table",
+    "comparison_matrix",
+    "ranking_table",
+    "verdict_styles",
     "estimate_bars",
     "layer_estimates",
 ]
@@ -34,16 +42,62 @@ def method_colors(records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     :mod:`facnn.explain.catalogue`): one colour per method, the highest layer of each method on
     each model in full colour and the others lighter.
 
-    Example
-    -------
+    A record under a label of its own (not its method's label: the briefly trained models of a
+    sweep, such as ``"CoDA T=10 (sweep)"``) is a variant of its method, drawn in graded shades of
+    the catalogue's variant colours (:func:`facnn.explain.catalogue.variant_colours`), apart from
+    the method's own colour.
+
+    Examples
+    --------
     >>> from facnn.explain.catalogue import Method
     >>> method_colors([Method("intrinsic", layer=6).fields(), Method("intrinsic", layer=4).fields()])
     {'FA-CNN maps L6': '#1f77b4', 'FA-CNN maps L4': '#6baed6'}
+    >>> coda = Method("contributions", "coda").fields()
+    >>> sweep = [dict(coda, method=f"CoDA T={t} (sweep)") for t in (10, 100)]
+    >>> method_colors([coda, *sweep])
+    {'CoDA contributions': '#d62728', 'CoDA T=10 (sweep)': '#fa9fb5', 'CoDA T=100 (sweep)': '#7a0177'}
     """
     by_label = {r["method"]: r for r in records}  # a method's records share their fields
     specs = {label: method_of(r) for label, r in by_label.items()}
-    shades = colours(specs.values())
-    return {label: shades[s.label] for label, s in specs.items()}
+    own = {label: s for label, s in specs.items() if s.label == label}
+    shades = colours(own.values())
+    out = {label: shades[s.label] for label, s in own.items()}
+    variants: dict[tuple[str, str], list[str]] = {}
+    for label, s in specs.items():
+        if label not in own:
+            variants.setdefault(s.family, []).append(label)
+    for labels in variants.values():
+        out.update(zip(labels, variant_colours(len(labels))))
+    return {label: out[label] for label in specs}
+
+
+def method_lines(records: Sequence[Mapping[str, Any]], reference: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{label: plotly line}`` for curves drawn together: the method's colour
+    (:func:`method_colors`); the reference (``reference``, default the first method) thick; the
+    random control dotted; a layer below its method's highest drawn layer dashed, so a method's two
+    shades stay apart where they cross.
+
+    Examples
+    --------
+    >>> from facnn.explain.catalogue import Method
+    >>> lines = method_lines([Method("intrinsic", layer=6).fields(), Method("intrinsic", layer=4).fields()])
+    >>> lines["FA-CNN maps L6"]
+    {'color': '#1f77b4', 'width': 4, 'dash': 'solid'}
+    >>> lines["FA-CNN maps L4"]["dash"]
+    'dash'
+    """
+    colors = method_colors(records)
+    specs = {r["method"]: method_of(r) for r in records}
+    ref = reference if reference is not None else next(iter(specs), None)
+    top: dict[tuple[str, str], int] = {}
+    for s in specs.values():
+        if s.layer is not None:
+            top[s.family] = max(top.get(s.family, s.layer), s.layer)
+    out = {}
+    for label, s in specs.items():
+        dash = "dot" if s.kind == "random" else "dash" if s.layer is not None and s.layer < top[s.family] else "solid"
+        out[label] = dict(color=colors[label], width=4 if label == ref else 2, dash=dash)
+    return out
 
 
 def model_color(name: str) -> str:
@@ -79,46 +133,90 @@ def interval_band(
 
 
 def removal_curves(records: Sequence[Mapping[str, Any]], title: str) -> go.Figure:
-    """MoRF and LeRF curves side by side, each with its 95 % band, one colour per method; the first
-    method (the reference, FA-CNN's last layer) is drawn on top of the others, bands under all lines."""
-    colors = method_colors(records)
+    """MoRF and LeRF curves (columns), each with its 95 % band, one colour per method
+    (:func:`method_lines`). Methods on the FA-CNN (its maps, Grad-CAM, RISE, occlusion) in the top
+    row and other models' maps (CoDA, B-cos, hybrid) in the bottom row, so no panel holds every
+    method; the reference (the first method: FA-CNN's last layer) and the random control are drawn
+    in both rows, the reference thick and on top, bands under all lines.
+
+    Examples
+    --------
+    >>> from facnn.explain.catalogue import Method
+    >>> e = dict(percents=[0, 100], accuracy=[0.9, 0.1], accuracy_low=[0.8, 0.0], accuracy_high=[1.0, 0.2])
+    >>> kinds = [("intrinsic", "facnn"), ("gradcam", "facnn"), ("contributions", "coda")]
+    >>> recs = [dict(Method(k, m).fields(), order=o, **e) for k, m in kinds for o in ("morf", "lerf")]
+    >>> fig = removal_curves(recs, "t")
+    >>> sorted(a.text for a in fig.layout.annotations if a.textangle == 90)
+    ['on the FA-CNN', "other models' maps"]
+    """
+    lines = method_lines(records)
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    reference = methods[0] if methods else ""
+    specs = {r["method"]: method_of(r) for r in records}
+    shared = {m for m in methods if m == reference or specs[m].kind == "random"}  # drawn in both rows
+    groups = [
+        [m for m in methods if specs[m].model == "facnn" or m in shared],
+        [m for m in methods if specs[m].model != "facnn" or m in shared],
+    ]
+    groups = [g for g in groups if set(g) - shared] or [methods]
+    row_titles = ["on the FA-CNN", "other models' maps"] if len(groups) == 2 else None
     fig = make_subplots(
-        rows=1,
+        rows=len(groups),
         cols=2,
-        subplot_titles=(
-            "MoRF: most relevant removed first<br>(lower is better)",
-            "LeRF: least relevant removed first<br>(higher is better)",
-        ),
+        shared_xaxes=True,
+        shared_yaxes=True,
+        horizontal_spacing=0.05,
+        vertical_spacing=0.08,
+        column_titles=[
+            "MoRF: most relevant removed first (lower is better)",
+            "LeRF: least relevant first (higher is better)",
+        ],
+        row_titles=row_titles,
     )
-    rank = {m: i for i, m in enumerate(dict.fromkeys(r["method"] for r in records))}
-    for r in records:  # every band under every line
-        col = 1 if r["order"] == "morf" else 2
-        fig.add_trace(
-            interval_band(r["percents"], r["accuracy_low"], r["accuracy_high"], colors[r["method"]], r["method"]),
-            1,
-            col,
-        )
-    for r in reversed(records):  # the first method (the reference) drawn last, on top; the legend keeps the order
-        col = 1 if r["order"] == "morf" else 2
-        fig.add_trace(
-            go.Scatter(
-                x=list(r["percents"]),
-                y=r["accuracy"],
-                name=r["method"],
-                legendgroup=r["method"],
-                legendrank=rank[r["method"]],
-                mode="lines+markers",
-                line=dict(color=colors[r["method"]], dash="dot" if r["method"] == "random" else "solid"),
-                marker=dict(size=5),
-                showlegend=col == 1,
-            ),
-            1,
-            col,
-        )
-    fig.update_xaxes(title_text="% pixels removed", range=[0, 100])
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02])
+    rank = {m: i for i, m in enumerate(methods)}
+    cells = [
+        (row, 1 if order == "morf" else 2, order) for row in range(1, len(groups) + 1) for order in ("morf", "lerf")
+    ]
+    for row, col, order in cells:  # every band under every line
+        for r in records:
+            if r["order"] == order and r["method"] in groups[row - 1]:
+                band = interval_band(
+                    r["percents"], r["accuracy_low"], r["accuracy_high"], lines[r["method"]]["color"], r["method"]
+                )
+                fig.add_trace(band, row, col)
+    shown: set[str] = set()
+    for row, col, order in cells:
+        for r in reversed(records):  # the first method (the reference) drawn last, on top; the legend keeps the order
+            if r["order"] != order or r["method"] not in groups[row - 1]:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=list(r["percents"]),
+                    y=r["accuracy"],
+                    name=r["method"],
+                    legendgroup=r["method"],
+                    legendrank=rank[r["method"]],
+                    mode="lines+markers",
+                    line=lines[r["method"]],
+                    marker=dict(size=4 if r["method"] != reference else 6),
+                    showlegend=r["method"] not in shown,
+                ),
+                row,
+                col,
+            )
+            shown.add(r["method"])
+    fig.update_xaxes(range=[0, 100], dtick=20)
+    fig.update_xaxes(title_text="% pixels removed", row=len(groups))
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_yaxes(title_text="accuracy", col=1)
+    fig.update_annotations(font_size=12)
     fig.update_layout(
-        template="plotly_white", height=500, title=title, legend=dict(orientation="h", y=-0.2), margin=dict(t=120)
+        template="plotly_white",
+        height=260 + 300 * len(groups),
+        width=980,
+        title=title,
+        legend=dict(x=1.04, y=1, yanchor="top", font_size=11, tracegroupgap=2),
+        margin=dict(t=110, r=210),
     )
     return fig
 
@@ -165,6 +263,137 @@ def comparison_table(comparisons: Sequence[Mapping[str, Any]]) -> list[dict[str,
     return out
 
 
+_VERDICT_CSS = {"reference": "background-color:#deebf7;", "other": "background-color:#fde0c5;", None: "color:#777;"}
+
+
+def verdict_styles(rows: Sequence[Mapping[str, Any]], column: str = "verdict") -> dict[tuple[int, str], str]:
+    """Cell styles for a :class:`~facnn.viz.figures.Table` of comparisons (rows of
+    :func:`comparison_table`): the verdict blue where the reference is better, orange where the
+    other method is, grey where the difference is not significant.
+
+    Examples
+    --------
+    >>> verdict_styles([dict(comparison="A − B", verdict="A better"), dict(comparison="A − C", verdict="B better")])
+    {(0, 'verdict'): 'background-color:#deebf7;', (1, 'verdict'): 'background-color:#fde0c5;'}
+    """
+    out = {}
+    for i, r in enumerate(rows):
+        ref = str(r.get("comparison", "")).split(" − ")[0]
+        verdict = str(r.get(column, ""))
+        side = None if verdict == "not significant" else "reference" if verdict == f"{ref} better" else "other"
+        out[(i, column)] = _VERDICT_CSS[side]
+    return out
+
+
+def comparison_matrix(comparisons: Sequence[Mapping[str, Any]], colors: Mapping[str, str] | None = None) -> Table:
+    """The paired comparisons with one reference (:func:`facnn.evaluate.protocols.comparisons`) as
+    one compact table: a row per other method, a column per order and fill, each cell the
+    difference ``reference − other`` [95 % CI] and who is better (blue: the reference, orange: the
+    other method, grey: not significant).
+
+    Examples
+    --------
+    >>> d = dict(value=0.06, low=0.03, high=0.1)
+    >>> c = dict(reference_method="A", other_method="B", order="morf", fill="zero", difference=d, winner="B")
+    >>> t = comparison_matrix([c, dict(c, order="lerf", winner=None)])
+    >>> t.columns
+    ['method', 'MoRF', 'LeRF']
+    >>> t.cells()[0][1:]
+    ['0.060 [0.030, 0.100]\\nmethod better', '0.060 [0.030, 0.100]\\nnot significant']
+    """
+    fills = list(dict.fromkeys(c.get("fill", "zero") for c in comparisons))
+    columns = {}
+    for c in comparisons:
+        order, fill = _order_name(c.get("order", "")), c.get("fill", "zero")
+        columns[(c.get("order", ""), fill)] = order + (f" ({fill})" if len(fills) > 1 else "")
+    rows: dict[str, dict[str, str]] = {}
+    styles: dict[tuple[int, str], str] = {}
+    refs = list(dict.fromkeys(c["reference_method"] for c in comparisons))
+    for c in comparisons:
+        other = c["other_method"]
+        row = rows.setdefault(other, {"method": other})
+        i = list(rows).index(other)
+        col = columns[(c.get("order", ""), c.get("fill", "zero"))]
+        winner = c.get("winner")
+        who = "not significant" if not winner else "ref. better" if winner == c["reference_method"] else "method better"
+        row[col] = f"{fmt_ci(c['difference'], 3)}\n{who}"
+        styles[(i, col)] = _VERDICT_CSS[
+            None if not winner else "reference" if winner == c["reference_method"] else "other"
+        ]
+    ref = " / ".join(refs)
+    return Table(
+        list(rows.values()),
+        ["method", *columns.values()],
+        title=f"Paired differences {ref} − method [95 % CI] (bootstrap over images)",
+        note=f"Blue: {ref} (ref.) significantly better; orange: the row's method significantly better; grey: not "
+        "significant (the interval includes 0). MoRF: lower AUC is better; LeRF: higher.",
+        swatches=colors,
+        styles=styles,
+    )
+
+
+def ranking_table(
+    records: Sequence[Mapping[str, Any]],
+    swaps: Sequence[Mapping[str, Any]],
+    fills: Sequence[str],
+    colors: Mapping[str, str] | None = None,
+) -> Table:
+    """How the fill changes the ranking (:func:`facnn.evaluate.protocols.ranking_changes`), compactly:
+    each method's rank under every fill (1 = best) per order, how many significant reversals it is
+    part of (a pair whose paired difference is significant under both fills, in opposite
+    directions), and a one-line count of all swaps.
+
+    Examples
+    --------
+    >>> auc = lambda v: dict(value=v)
+    >>> recs = [dict(method=m, order="morf", fill=f, auc=auc(v)) for m, f, v in
+    ...         [("A", "zero", 0.1), ("B", "zero", 0.2), ("A", "road", 0.3), ("B", "road", 0.2)]]
+    >>> swap = dict(order="morf", fills=["zero", "road"], pair=["A", "B"],
+    ...             verdicts=dict(zero="A better", road="B better"))
+    >>> t = ranking_table(recs, [swap], ["zero", "road"])
+    >>> t.cells()
+    [['A', '1 → 2', '1'], ['B', '2 → 1', '1']]
+    >>> t.title
+    '1 pair of methods changes order between the fills; 1 of them is a significant reversal'
+    """
+    orders = list(dict.fromkeys(r["order"] for r in records))
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    rank: dict[tuple[str, str, str], int] = {}
+    for order in orders:
+        for f in fills:
+            rs = sorted(
+                (r for r in records if r["order"] == order and r.get("fill", "zero") == f),
+                key=lambda r: r["auc"]["value"],
+                reverse=order == "lerf",
+            )
+            rank.update({(order, f, r["method"]): i + 1 for i, r in enumerate(rs)})
+    real = [s for s in swaps if all(v != "not significant" for v in s["verdicts"].values())]
+    count = {m: sum(m in s["pair"] for s in real) for m in methods}
+    rows = []
+    for m in methods:
+        row = {"method": m}
+        for order in orders:
+            ranks = [str(rank.get((order, f, m), "–")) for f in fills]
+            row[f"{_order_name(order)} rank ({' → '.join(fills)})"] = " → ".join(ranks)
+        row["significant reversals"] = str(count[m])
+        rows.append(row)
+    n, k = len(swaps), len(real)
+    title = (
+        f"{n} pair{'s' if n != 1 else ''} of methods change{'' if n != 1 else 's'} order between the fills; "
+        f"{k} of them {'are' if k != 1 else 'is a'} significant reversal{'s' if k != 1 else ''}"
+        if n
+        else f"The ranking of methods is the same under every fill ({', '.join(fills)})"
+    )
+    note = (
+        "Rank 1 = best (MoRF: lowest AUC, LeRF: highest). A significant reversal: the pair's paired difference is "
+        f"significant under both fills, in opposite directions; the other {n - k} swaps involve a difference that "
+        "is not significant under one fill."
+    )
+    return Table(
+        rows, title=title, note=note if len(fills) > 1 else "Only one fill: nothing to compare.", swatches=colors
+    )
+
+
 def ranking_summary(
     swaps: Sequence[Mapping[str, Any]], fills: Sequence[str], records: Sequence[Mapping[str, Any]] = ()
 ) -> str:
@@ -208,7 +437,19 @@ def estimate_bars(
     reference_label: str = "",
 ) -> go.Figure:
     """A bar per record's estimate ``record[key]`` (``{"value", "low", "high"}``) with its 95 %
-    interval as error bars, in its method's colour; post-hoc methods on another model hatched."""
+    interval as error bars, in its method's colour; post-hoc methods on another model hatched (the
+    legend says so); a sweep's models (records under labels of their own) in their own shades
+    (:func:`method_colors`).
+
+    Examples
+    --------
+    >>> from facnn.explain.catalogue import Method
+    >>> e = dict(value=0.5, low=0.4, high=0.6)
+    >>> fig = estimate_bars([dict(Method("intrinsic").fields(), mean=e), dict(Method("gradcam", "coda").fields(),
+    ...                      mean=e)], "mean", "t", "y")
+    >>> [t.name for t in fig.data if t.showlegend]
+    ['hatched: a post-hoc method on another model (CoDA-Net, B-cos)']
+    """
     colors = method_colors(records)
     estimates = {r["method"]: r[key] for r in records}
     on_other = {
@@ -230,8 +471,21 @@ def estimate_bars(
                 array=[estimates[n]["high"] - estimates[n]["value"] for n in names],
                 arrayminus=[estimates[n]["value"] - estimates[n]["low"] for n in names],
             ),
+            showlegend=False,
+            name="",
         )
     )
+    if on_other:  # a legend entry for what the hatching means (a bar of no height, grey, hatched)
+        fig.add_trace(
+            go.Bar(
+                x=[names[0]],
+                y=[None],
+                name="hatched: a post-hoc method on another model (CoDA-Net, B-cos)",
+                marker=dict(color="#bbbbbb", pattern_shape="/"),
+                showlegend=True,
+                hoverinfo="skip",
+            )
+        )
     if reference is not None:
         fig.add_hline(y=reference, line_dash="dot")  # its label in the right margin, clear of every bar
         fig.add_annotation(
@@ -241,8 +495,10 @@ def estimate_bars(
         title=title,
         yaxis_title=yaxis,
         template="plotly_white",
-        height=440,
+        height=480,
         margin=dict(r=20 + 7 * len(reference_label)),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),
+        barmode="overlay",
     )
     return fig
 
@@ -250,7 +506,15 @@ def estimate_bars(
 def layer_estimates(
     series: Mapping[str, Sequence[Mapping[str, Any]]], title: str, yaxis: str, first_layer: int = 0
 ) -> go.Figure:
-    """One line per named series of per-layer estimates, with 95 % error bars."""
+    """One line per named series of per-layer estimates, with 95 % error bars; layers named as the
+    method labels name them (``L0`` … ``L6``: :class:`facnn.explain.catalogue.Method`).
+
+    Examples
+    --------
+    >>> e = dict(value=0.5, low=0.4, high=0.6)
+    >>> layer_estimates({"corr": [e, e]}, "t", "y", first_layer=1).layout.xaxis.tickprefix
+    'L'
+    """
     fig = go.Figure()
     for name, ests in series.items():
         x = list(range(first_layer, first_layer + len(ests)))
@@ -278,5 +542,7 @@ def layer_estimates(
         legend=dict(orientation="h", y=-0.2),
     )  # a single series keeps its name
     last = first_layer + max((len(e) for e in series.values()), default=1) - 1
-    fig.update_xaxes(dtick=1 if last - first_layer <= 12 else 2, range=[first_layer - 0.5, last + 0.5])  # layers only
+    fig.update_xaxes(  # layers only, named L0, L1, ... as in the method labels
+        dtick=1 if last - first_layer <= 12 else 2, range=[first_layer - 0.5, last + 0.5], tickprefix="L"
+    )
     return fig

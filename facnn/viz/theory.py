@@ -1,8 +1,12 @@
-"""Figures of the theorems: Theorem 2's per-layer steps against their bounds, and the morph strip
-(one image's class map at every layer on one colour scale)."""
+"""Figures of the theorems: Theorem 1's errors against the checks' tolerance, Theorem 2's per-layer
+steps against their bounds, the morph strip (one image's class map at every layer on one colour
+scale), and the sanity checks' curves. Layers are named as in the method labels: ``L0`` (the
+stem's maps, before the first layer) to ``L6`` (the last layer's maps, which the head reads).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["theorem2_steps", "morph_strip", "sanity_curves", "map_scale"]
+__all__ = ["theorem1_residuals", "theorem2_steps", "morph_strip", "sanity_curves", "map_scale"]
 
 
 def map_scale(values: Any) -> tuple[str, float, float]:
@@ -25,6 +29,112 @@ def map_scale(values: Any) -> tuple[str, float, float]:
     z = np.asarray(values, dtype=float)
     lim = float(np.abs(z).max()) or 1.0
     return ("RdBu_r", -lim, lim) if float(z.min()) < 0 else ("Reds", 0.0, lim)
+
+
+def theorem1_residuals(
+    random_errors: Sequence[float], trained_error: float, tolerance: float = 1e-5, title: str = ""
+) -> go.Figure:
+    """Theorem 1's error (max relative error of Grad-CAM against ``(s/hw)·ReLU(class map)``) of each
+    random model and of the trained model, one marker each, on a log axis in powers of ten, with
+    the tolerance the checks use (float32 rounding; ``tests/test_theory.py`` and the notebook's
+    CHECK) as a dashed line. An error of exactly 0 has no place on a log axis: it is drawn as a
+    cross on a dotted line marked "exactly 0", below every other value, never as a small number.
+
+    Examples
+    --------
+    >>> fig = theorem1_residuals([3e-7, 0.0, 1e-6], 2e-7)
+    >>> [t.name for t in fig.data]
+    ['random models', 'random models: exactly 0', 'trained model']
+    >>> fig.layout.yaxis.exponentformat, fig.layout.shapes[0].y0
+    ('power', 1e-05)
+    """
+    errors = [float(e) for e in random_errors]
+    values = [*errors, float(trained_error)]
+    nonzero = [e for e in values if e > 0]
+    lowest = math.floor(math.log10(min([*nonzero, tolerance])))
+    zero_y = 10.0 ** (lowest - 1)  # the "exactly 0" line: a decade below the smallest error
+    n = len(errors)
+    fig = go.Figure()
+    shown = [(i, e) for i, e in enumerate(errors) if e > 0]
+    zeros = [i for i, e in enumerate(errors) if e <= 0]
+    grey = "#7f7f7f"
+    fig.add_trace(
+        go.Scatter(
+            x=[i for i, _ in shown],
+            y=[e for _, e in shown],
+            mode="markers",
+            name="random models",
+            marker=dict(color=grey, size=8),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=zeros,
+            y=[zero_y] * len(zeros),
+            mode="markers",
+            name="random models: exactly 0",
+            marker=dict(color=grey, size=10, symbol="x-thin-open", line=dict(width=2, color=grey)),
+        )
+    )
+    trained_y = trained_error if trained_error > 0 else zero_y
+    fig.add_trace(
+        go.Scatter(
+            x=[n + 1],
+            y=[trained_y],
+            mode="markers",
+            name="trained model" + ("" if trained_error > 0 else ": exactly 0"),
+            marker=dict(color="#1f77b4", size=12, symbol="diamond" if trained_error > 0 else "x-thin-open"),
+        )
+    )
+    fig.add_hline(y=tolerance, line_dash="dash", line_color="#d62728")
+    fig.add_annotation(
+        x=1,
+        xref="paper",
+        xanchor="right",
+        y=math.log10(tolerance),
+        yanchor="bottom",
+        text=f"tolerance of the checks: {_power(tolerance)} (float32 rounding)",
+        showarrow=False,
+        font=dict(color="#d62728", size=11),
+    )
+    fig.add_hline(y=zero_y, line_dash="dot", line_color="#bbbbbb")
+    fig.add_annotation(
+        x=0,
+        xref="paper",
+        xanchor="left",
+        y=math.log10(zero_y),
+        yanchor="bottom",
+        text="exactly 0",
+        showarrow=False,
+        font=dict(color="#555", size=11),
+    )
+    ticks = list(range(0, n, 5))
+    fig.update_xaxes(
+        tickvals=[*ticks, n + 1],
+        ticktext=[*map(str, ticks), "trained"],
+        range=[-1, n + 2],
+        title_text="random FA-CNN of random shape (seeded), then the trained model",
+    )
+    top = math.ceil(math.log10(max([*nonzero, tolerance]))) + 1
+    decades = list(range(lowest, top + 1))
+    fig.update_yaxes(  # powers of ten, and "0" for the exactly-0 line a decade below (the axis is broken there)
+        type="log",
+        exponentformat="power",
+        tickvals=[zero_y, *(10.0**k for k in decades)],
+        ticktext=["0", *(_power(10.0**k) for k in decades)],
+        range=[lowest - 1.5, top],
+        title_text="max relative error (log)",
+    )
+    fig.update_layout(
+        title=title, template="plotly_white", height=420, legend=dict(orientation="h", y=-0.25), margin=dict(t=80)
+    )
+    return fig
+
+
+def _power(v: float) -> str:
+    """``10<sup>−5</sup>`` for a power of ten, else ``1.5e-05``."""
+    k = math.log10(v) if v > 0 else 0.5
+    return f"10<sup>{'−' if k < 0 else ''}{abs(round(k))}</sup>" if k == round(k) else f"{v:.1e}"
 
 
 def theorem2_steps(morph: Sequence[Mapping[str, Any]], title: str = "") -> go.Figure:
@@ -60,10 +170,19 @@ def theorem2_steps(morph: Sequence[Mapping[str, Any]], title: str = "") -> go.Fi
         2,
     )
     fig.add_hline(y=1.0, line_dash="dot", row=1, col=2)
-    fig.update_yaxes(type="log", dtick=1, title_text="Frobenius norm (log)", row=1, col=1)
+    values = [v for r in morph for v in (r["class_step"], r["class_bound"]) if v > 0]
+    lo, hi = (math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))) if values else (0, 1)
+    ticks = [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 5) if min(values or [1]) / 2 <= m * 10.0**k]
+    ticks = [t for t in ticks if t <= 2 * max(values or [1])]
+    fig.update_yaxes(  # 1-2-5 ticks in plain numbers (a decade or two: no SI prefixes, no lone tick)
+        type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], title_text="Frobenius norm (log)", row=1, col=1
+    )
     fig.update_yaxes(range=[0, 1.1], title_text="ratio", row=1, col=2)
-    fig.update_xaxes(
-        title_text="layer l+1", dtick=1 if len(layers) <= 12 else 2, range=[min(layers) - 0.5, max(layers) + 0.5]
+    fig.update_xaxes(  # layer l's step takes the maps from L(l-1) to L(l); named as in the method labels
+        title_text="layer (its step from the layer below)",
+        tickprefix="L",
+        dtick=1 if len(layers) <= 12 else 2,
+        range=[min(layers) - 0.5, max(layers) + 0.5],
     )
     fig.update_layout(
         title=title,
@@ -135,26 +254,30 @@ def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_
     >>> e = dict(value=1.0, low=1.0, high=1.0)
     >>> fig = sanity_curves([dict(method="random", kind="random", step=0, n_layers=2, spearman_abs=e)])
     """
-    from facnn.viz.results import interval_band, method_colors
+    from facnn.viz.results import interval_band, method_lines
 
-    colors = method_colors(records)
+    lines = method_lines(records)  # the reference (the first method) thick, lower layers dashed
+    methods = list(dict.fromkeys(r["method"] for r in records))
     fig = go.Figure()
-    for method in dict.fromkeys(r["method"] for r in records):
+    curves: list[go.Scatter] = []
+    for method in methods:
         rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["step"])
         x = [r["step"] / max(r["n_layers"], 1) for r in rows]
-        c = colors[method]
         lo, hi = [r[metric]["low"] for r in rows], [r[metric]["high"] for r in rows]
-        fig.add_trace(interval_band(x, lo, hi, c, method))
-        fig.add_trace(
+        fig.add_trace(interval_band(x, lo, hi, lines[method]["color"], method))  # every band under every line
+        curves.append(
             go.Scatter(
                 x=x,
                 y=[r[metric]["value"] for r in rows],
                 name=method,
                 legendgroup=method,
+                legendrank=len(curves),
                 mode="lines+markers",
-                line=dict(color=c, dash="dot" if method == "random" else "solid"),
+                line=lines[method],
             )
         )
+    for curve in reversed(curves):  # the reference drawn last, on top
+        fig.add_trace(curve)
     fig.add_hline(y=0, line_dash="dot", line_color="#999")
     names = {
         "spearman": "Spearman (signed)",
