@@ -151,9 +151,9 @@ def feature_map_data(n_images: int = FRONT_IMAGES, rise_masks: int = FRONT_RISE_
         prob = torch.softmax(net(x), 1)
     pred = prob.argmax(1)
     rows: dict[str, Any] = {}
-    for layer in ex.shown_layers(len(net.layers)):
+    last = int(getattr(net, "num_layers")) - 1  # layers 0 (the aligned input) .. depth
+    for layer in ex.shown_layers(last):
         rows[Method("intrinsic", layer=layer).label] = facnn.ClassMaps(net, layer).attribute(x, pred)
-    last = len(net.layers)
     rows[Method("gradcam", layer=last).label] = facnn.GradCAM(net, last).attribute(x, pred)
     rows[Method("rise", centred=True).label] = facnn.RISE(net, rise_masks, seed=seed, center=True).attribute(x, pred)
     rows[Method("occlusion", window=4).label] = facnn.Occlusion(net, 4).attribute(x, pred)
@@ -227,7 +227,8 @@ def png_metadata(path: Path) -> dict[str, str]:
     from PIL import Image
 
     with Image.open(path) as im:
-        return {k[len("facnn:") :]: v for k, v in im.text.items() if k.startswith("facnn:")}
+        text: dict[str, str] = getattr(im, "text", {})  # PNG text chunks (PngImageFile only)
+        return {k[len("facnn:") :]: v for k, v in text.items() if k.startswith("facnn:")}
 
 
 def draw(names: Sequence[str] | None = None, width: int = 1100, scale: float = 1.0) -> list[Path]:

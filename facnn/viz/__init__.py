@@ -13,6 +13,7 @@ from facnn.viz.explorer import (
     static_explorer,
 )
 from facnn.viz.figures import (
+    Table,
     box_figure,
     figure_name,
     fit_title,
@@ -25,15 +26,18 @@ from facnn.viz.figures import (
 from facnn.viz.results import (
     auc_quantity_name,
     auc_table,
+    comparison_matrix,
     comparison_table,
     estimate_bars,
     layer_estimates,
     method_colors,
     model_color,
     ranking_summary,
+    ranking_table,
     removal_curves,
+    verdict_styles,
 )
-from facnn.viz.theory import map_scale, morph_strip, sanity_curves, theorem2_steps
+from facnn.viz.theory import map_scale, morph_strip, sanity_curves, theorem1_residuals, theorem2_steps
 
 __all__ = [
     "fmt_ci",
@@ -43,6 +47,7 @@ __all__ = [
     "line_figure",
     "training_curves",
     "table_figure",
+    "Table",
     "map_grid",
     "box_figure",
     "explorer_figure",
@@ -53,6 +58,9 @@ __all__ = [
     "EXPLORER_METHODS",
     "auc_table",
     "comparison_table",
+    "comparison_matrix",
+    "ranking_table",
+    "verdict_styles",
     "estimate_bars",
     "method_colors",
     "model_color",
@@ -61,6 +69,7 @@ __all__ = [
     "ranking_summary",
     "layer_estimates",
     "morph_strip",
+    "theorem1_residuals",
     "theorem2_steps",
     "sanity_curves",
     "map_scale",
