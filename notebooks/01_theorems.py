@@ -24,6 +24,11 @@
 # `(λ_l/√R)‖f_l[c]‖`; pooling commutes with class maps and does not expand.
 # Statements and proof sketches: `facnn/evaluate/theorems.py`. Checked here on random models of random shape
 # and on the shipped, fully trained FA-CNN; `tests/test_theory.py` checks the same with hypothesis.
+#
+# The result without running anything — the committed headline run (2,000 test images), drawn from `figures/*.json` by
+# `python -m facnn.companion.front`:
+#
+# ![Theorems 1 and 2 per layer, shipped 6-layer FA-CNN](../figures/front/theorems.png)
 
 # %% tags=["parameters"]
 n_random_models: int = 30  # random FA-CNNs of random shape checked against Theorems 1 and 2

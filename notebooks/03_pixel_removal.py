@@ -28,6 +28,12 @@
 # methods changes between the two. Protocol: `facnn.evaluate.pixel_removal.PixelRemoval`. Every AUC carries a 95 %
 # bootstrap interval over images, and every method is compared with FA-CNN's last-layer maps by a
 # paired bootstrap of the difference, under each fill.
+#
+# The result without running anything — the committed run of the 24-layer FA-CNN (`model: facnn24`;
+# this notebook's default is the 6-layer model), drawn from `figures/*.json` by
+# `python -m facnn.companion.front`:
+#
+# ![Figure 4 at 24 layers](../figures/front/pixel_removal.png)
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
@@ -49,7 +55,7 @@ methods: list = [
     "bcos-contributions",
     "hybrid-intrinsic",
 ]  # methods compared ("coda-"/"bcos-"/"hybrid-" prefixes run one on that model)
-n_images: int = 100  # test images (see the README for the committed headline run)
+n_images: int = 100  # test images (see RESULTS.md for the committed headline run)
 rise_n: int = 300  # RISE masks (the paper's RISE uses 4000-8000; the committed headline 2000)
 rise_cells: int = 7  # RISE grid cells per side
 occlusion_k: int = 4  # occlusion window (stride k/2)

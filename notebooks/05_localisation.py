@@ -24,6 +24,11 @@
 # grids and are compared by a paired bootstrap; methods on different models (FA-CNN vs CoDA-Net or B-cos)
 # are drawn on each model's own grids and compared unpaired. Also a CoDA-Net temperature sweep
 # (the paper: higher T, better localisation). Protocol: `facnn.evaluate.pixel_removal.make_grids` / `pointing_game`.
+#
+# The result without running anything — the committed headline run (112 grids), drawn from `figures/*.json` by
+# `python -m facnn.companion.front`:
+#
+# ![Grid pointing game](../figures/front/localisation.png)
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
@@ -177,7 +182,7 @@ viz.save_figure(fig, viz.figure_name("localisation", config_prefix, model=model)
 fig
 
 # %% [markdown]
-# At the committed parameters (10 grids; the README's headline run has 112) FA-CNN's last-layer maps (0.758)
+# At the committed parameters (10 grids; the headline run in RESULTS.md has 112) FA-CNN's last-layer maps (0.758)
 # localise significantly better than every post-hoc method on the FA-CNN, than its own L4 maps and, unpaired,
 # than CoDA-Net's (0.672) and B-cos's (0.682) contributions; only the hybrid's L4 maps score higher (0.804). On
 # CoDA-Net and B-cos their own contributions beat Grad-CAM (hatched). The 1-epoch sweep models (pink) localise

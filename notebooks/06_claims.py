@@ -21,7 +21,7 @@
 # Each claim of the FA-CNN abstract and of the CoDA-Nets paper beside our number (95 % interval)
 # and a verdict, built by `facnn.companion.claims` from the committed records (`figures/*.json`, the headline
 # run of each experiment: the one with the most images or grids) and the shipped-weights manifest.
-# Rerun notebooks 01–05 with the headline commands in the README, then
+# Rerun notebooks 01–05 with the headline commands in RESULTS.md, then
 # `python -m facnn.companion.records accept runs/figures`, to refresh it.
 
 # %% tags=["parameters"]

@@ -24,6 +24,11 @@
 # explains the model falls toward 0 as its weights are destroyed; a map that stays similar is driven by the
 # input. FA-CNN's class maps are by construction the pooled input plus dampened corrections (Theorem 2),
 # exactly the kind of map this test was made to catch. Library code: `facnn.evaluate.randomisation`.
+#
+# The result without running anything — the committed run, drawn from `figures/*.json` by
+# `python -m facnn.companion.front`:
+#
+# ![Cascading randomisation](../figures/front/sanity_checks.png)
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
