@@ -20,6 +20,11 @@ matrices; activations are ``D·r`` per position instead of ``D·Cin·k²``.
 
 Explanation mode (:func:`explanation_mode`) detaches ``z`` and the squashing factor, i.e. the
 dynamic weights ``W(x)``; input × gradient then gives contributions that sum to ``logit − b₀``.
+
+Initialisation (``init``): ``"facnn"`` (default; what the shipped weights started from) draws
+``B ~ N(0, 1/(Cin·k²))``, ``A ~ N(0, 1/r)`` and ``b = 0``; ``"reference"`` follows the authors'
+layers (moboehle/CoDA-Nets ``modules/DAUs.py``: two ``nn.Conv2d`` with PyTorch's default
+initialisation), ``B ~ U(±1/√(Cin·k²))``, ``A ~ U(±1/√r)`` and ``b ~ U(±1/√r)``.
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ from facnn.core.registry import register_model
 from facnn.core.validation import MAX_SIZE, check_float, check_ints, check_size
 from facnn.models.dynamic_linear import DynamicLinearNetwork, check_layout, explanation_mode
 
-__all__ = ["DAUConv", "CoDANet", "explanation_mode", "CIFAR_9L", "MNIST_9L"]
+__all__ = ["DAUConv", "CoDANet", "explanation_mode", "CIFAR_9L", "MNIST_9L", "INITS"]
+
+# How a DAU layer's parameters start: ours (normal, zero bias) or the authors' (PyTorch's Conv2d default).
+INITS = ("facnn", "reference")
 
 # The paper's 9-layer small CIFAR-10 model ("9L-S-CoDA-SQ"): kernels, strides, channels, ranks.
 CIFAR_9L = dict(
@@ -55,16 +63,46 @@ MNIST_9L = dict(
 
 
 class DAUConv(nn.Module):
-    """A convolutional Dynamic Alignment Unit layer (see the module docstring)."""
+    """A convolutional Dynamic Alignment Unit layer (see the module docstring).
 
-    def __init__(self, in_channels: int, out_channels: int, rank: int, kernel_size: int = 3, stride: int = 1):
+    Parameters
+    ----------
+    in_channels, out_channels, rank, kernel_size, stride
+        ``Cin``, ``D``, ``r``, ``k`` and the stride (padding ``k // 2``).
+    init
+        ``"facnn"`` (default) or ``"reference"`` (the authors' PyTorch-default initialisation): see
+        the module docstring.
+
+    Examples
+    --------
+    >>> layer = DAUConv(2, 4, rank=3, init="reference")
+    >>> bool(layer.b.abs().max() <= 1 / math.sqrt(3)), bool(DAUConv(2, 4, rank=3).b.eq(0).all())
+    (True, True)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        rank: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        init: str = "facnn",
+    ):
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"init={init!r}: choose one of {list(INITS)}")
         self.cin, self.d, self.r, self.k, self.stride = in_channels, out_channels, rank, kernel_size, stride
         self.pad = kernel_size // 2
         fan = in_channels * kernel_size**2
         self.B = nn.Parameter(torch.randn(rank, in_channels, kernel_size, kernel_size) / math.sqrt(fan))
         self.A = nn.Parameter(torch.randn(out_channels, fan, rank) / math.sqrt(rank))  # v_d = A_d z + b_d
         self.b = nn.Parameter(torch.zeros(out_channels, fan))
+        if init == "reference":  # nn.Conv2d's reset_parameters: kaiming_uniform(a=√5) = U(±1/√fan_in), same for bias
+            with torch.no_grad():
+                self.B.uniform_(-1 / math.sqrt(fan), 1 / math.sqrt(fan))
+                self.A.uniform_(-1 / math.sqrt(rank), 1 / math.sqrt(rank))
+                self.b.uniform_(-1 / math.sqrt(rank), 1 / math.sqrt(rank))
         self.explain = False
 
     def _conv(self, x: Tensor, w: Tensor) -> Tensor:
@@ -122,6 +160,14 @@ class CoDANet(DynamicLinearNetwork):
         ``T`` (default 1000, the paper's "SQ-1000"): higher ``T`` forces stronger alignment.
     logit_bias
         ``b₀`` (default ``log(0.1/0.9)``).
+    init
+        How every :class:`DAUConv` starts: ``"facnn"`` (default) or ``"reference"`` (the authors');
+        it enters :attr:`config` only when not the default, so older configs and records still match.
+
+    Examples
+    --------
+    >>> CoDANet(10, init="reference").config["init"], "init" in CoDANet(10).config
+    ('reference', False)
     """
 
     family, spatial_pool = "CoDA-Net", "sum"
@@ -136,6 +182,7 @@ class CoDANet(DynamicLinearNetwork):
         ranks: Sequence[int] = MNIST_9L["ranks"],
         temperature: float = 1000.0,
         logit_bias: float = math.log(0.1 / 0.9),
+        init: str = "facnn",
     ):
         super().__init__()
         num_classes, in_channels = check_size(num_classes, "num_classes", 2), check_size(in_channels, "in_channels")
@@ -146,6 +193,11 @@ class CoDANet(DynamicLinearNetwork):
         )
         temperature = check_float(temperature, "temperature", 0, low_open=True)
         logit_bias = check_float(logit_bias, "logit_bias")
+        if init not in INITS:
+            raise ValueError(
+                f"init={init!r}: choose one of {list(INITS)} ('facnn': ours, the default; "
+                "'reference': PyTorch's Conv2d default, as moboehle/CoDA-Nets)"
+            )
         self.config = dict(
             num_classes=num_classes,
             in_channels=in_channels,
@@ -156,6 +208,8 @@ class CoDANet(DynamicLinearNetwork):
             temperature=float(temperature),
             logit_bias=float(logit_bias),
         )
+        if init != "facnn":  # only when set: configs and records from before the option stay equal
+            self.config["init"] = init
         self.num_classes, self.in_channels, self.temperature, self.logit_bias = (
             num_classes,
             in_channels,
@@ -164,7 +218,7 @@ class CoDANet(DynamicLinearNetwork):
         )
         widths = [2 * in_channels, *channels, num_classes]
         self.layers = nn.ModuleList(
-            DAUConv(widths[i], widths[i + 1], ranks[i], kernels[i], strides[i]) for i in range(n)
+            DAUConv(widths[i], widths[i + 1], ranks[i], kernels[i], strides[i], init=init) for i in range(n)
         )
         self.min_size = math.prod(strides)
 

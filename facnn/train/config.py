@@ -39,9 +39,14 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last")
 # Fields added after cached runs and records existed, with their defaults: a config holding the
 # default has the key (and matches the records) it had before the field existed.
-LATER_FIELDS = {"shuffle_labels": False}
+LATER_FIELDS: dict[str, Any] = {"shuffle_labels": False, "loss_reduction": "sum_classes"}
 
-_CHOICES = {"optimizer": ("adamw", "sgd"), "schedule": ("onecycle", "cosine", "constant"), "loss": ("ce", "bce")}
+_CHOICES = {
+    "optimizer": ("adamw", "sgd"),
+    "schedule": ("onecycle", "cosine", "constant"),
+    "loss": ("ce", "bce"),
+    "loss_reduction": ("sum_classes", "mean"),
+}
 
 
 @dataclass
@@ -69,6 +74,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     shuffle_labels: bool = False  # permute the training labels (seeded): the data-randomisation sanity check
     loss: str = "ce"  # "ce" or "bce" (one-hot binary cross-entropy, CoDA-Nets)
+    # bce only: "sum_classes" (ours: summed over classes, averaged over the batch) or "mean" (the
+    # authors': averaged over batch × classes, i.e. 1/C of ours)
+    loss_reduction: str = "sum_classes"
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available
     amp: bool = True  # bf16 autocast (CUDA only)
@@ -112,6 +120,11 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v):  # NaN fails every rule
                 raise ValueError(f"config {name}={v!r}: must be a number {rule}")
+        if self.loss_reduction != "sum_classes" and self.loss != "bce":
+            raise ValueError(
+                f"config loss_reduction={self.loss_reduction!r} applies to loss='bce' only: "
+                f"set loss='bce' or drop loss_reduction (cross-entropy always averages over the batch)"
+            )
         for name in ("augment", "amp", "channels_last", "compile", "shuffle_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"config {name}={getattr(self, name)!r}: must be true or false")

@@ -60,12 +60,27 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 def training_loss(cfg: TrainConfig, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The loss ``cfg`` trains with: BCE on one-hot targets (CoDA-Nets, B-cos: summed over classes,
-    averaged over the batch) or cross-entropy, with ``cfg.label_smoothing``."""
+    """The loss ``cfg`` trains with: BCE on one-hot targets (CoDA-Nets, B-cos) or cross-entropy,
+    with ``cfg.label_smoothing``.
+
+    BCE is summed over classes and averaged over the batch (``loss_reduction="sum_classes"``, the
+    default) or averaged over batch × classes (``"mean"``, the authors' ``BCEWithLogitsLoss()``):
+    ``"mean"`` is the default divided by the number of classes.
+
+    Examples
+    --------
+    >>> logits, y = torch.zeros(4, 10), torch.tensor([0, 1, 2, 3])
+    >>> ours = training_loss(TrainConfig(dataset="digits", loss="bce"), logits, y)
+    >>> theirs = training_loss(TrainConfig(dataset="digits", loss="bce", loss_reduction="mean"), logits, y)
+    >>> round(float(ours / theirs), 4)
+    10.0
+    """
     if cfg.loss == "bce":
         target = F.one_hot(y, logits.shape[1]).to(logits.dtype)
         if cfg.label_smoothing:
             target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / logits.shape[1]
+        if cfg.loss_reduction == "mean":
+            return F.binary_cross_entropy_with_logits(logits, target, reduction="mean")
         return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(y)
     return F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
 
