@@ -349,8 +349,8 @@ def static_explorer(
             xref="paper",
         ),
         template="plotly_white",
-        width=150 * cols + 160,
-        height=580,
+        width=118 * cols + 150,  # 7 columns fit JupyterLab's output area (~1,000 px)
+        height=520,
         margin=dict(l=20, r=40, t=140, b=110),
         updatemenus=[
             dict(
