@@ -7,7 +7,23 @@ import torch
 
 from facnn import FACNN
 from facnn.evaluate import randomise_batchnorm
+from facnn.explain.catalogue import Method
 from facnn.viz import explorer_figure, make_explorer, map_grid, save_figure, table_figure
+
+# Figure 4's eleven methods: FA-CNN's two layers, Grad-CAM at both, RISE, K-OCC, the control, the peers
+FIGURE4_METHODS = [
+    Method("intrinsic", layer=6),
+    Method("intrinsic", layer=4),
+    Method("gradcam", layer=6),
+    Method("gradcam", layer=4),
+    Method("rise"),
+    Method("occlusion", window=4),
+    Method("random"),
+    Method("contributions", "coda"),
+    Method("contributions", "bcos"),
+    Method("intrinsic", "hybrid", 4),
+    Method("intrinsic", "hybrid", 3),
+]
 
 
 def test_explorer_logic_and_widget(tmp_path, monkeypatch):
@@ -79,7 +95,6 @@ def test_save_figure_writes_html_and_json(tmp_path, monkeypatch):
 
 
 def test_one_colour_per_method_and_every_trace_in_the_legend():
-    from facnn.explain.catalogue import Method
     from facnn.viz import removal_curves
 
     def rec(m, o):
@@ -93,16 +108,7 @@ def test_one_colour_per_method_and_every_trace_in_the_legend():
             auc=dict(value=0.5, low=0.4, high=0.6),
         )
 
-    methods = [
-        Method("intrinsic", layer=6),
-        Method("intrinsic", layer=4),
-        Method("gradcam", layer=6),
-        Method("gradcam", layer=4),
-        Method("rise"),
-        Method("occlusion", window=4),
-        Method("random"),
-        Method("contributions", "coda"),
-    ]
+    methods = FIGURE4_METHODS[:8]
     fig = removal_curves([rec(m, o) for m in methods for o in ("morf", "lerf")], "t")
     lines = [t for t in fig.data if t.mode and "lines" in t.mode and t.fill != "toself"]  # curves, not bands
     colours = {}
@@ -314,22 +320,9 @@ def _removal_records(methods):
 
 
 def test_removal_curves_facet_methods_and_emphasise_the_reference():
-    from facnn.explain.catalogue import Method
     from facnn.viz import removal_curves
 
-    methods = [
-        Method("intrinsic", layer=6),
-        Method("intrinsic", layer=4),
-        Method("gradcam", layer=6),
-        Method("gradcam", layer=4),
-        Method("rise"),
-        Method("occlusion", window=4),
-        Method("random"),
-        Method("contributions", "coda"),
-        Method("contributions", "bcos"),
-        Method("intrinsic", "hybrid", 4),
-        Method("intrinsic", "hybrid", 3),
-    ]
+    methods = FIGURE4_METHODS
     fig = removal_curves(_removal_records(methods), "t")
     curves = [t for t in fig.data if t.fill != "toself"]
     per_panel: dict[tuple, list] = {}

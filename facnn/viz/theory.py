@@ -31,6 +31,23 @@ def map_scale(values: Any) -> tuple[str, float, float]:
     return ("RdBu_r", -lim, lim) if float(z.min()) < 0 else ("Reds", 0.0, lim)
 
 
+def _labelled_line(
+    fig: go.Figure, y: float, text: str, colour: str, dash: str, line_color: str | None = None, left: bool = False
+) -> None:
+    """A horizontal line at ``y`` on a log axis with its label just above it, at the left or right end."""
+    fig.add_hline(y=y, line_dash=dash, line_color=line_color or colour)
+    fig.add_annotation(
+        x=0 if left else 1,
+        xref="paper",
+        xanchor="left" if left else "right",
+        y=math.log10(y),
+        yanchor="bottom",
+        text=text,
+        showarrow=False,
+        font=dict(color=colour, size=11),
+    )
+
+
 def theorem1_residuals(
     random_errors: Sequence[float], trained_error: float, tolerance: float = 1e-5, title: str = ""
 ) -> go.Figure:
@@ -86,28 +103,10 @@ def theorem1_residuals(
             marker=dict(color="#1f77b4", size=12, symbol="diamond" if trained_error > 0 else "x-thin-open"),
         )
     )
-    fig.add_hline(y=tolerance, line_dash="dash", line_color="#d62728")
-    fig.add_annotation(
-        x=1,
-        xref="paper",
-        xanchor="right",
-        y=math.log10(tolerance),
-        yanchor="bottom",
-        text=f"tolerance of the checks: {_power(tolerance)} (float32 rounding)",
-        showarrow=False,
-        font=dict(color="#d62728", size=11),
+    _labelled_line(
+        fig, tolerance, f"tolerance of the checks: {_power(tolerance)} (float32 rounding)", "#d62728", "dash"
     )
-    fig.add_hline(y=zero_y, line_dash="dot", line_color="#bbbbbb")
-    fig.add_annotation(
-        x=0,
-        xref="paper",
-        xanchor="left",
-        y=math.log10(zero_y),
-        yanchor="bottom",
-        text="exactly 0",
-        showarrow=False,
-        font=dict(color="#555", size=11),
-    )
+    _labelled_line(fig, zero_y, "exactly 0", "#555", "dot", line_color="#bbbbbb", left=True)
     ticks = list(range(0, n, 5))
     fig.update_xaxes(
         tickvals=[*ticks, n + 1],
