@@ -53,7 +53,13 @@ def test_unknown_keys_and_bad_values_name_the_problem():
 def test_execution_fields_do_not_change_the_cache_key_but_results_fields_do():
     base = TrainConfig(dataset="digits")
     for name in EXECUTION_FIELDS:
-        value = {"data_root": "/elsewhere", "num_workers": 4, "compile": True, "channels_last": True}[name]
+        value = {
+            "data_root": "/elsewhere",
+            "num_workers": 4,
+            "compile": True,
+            "channels_last": True,
+            "checkpoint_layers": True,
+        }[name]
         assert TrainConfig(dataset="digits", **{name: value}).key() == base.key(), name
     assert TrainConfig(dataset="digits", device="cuda").key() != TrainConfig(dataset="digits", device="cpu").key()
     assert TrainConfig(dataset="digits", seed=1).key() != base.key()

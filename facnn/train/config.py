@@ -36,10 +36,10 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 # Fields that change where and how fast a run executes, not the weights it ends with (up to
 # floating-point order). ``device`` is not among them: on CUDA, ``amp`` trains in bf16.
-EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last")
+EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last", "checkpoint_layers")
 # Fields added after cached runs and records existed, with their defaults: a config holding the
 # default has the key (and matches the records) it had before the field existed.
-LATER_FIELDS: dict[str, Any] = {"shuffle_labels": False, "loss_reduction": "sum_classes"}
+LATER_FIELDS: dict[str, Any] = {"shuffle_labels": False, "loss_reduction": "sum_classes", "accumulate": 1}
 
 _CHOICES = {
     "optimizer": ("adamw", "sgd"),
@@ -65,6 +65,9 @@ class TrainConfig:
     test_subset: int | None = None
     epochs: int = 2
     batch_size: int = 128  # global batch (split over DDP processes)
+    # each process's batch split into this many chunks, one backward each, one optimizer step: the
+    # same batch in less activation memory (batch norm then normalises each chunk by its own statistics)
+    accumulate: int = 1
     lr: float = 3e-3
     weight_decay: float = 5e-4
     optimizer: str = "adamw"  # "adamw" or "sgd" (Nesterov, momentum 0.9)
@@ -82,6 +85,9 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast (CUDA only)
     channels_last: bool = False
     compile: bool = False  # torch.compile the model (CUDA only)
+    # recompute each aligned layer's activations in the backward pass instead of keeping them
+    # (FA-CNN and the hybrid; same gradients and batch-norm statistics, less memory, more compute)
+    checkpoint_layers: bool = False
     num_workers: int = 0  # DataLoader workers for imagefolder
     image_size: int = 64  # imagefolder only
 
@@ -96,7 +102,7 @@ class TrainConfig:
             raise ValueError(f"config dataset={self.dataset!r}: choose one of {list(DATASETS)}")
         if not valid_device(self.device):
             raise ValueError(f"config device={self.device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        for name, low in (("seed", 0), ("num_workers", 0), ("image_size", 8)):
+        for name, low in (("seed", 0), ("num_workers", 0), ("image_size", 8), ("accumulate", 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"config {name}={v!r}: must be an integer ≥ {low}")
@@ -125,7 +131,7 @@ class TrainConfig:
                 f"config loss_reduction={self.loss_reduction!r} applies to loss='bce' only: "
                 f"set loss='bce' or drop loss_reduction (cross-entropy always averages over the batch)"
             )
-        for name in ("augment", "amp", "channels_last", "compile", "shuffle_labels"):
+        for name in ("augment", "amp", "channels_last", "compile", "shuffle_labels", "checkpoint_layers"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"config {name}={getattr(self, name)!r}: must be true or false")
         for name in ("train_subset", "test_subset"):

@@ -14,12 +14,14 @@ run ends with the same weights as an uninterrupted one (on CPU).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
 import shlex
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, cast
 
 import torch
@@ -32,6 +34,7 @@ from facnn.core.registry import build_model, model_class
 from facnn.data.datasets import augment, batches, load_dataset
 from facnn.models.checkpoint import load_checkpoint
 from facnn.train.config import TrainConfig
+from facnn.train.memory import accumulated_backward, checkpointed_layers
 from facnn.train.runs import RunFolder, RunLocked, cache_folder, record
 
 __all__ = ["Callback", "train", "get_or_train", "evaluate", "model_config_for", "training_loss"]
@@ -203,11 +206,15 @@ def _train_epoch(
             x = augment(x, g)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            logits = net(x)
-            loss = training_loss(cfg, logits.float(), y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, logits = accumulated_backward(
+            net,
+            x,
+            y,
+            partial(training_loss, cfg),
+            cfg.accumulate,
+            lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp),
+        )
         opt.step()
         n = torch.tensor(float(len(y)), dtype=acc, device=device)
         sums += torch.stack([loss.detach().to(acc) * n, (logits.argmax(1) == y).sum().to(acc), n])
@@ -308,9 +315,10 @@ def _train(
     )
     for epoch in epochs:
         te = time.perf_counter()
-        sums = _train_epoch(
-            cfg, net, opt, train_ds, epoch, steps, steps * cfg.epochs, device, rank, world, callbacks, show
-        )
+        with checkpointed_layers(net) if cfg.checkpoint_layers else contextlib.nullcontext():
+            sums = _train_epoch(
+                cfg, net, opt, train_ds, epoch, steps, steps * cfg.epochs, device, rank, world, callbacks, show
+            )
         test_loss, test_acc = evaluate(model, test_ds, device=device, rank=rank, world=world)
         history.append(
             dict(
