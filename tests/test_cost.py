@@ -52,3 +52,14 @@ def test_the_command_line_prints_every_config():
     )
     bad = subprocess.run([sys.executable, "-m", "facnn.train.cost", "--config", "nope"], capture_output=True, text=True)
     assert bad.returncode != 0 and "nope" in bad.stderr
+
+
+def test_checkpointing_cost_is_counted_and_refused_without_aligned_layers():
+    from facnn.train.cost import checkpoint_cost
+
+    c = checkpoint_cost(load_config("fashion_mnist_facnn"), 1)
+    assert c["kept"] < c["plain"] and c["peak_bound"] == round(c["kept"] + c["recompute"], 1)
+    longer = checkpoint_cost(load_config("fashion_mnist_facnn"), 3)
+    assert longer["kept"] <= c["kept"] and longer["recompute"] >= c["recompute"]  # fewer inputs kept, more recomputed
+    with pytest.raises(ValueError, match="no aligned layers"):
+        checkpoint_cost(load_config("fashion_mnist_resnet"), 1)

@@ -85,9 +85,9 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast (CUDA only)
     channels_last: bool = False
     compile: bool = False  # torch.compile the model (CUDA only)
-    # recompute each aligned layer's activations in the backward pass instead of keeping them
-    # (FA-CNN and the hybrid; same gradients and batch-norm statistics, less memory, more compute)
-    checkpoint_layers: bool = False
+    # 0: off; k: keep only the input of every k consecutive aligned layers and recompute the rest in
+    # the backward pass (FA-CNN and the hybrid; same gradients and batch-norm statistics, less memory)
+    checkpoint_layers: int = 0
     num_workers: int = 0  # DataLoader workers for imagefolder
     image_size: int = 64  # imagefolder only
 
@@ -102,7 +102,13 @@ class TrainConfig:
             raise ValueError(f"config dataset={self.dataset!r}: choose one of {list(DATASETS)}")
         if not valid_device(self.device):
             raise ValueError(f"config device={self.device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        for name, low in (("seed", 0), ("num_workers", 0), ("image_size", 8), ("accumulate", 1)):
+        for name, low in (
+            ("seed", 0),
+            ("num_workers", 0),
+            ("image_size", 8),
+            ("accumulate", 1),
+            ("checkpoint_layers", 0),
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"config {name}={v!r}: must be an integer ≥ {low}")
@@ -131,7 +137,7 @@ class TrainConfig:
                 f"config loss_reduction={self.loss_reduction!r} applies to loss='bce' only: "
                 f"set loss='bce' or drop loss_reduction (cross-entropy always averages over the batch)"
             )
-        for name in ("augment", "amp", "channels_last", "compile", "shuffle_labels", "checkpoint_layers"):
+        for name in ("augment", "amp", "channels_last", "compile", "shuffle_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"config {name}={getattr(self, name)!r}: must be true or false")
         for name in ("train_subset", "test_subset"):

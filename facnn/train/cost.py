@@ -120,6 +120,43 @@ def config_cost(cfg: TrainConfig, image_size: int | None = None, num_classes: in
     return model_cost(cfg.model, mc, image_size or size)
 
 
+def checkpoint_cost(cfg: TrainConfig, segment: int, image_size: int | None = None) -> dict[str, float]:
+    """Saved-for-backward MiB per image (fp32) of ``cfg``'s model with its aligned layers checkpointed in
+    segments of ``segment`` (:func:`facnn.train.memory.checkpointed_layers`): what stays saved, the
+    largest segment's activations while it is recomputed, and their sum (an upper bound on the peak:
+    later segments' inputs are freed before earlier ones are recomputed) beside the plain count."""
+    from facnn.train.memory import checkpointed_layers
+
+    mc = dict(cfg.model_config)
+    classes, channels, size = DATASET_FACTS.get(cfg.dataset, (None, 3, cfg.image_size))
+    mc["num_classes"] = mc.get("num_classes") or classes or 100
+    facts = SimpleNamespace(
+        num_classes=mc["num_classes"], in_channels=channels, mean=(0.5,) * channels, std=(0.5,) * channels
+    )
+    mc = model_config_for(replace(cfg, model_config=mc), facts)
+    with torch.device("meta"):
+        net = build_model(cfg.model, mc).train()
+    if not hasattr(net, "align"):
+        raise ValueError(f"{cfg.model} has no aligned layers: --checkpoint-layers applies to FA-CNN and the hybrid")
+    batch = 2  # as model_cost: per-batch constants (saved weights) amortised alike
+    x = torch.empty(batch, channels, image_size or size, image_size or size, device="meta")
+    plain = saved_bytes(net, x)
+    sizes, a = [], getattr(net, "align")(x)
+    for layer in getattr(net, "layers"):
+        sizes.append(saved_bytes(layer, a))
+        a = layer(a)
+    with checkpointed_layers(net, segment):
+        kept = saved_bytes(net, x)
+    largest = max(sum(sizes[i : i + segment]) for i in range(0, len(sizes), segment))
+    mib = 2.0**20 * batch
+    return {
+        "plain": round(plain / mib, 1),
+        "kept": round(kept / mib, 1),
+        "recompute": round(largest / mib, 1),
+        "peak_bound": round((kept + largest) / mib, 1),
+    }
+
+
 def cost_table(names: list[str] | None = None, image_size: int | None = None) -> str:
     """A markdown table of :func:`config_cost` for configs ``names`` (default: all shipped)."""
     rows = [
@@ -144,6 +181,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--image-size", type=int, help="square image size (default: the dataset's)")
     p.add_argument("--num-classes", type=int, help="classes, where the config's dataset does not fix them")
     p.add_argument("--json", action="store_true", help="one JSON object per config instead of a table")
+    p.add_argument(
+        "--checkpoint-layers",
+        type=int,
+        metavar="K",
+        help="also the saved memory with the aligned layers checkpointed in segments of K (FA-CNN, hybrid)",
+    )
     a = p.parse_args(argv)
     if not a.all and not a.config:
         p.error("give --config NAME (or --all)")
@@ -159,6 +202,13 @@ def main(argv: list[str] | None = None) -> None:
                 print(config_cost(load_config(name), a.image_size, a.num_classes))
         else:
             print(cost_table(names, a.image_size))
+        for name in names if a.checkpoint_layers else []:
+            c = checkpoint_cost(load_config(name), a.checkpoint_layers, a.image_size)
+            print(
+                f"{name}, checkpoint_layers={a.checkpoint_layers}: {c['kept']:,.1f} MiB / image kept + "
+                f"{c['recompute']:,.1f} recomputed at once = at most {c['peak_bound']:,.1f} MiB "
+                f"(without: {c['plain']:,.1f})"
+            )
     except (FileNotFoundError, ValueError, TypeError) as e:
         raise SystemExit(f"facnn.train.cost: {e}") from None
 

@@ -315,7 +315,7 @@ def _train(
     )
     for epoch in epochs:
         te = time.perf_counter()
-        with checkpointed_layers(net) if cfg.checkpoint_layers else contextlib.nullcontext():
+        with checkpointed_layers(net, cfg.checkpoint_layers) if cfg.checkpoint_layers else contextlib.nullcontext():
             sums = _train_epoch(
                 cfg, net, opt, train_ds, epoch, steps, steps * cfg.epochs, device, rank, world, callbacks, show
             )

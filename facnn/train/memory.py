@@ -2,13 +2,15 @@
 
 An FA-CNN keeps ``C·R`` channels at full resolution through its first layers, so the activations
 saved for the backward pass dominate its memory (``python -m facnn.train.cost`` counts them).
-:func:`checkpointed_layers` recomputes each aligned layer's activations in the backward pass instead
-of keeping them: the same gradients, the layer's input is all it keeps.
+:func:`checkpointed_layers` runs the aligned layers in segments of ``k`` whose activations are
+recomputed in the backward pass instead of kept: the same gradients, each segment keeps its input.
 
 Batch norm in training mode would update its running statistics a second time when a layer is
 recomputed; the recomputation runs with every batch norm's momentum at 0, so the running statistics
 move once per step, as without checkpointing. The modules are patched on the instance for the
-duration of the ``with`` block (state-dict keys unchanged) and restored even on an error.
+duration of the ``with`` block (state-dict keys unchanged) and restored even on an error; the
+model's own loop over its layers is unchanged (a segment's first layer runs the segment, the others
+pass their input through).
 
 :func:`accumulated_backward` takes a batch's gradient in chunks (one backward each), so a batch that
 does not fit trains as one step: the same gradient for models without batch norm.
@@ -17,12 +19,12 @@ Examples
 --------
 >>> import torch
 >>> from facnn import FACNN
->>> net = FACNN(3, in_channels=1, depth=2)
+>>> net = FACNN(3, in_channels=1, depth=5)
 >>> x = torch.rand(4, 1, 12, 12)
->>> with checkpointed_layers(net) as n:
+>>> with checkpointed_layers(net, segment=2) as n:
 ...     net(x).sum().backward()
 >>> n
-2
+3
 """
 
 from __future__ import annotations
@@ -67,12 +69,26 @@ def _run_checkpointed(layer: nn.Module, forward, x: torch.Tensor) -> torch.Tenso
     )
 
 
-@contextlib.contextmanager
-def checkpointed_layers(model: nn.Module) -> Iterator[int]:
-    """Within the block, ``model``'s aligned layers (``model.layers``, found through DDP's and
-    ``torch.compile``'s wrappers) recompute their activations in the backward pass; yields how many.
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
-    Raises ``ValueError`` for a model without aligned layers (e.g. a ResNet, a CoDA-Net).
+
+def _run_segment(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for layer in layers:
+        x = type(layer).forward(layer, x)  # the class's forward: the instance ones are patched
+    return x
+
+
+@contextlib.contextmanager
+def checkpointed_layers(model: nn.Module, segment: int = 1) -> Iterator[int]:
+    """Within the block, ``model``'s aligned layers (``model.layers``, found through DDP's and
+    ``torch.compile``'s wrappers) run in checkpointed segments of ``segment`` consecutive layers: only
+    each segment's input is kept, its activations are recomputed in the backward pass. Yields the
+    number of segments.
+
+    A single layer keeps little (its input already holds the ``C·R`` channels); longer segments keep
+    one input per segment at the price of recomputing the segment. Raises ``ValueError`` for a model
+    without aligned layers (e.g. a ResNet, a CoDA-Net) or a ``segment`` below 1.
     """
     inner = getattr(model, "module", model)
     inner = getattr(inner, "_orig_mod", inner)
@@ -80,15 +96,21 @@ def checkpointed_layers(model: nn.Module) -> Iterator[int]:
     if not isinstance(layers, nn.ModuleList) or len(layers) == 0:
         raise ValueError(
             f"checkpoint_layers applies to FA-CNN and the hybrid (models with aligned layers); "
-            f"{type(inner).__name__} has none: set checkpoint_layers false"
+            f"{type(inner).__name__} has none: set checkpoint_layers 0"
         )
-    patched = []
+    if isinstance(segment, bool) or not isinstance(segment, int) or segment < 1:
+        raise ValueError(f"segment={segment!r}: layers per checkpointed segment, an integer ≥ 1 (e.g. 4)")
+    blocks = [list(layers)[i : i + segment] for i in range(0, len(layers), segment)]
+    patched: list[nn.Module] = []
     try:
-        for layer in layers:
-            forward = layer.forward
-            layer.forward = partial(_run_checkpointed, layer, forward)
-            patched.append(layer)
-        yield len(patched)
+        for block in blocks:
+            head = block[0]
+            head.forward = partial(_run_checkpointed, nn.ModuleList(block), partial(_run_segment, block))
+            patched.append(head)
+            for layer in block[1:]:  # the segment's head runs them; the model's own loop passes through
+                layer.forward = _identity
+                patched.append(layer)
+        yield len(blocks)
     finally:
         for layer in patched:
             del layer.forward  # back to the class's forward
