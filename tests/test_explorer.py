@@ -2,7 +2,6 @@
 figure's data and by clicking the controls in a real browser."""
 
 import base64
-import shutil
 
 import numpy as np
 import pytest
@@ -70,16 +69,20 @@ def test_explorer_refuses_mismatched_names(explorer):
         static_explorer(model, x, NAMES, labels=[0], rise_masks=4)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (make browser; CI installs it)")
 def test_controls_switch_maps_in_a_browser(explorer, tmp_path):
     """Click the menu and the slider in headless Chromium; the drawn data follow the labels."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
+    from facnn.viz.png_export import find_browser
+
+    chromium = find_browser()
+    assert chromium, "no Chromium found: run `make browser` (installs Debian's chromium) or set BROWSER_PATH"
     _, x, fig = explorer
     page_file = tmp_path / "explorer.html"
     fig.write_html(page_file, include_plotlyjs=True)
     slider_step = fig.layout.sliders[0].steps[3]  # "dog"
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page()
             errors: list[str] = []

@@ -213,13 +213,17 @@ FRONT: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
 }
 
 
-def figure_sources(name: str) -> dict[str, str]:
-    """What figure ``name`` was drawn from and the SHA-256 of that data, from the committed files now."""
-    _, source = FRONT[name]()
+def _sources_digest(source: Mapping[str, Any]) -> dict[str, str]:
+    """Where a figure's data came from and its SHA-256, from a builder's source description."""
     if "file" in source:
         return {"source": source["file"], "sha256": source["sha256"]}
     runs = {exp: next(r for r in committed_runs(exp) if r["key"] == key) for exp, key in source.items()}
     return {"source": " ".join(f"figures/{exp}.json#{key}" for exp, key in source.items()), "sha256": digest(runs)}
+
+
+def figure_sources(name: str) -> dict[str, str]:
+    """What figure ``name`` was drawn from and the SHA-256 of that data, from the committed files now."""
+    return _sources_digest(FRONT[name]()[1])
 
 
 def png_metadata(path: Path) -> dict[str, str]:
@@ -246,7 +250,7 @@ def draw(names: Sequence[str] | None = None, width: int = 1100, scale: float = 1
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names or list(FRONT):
-        fig, _ = FRONT[name]()
+        fig, source = FRONT[name]()
         fit_title(fig)
         fig.update_layout(width=max(width, int(fig.layout.width or 0)))
         with tempfile.TemporaryDirectory() as tmp:
@@ -256,7 +260,7 @@ def draw(names: Sequence[str] | None = None, width: int = 1100, scale: float = 1
             if error:
                 raise RuntimeError(f"could not draw {name}: {error} (install Chromium: make browser)")
             info = PngInfo()
-            for k, v in figure_sources(name).items():
+            for k, v in _sources_digest(source).items():
                 info.add_text(f"facnn:{k}", v)
             info.add_text("facnn:command", "python -m facnn.companion.front")
             target = out / f"{name}.png"

@@ -103,9 +103,10 @@ def model_cost(name: str, config: dict[str, Any], image_size: int, batch: int = 
     )
 
 
-def config_cost(cfg: TrainConfig, image_size: int | None = None, num_classes: int | None = None) -> Cost:
-    """The :class:`Cost` of the model ``cfg`` trains, with the dataset's facts filled in as training
-    fills them (an image folder's from the config: ``image_size`` and ``model_config.num_classes``)."""
+def _completed_config(cfg: TrainConfig, num_classes: int | None = None) -> tuple[dict[str, Any], int, int]:
+    """``cfg``'s model config with the dataset's facts filled in as training fills them (an image
+    folder's from the config: ``image_size`` and ``model_config.num_classes``), its input channels
+    and image size."""
     mc = dict(cfg.model_config)
     classes, channels, size = DATASET_FACTS.get(cfg.dataset, (None, 3, cfg.image_size))
     classes = num_classes or mc.get("num_classes") or classes
@@ -116,24 +117,25 @@ def config_cost(cfg: TrainConfig, image_size: int | None = None, num_classes: in
         )
     mc["num_classes"] = classes
     facts = SimpleNamespace(num_classes=classes, in_channels=channels, mean=(0.5,) * channels, std=(0.5,) * channels)
-    mc = model_config_for(replace(cfg, model_config=mc), facts)  # completed exactly as training completes it
+    return model_config_for(replace(cfg, model_config=mc), facts), channels, size
+
+
+def config_cost(cfg: TrainConfig, image_size: int | None = None, num_classes: int | None = None) -> Cost:
+    """The :class:`Cost` of the model ``cfg`` trains, its config completed as training completes it."""
+    mc, _, size = _completed_config(cfg, num_classes)
     return model_cost(cfg.model, mc, image_size or size)
 
 
-def checkpoint_cost(cfg: TrainConfig, segment: int, image_size: int | None = None) -> dict[str, float]:
+def checkpoint_cost(
+    cfg: TrainConfig, segment: int, image_size: int | None = None, num_classes: int | None = None
+) -> dict[str, float]:
     """Saved-for-backward MiB per image (fp32) of ``cfg``'s model with its aligned layers checkpointed in
     segments of ``segment`` (:func:`facnn.train.memory.checkpointed_layers`): what stays saved, the
     largest segment's activations while it is recomputed, and their sum (an upper bound on the peak:
     later segments' inputs are freed before earlier ones are recomputed) beside the plain count."""
     from facnn.train.memory import checkpointed_layers
 
-    mc = dict(cfg.model_config)
-    classes, channels, size = DATASET_FACTS.get(cfg.dataset, (None, 3, cfg.image_size))
-    mc["num_classes"] = mc.get("num_classes") or classes or 100
-    facts = SimpleNamespace(
-        num_classes=mc["num_classes"], in_channels=channels, mean=(0.5,) * channels, std=(0.5,) * channels
-    )
-    mc = model_config_for(replace(cfg, model_config=mc), facts)
+    mc, channels, size = _completed_config(cfg, num_classes)
     with torch.device("meta"):
         net = build_model(cfg.model, mc).train()
     if not hasattr(net, "align"):
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(cost_table(names, a.image_size))
         for name in names if a.checkpoint_layers else []:
-            c = checkpoint_cost(load_config(name), a.checkpoint_layers, a.image_size)
+            c = checkpoint_cost(load_config(name), a.checkpoint_layers, a.image_size, a.num_classes)
             print(
                 f"{name}, checkpoint_layers={a.checkpoint_layers}: {c['kept']:,.1f} MiB / image kept + "
                 f"{c['recompute']:,.1f} recomputed at once = at most {c['peak_bound']:,.1f} MiB "
