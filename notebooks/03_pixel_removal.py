@@ -63,40 +63,17 @@ fills: list = ["zero", "road"]  # fills of removed pixels, each scored on the sa
 percents: list = [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]  # percent grid
 
 # %%
-from facnn import evaluate, viz
-from facnn.companion import experiments as ex
+from facnn import viz
+from facnn.companion import evaluation
 from facnn.companion import records as rec
 from facnn.companion import reproduce
 from facnn.viz.figures import Table
 from facnn.viz.results import comparison_matrix, ranking_table
 
 params = rec.notebook_parameters("03_pixel_removal.ipynb", globals())
-train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
-train_kw["data_root"] = data_root or None
-net, res = ex.load_model(config_prefix, model, weights, **train_kw)
-companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
-dev = next(net.parameters()).device
-layers = layers or ex.paper_layers(len(net.layers))
-x, y = ex.test_batch(
-    res["dataset"], n_images, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
-)
-explainers = ex.build_explainers(
-    net, layers, methods, rise_n=rise_n, rise_cells=rise_cells, occlusion_k=occlusion_k, seed=seed, **companions
-)
-records, units = evaluate.pixel_removal_experiment(
-    explainers, x, y, percents=percents, fills=fills, seed=seed, progress=False
-)
-reference = f"FA-CNN maps L{layers[0]}"
-comparisons = []
-if reference in explainers:
-    for f in fills:
-        for order, better in (("morf", "lower"), ("lerf", "higher")):
-            others = [evaluate.unit_key(m, order, f) for m in explainers if m != reference]
-            comparisons += evaluate.comparisons(
-                units, evaluate.unit_key(reference, order, f), others, better=better, seed=seed
-            )
-swaps = evaluate.ranking_changes(records, units, seed=seed)
-quantities = {viz.auc_quantity_name(r): rec.quantity(r["auc"]["value"], rec.image_tolerance(n_images)) for r in records}
+run = evaluation.pixel_removal(params)  # the experiment (`torchrun … -m facnn.companion.evaluation` shards it)
+net, x, res = run.net, run.x, run.res
+records, comparisons, swaps, quantities = run.records, run.comparisons, run.swaps, run.quantities
 
 # %%
 # CHECK: the numbers reproduce the committed record of these parameters (tolerances in figures/pixel_removal.json)
@@ -104,18 +81,7 @@ rows = reproduce.check("pixel_removal", params, quantities)
 print(reproduce.summary(rows))
 
 # %%
-rec.write_run(
-    "pixel_removal",
-    "03_pixel_removal.ipynb",
-    params,
-    quantities=quantities,
-    records=records,
-    comparisons=comparisons,
-    ranking_changes=swaps,
-    weights=res["source"],
-    dataset=res["dataset"],
-    class_used="true",
-)
+evaluation.write_pixel_removal(params, run)
 figs = {}
 for f in fills:
     figs[f] = viz.removal_curves(

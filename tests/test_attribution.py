@@ -169,13 +169,21 @@ def test_centred_rise_removes_the_baseline_and_keeps_the_ranking(facnn):
     assert (raw > 0).all() and (cen < 0).any() and (cen > 0).any()
 
 
-def test_random_maps_control_is_seeded_and_ignores_model_and_target(facnn, resnet):
+def test_random_maps_control_is_seeded_keyed_by_image_and_class_and_ignores_the_model(facnn, resnet):
     rm = RandomMaps(facnn, seed=3)
     a, b = rm.attribute(X, T), rm.attribute(X, T)
     assert a.shape == (3, 28, 28) and not torch.equal(a, b)  # a stream, not one map repeated
     rm.reset()
-    torch.testing.assert_close(rm.attribute(X, 0), a, rtol=0, atol=0)  # replayed; target plays no part
+    torch.testing.assert_close(rm.attribute(X, T), a, rtol=0, atol=0)  # replayed
     torch.testing.assert_close(make_explainer(resnet, "random", seed=3).attribute(X, T), a, rtol=0, atol=0)
+    rm.reset(start=1)  # image 1 onwards, alone and in another batch: the same maps (sharding relies on it)
+    torch.testing.assert_close(rm.attribute(X[1:], T[1:]), a[1:], rtol=0, atol=0)
+    rm.reset()
+    other = (T + 1) % 10
+    assert not torch.equal(rm.attribute(X, other), a)  # another class, another map
+    rm.reset()
+    both = rm.attribute_classes(X, torch.stack([T, other], 1))
+    torch.testing.assert_close(both[:, 0], a, rtol=0, atol=0)
     rm.reset(4)
     assert not torch.equal(rm.attribute(X, T), a) and repr(rm) == "RandomMaps(seed=4)"
     with pytest.raises(ValueError, match="channel"):

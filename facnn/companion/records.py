@@ -35,6 +35,7 @@ __all__ = [
     "SIZE_KEYS",
     "write_records_file",
     "parameter_names",
+    "parameter_defaults",
     "notebook_parameters",
     "papermill_command",
     "run_key",
@@ -56,8 +57,7 @@ __all__ = [
 EXECUTION_PARAMETERS = ("device", "data_root")  # where it runs and where the data lies: not what it measures
 
 
-def parameter_names(notebook: str) -> list[str]:
-    """The names assigned in the ``parameters`` cell of ``notebooks/<notebook>``, in order."""
+def _parameters_cell(notebook: str) -> tuple[Path, list[ast.stmt]]:
     candidates = [
         Path(__file__).resolve().parents[2] / "notebooks" / notebook,
         project_root() / "notebooks" / notebook,
@@ -70,13 +70,38 @@ def parameter_names(notebook: str) -> list[str]:
     cell = next((c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     if cell is None:
         raise ValueError(f"{path} has no cell tagged 'parameters'")
-    names = []
-    for node in ast.parse("".join(cell["source"])).body:
+    return path, ast.parse("".join(cell["source"])).body
+
+
+def parameter_names(notebook: str) -> list[str]:
+    """The names assigned in the ``parameters`` cell of ``notebooks/<notebook>``, in order."""
+    return list(parameter_defaults(notebook))
+
+
+def parameter_defaults(notebook: str) -> dict[str, Any]:
+    """The ``parameters`` cell of ``notebooks/<notebook>`` as ``{name: default}`` (literals only:
+    the cell is read, never executed).
+
+    Examples
+    --------
+    >>> parameter_defaults("03_pixel_removal.ipynb")["fills"]
+    ['zero', 'road']
+    """
+    path, body = _parameters_cell(notebook)
+    out: dict[str, Any] = {}
+    for node in body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.append(node.target.id)
+            targets, value = [node.target.id], node.value
         elif isinstance(node, ast.Assign):
-            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
-    return names
+            targets, value = [t.id for t in node.targets if isinstance(t, ast.Name)], node.value
+        else:
+            continue
+        try:
+            default = ast.literal_eval(value) if value is not None else None
+        except ValueError as e:
+            raise ValueError(f"{path}: the default of {targets} is not a literal; parameters cells hold literals") from e
+        out.update(dict.fromkeys(targets, default))
+    return out
 
 
 def notebook_parameters(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:

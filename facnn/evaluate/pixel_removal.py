@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from facnn.core.modes import eval_mode
+from facnn.core.seeding import keyed_generator
 from facnn.core.validation import check_choice, check_float, check_floats, check_images, check_int
 
 __all__ = ["PixelRemoval", "percent_grid", "removal_order", "DEFAULT_PERCENTS", "FILLS"]
@@ -98,7 +99,11 @@ class PixelRemoval:
     fill, mean, blur_sigma
         The baseline for removed pixels.
     road_noise, seed
-        ROAD's imputation noise (default 0.01) and the seed of its generator (:meth:`reset` restarts it).
+        ROAD's imputation noise (default 0.01) and its seed: the noise of image ``i`` at percent
+        ``k`` is keyed by ``(seed, i, k)``, so it does not depend on the batches.
+    start
+        Index of the first image this meter sees (a shard of a sharded evaluation passes the
+        index of its first image; images are numbered in the order of :meth:`update` calls).
     batch_size
         Perturbed images per forward pass.
     """
@@ -115,6 +120,7 @@ class PixelRemoval:
         batch_size: int = 1024,
         road_noise: float = 0.01,
         seed: int = 0,
+        start: int = 0,
     ):
         if not callable(model):
             raise TypeError(
@@ -126,6 +132,7 @@ class PixelRemoval:
         blur_sigma = check_float(blur_sigma, "blur_sigma", 0, low_open=True)
         order, fill = check_choice(order, "order", ("morf", "lerf")), check_choice(fill, "fill", FILLS)
         road_noise, seed = check_float(road_noise, "road_noise", 0), check_int(seed, "seed", 0)
+        self.start = check_int(start, "start", 0)
         mean = None if mean is None else check_floats(mean, "mean")
         self.model, self.percents, self.order = model, percents, order
         self.fill, self.mean, self.blur_sigma, self.batch_size = fill, mean, blur_sigma, batch_size
@@ -137,7 +144,6 @@ class PixelRemoval:
         self.correct = torch.zeros(len(self.percents), dtype=torch.long)
         self.count = 0
         self._hits: list[Tensor] = []
-        self._generator = torch.Generator().manual_seed(getattr(self, "seed", 0))
 
     @torch.no_grad()
     def update(self, x: Tensor, y: Tensor, maps: Tensor) -> None:
@@ -169,7 +175,9 @@ class PixelRemoval:
             for s in range(0, len(counts), per_chunk):
                 n = counts[s : s + per_chunk].view(-1, 1, 1, 1, 1)
                 if filler is None:  # ROAD: each removal set imputed from the pixels that remain
-                    removed = torch.stack([self._impute(x, rank[:, 0] < k) for k in n.flatten().tolist()])
+                    removed = torch.stack(
+                        [self._impute(x, rank[:, 0] < k, s + j) for j, k in enumerate(n.flatten().tolist())]
+                    )
                 else:
                     removed = torch.where(rank.unsqueeze(0) < n, filler.unsqueeze(0), x.unsqueeze(0))  # (L, B, C, H, W)
                 pred = self.model(removed.flatten(0, 1)).argmax(1).view(len(n), b)
@@ -178,10 +186,12 @@ class PixelRemoval:
         self._hits.append(hits.T)
         self.count += b
 
-    def _impute(self, x: Tensor, removed: Tensor) -> Tensor:
+    def _impute(self, x: Tensor, removed: Tensor, percent_index: int) -> Tensor:
         from facnn.evaluate.road import noisy_linear_impute
 
-        return noisy_linear_impute(x, removed, self.road_noise, self._generator)
+        first = self.start + self.count
+        keys = [keyed_generator(self.seed, first + i, percent_index) for i in range(len(x))]
+        return noisy_linear_impute(x, removed, self.road_noise, keys)
 
     def per_image(self) -> np.ndarray:
         """Hits ``(n_images, n_percents)`` (1 where the image was still classified correctly)."""

@@ -8,13 +8,16 @@ builds the paired differences RESULTS.md reports.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import Tensor, nn
 
+from facnn.core.distributed import gather_arrays, shard_range
 from facnn.core.validation import check_images, check_int
 from facnn.evaluate.localisation import make_grids, pointing_game
+from facnn.evaluate.map_cache import MapCache
 from facnn.evaluate.pixel_removal import DEFAULT_PERCENTS, PixelRemoval, percent_grid
 from facnn.evaluate.stats import bootstrap, bootstrap_curve, paired_difference, unpaired_difference
 from facnn.explain.base import Attribution
@@ -67,6 +70,7 @@ def pixel_removal_experiment(
     batch_size: int = 50,
     seed: int = 0,
     progress: bool = True,
+    cache: str | Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Percent-pixels-removed curves (FA-CNN Fig. 4) for every explainer, order and fill.
 
@@ -76,9 +80,29 @@ def pixel_removal_experiment(
     ``{"value", "low", "high", "n"}`` (bootstrap over images) and the curve with a pointwise
     interval (``accuracy``, ``accuracy_low``, ``accuracy_high``).
 
+    Run under ``torchrun`` (a process group initialised), every process scores a contiguous run
+    of whole batches (:func:`~facnn.core.distributed.shard_range`) and the per-image results are
+    gathered in order: the records are those of one process (randomness is keyed by image).
+
+    Parameters
+    ----------
+    cache
+        A folder for each batch's maps (keyed by the explainer, the model's weights and the
+        batch): a killed run started again with the same folder computes only what is missing.
+
     Returns
     -------
     records, and per-image AUCs (the units of paired comparisons) under :func:`unit_key`.
+
+    Examples
+    --------
+    >>> import torch; from torch import nn
+    >>> from facnn.explain import RandomMaps
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    >>> x, y = torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    >>> records, units = pixel_removal_experiment({"random": (net, RandomMaps(net), None)}, x, y, progress=False)
+    >>> units["random|morf"].shape
+    (6,)
     """
     from tqdm.auto import tqdm
 
@@ -94,20 +118,29 @@ def pixel_removal_experiment(
             f"y must be a ({len(x)},) tensor of labels, one per image, got {type(y).__name__} "
             f"{tuple(getattr(y, 'shape', ()))}"
         )
+    shard = shard_range(len(x), batch_size)
+    store = None if cache is None else MapCache(cache)
     records, units = [], {}
+    frac = np.asarray(percents) / 100
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
-        if isinstance(expl, RandomMaps):
-            expl.reset(seed)
-        meters = {(f, o): PixelRemoval(model, percents, o, fill=f, seed=seed) for f in fills or [fill] for o in orders}
-        for s in range(0, len(x), batch_size):
-            xb, yb = x[s : s + batch_size], y[s : s + batch_size]
-            maps = expl.attribute(xb, yb)
+        meters = {
+            (f, o): PixelRemoval(model, percents, o, fill=f, seed=seed, start=shard.start)
+            for f in fills or [fill]
+            for o in orders
+        }
+        for s in range(shard.start, shard.stop, batch_size):
+            xb, yb = x[s : min(s + batch_size, shard.stop)], y[s : min(s + batch_size, shard.stop)]
+            if isinstance(expl, RandomMaps):
+                expl.reset(seed, start=s)
+            maps = store.maps(label, model, expl, s, xb, yb) if store else expl.attribute(xb, yb)
             for meter in meters.values():
                 meter.update(xb, yb, maps)
-        for (f, o), meter in meters.items():
-            per_auc = meter.per_image_auc()
+        hits = gather_arrays({f"{f}|{o}": _shard_hits(m, len(percents)) for (f, o), m in meters.items()})
+        for f, o in meters:
+            per_image = hits[f"{f}|{o}"]
+            per_auc = np.trapezoid(per_image, frac, axis=1) if len(frac) > 1 else per_image[:, 0]
             units[unit_key(label, o, f)] = per_auc
-            mean, lo, hi = bootstrap_curve(meter.per_image(), seed=seed)
+            mean, lo, hi = bootstrap_curve(per_image, seed=seed)
             records.append(
                 dict(
                     **record_fields(label, model, expl, layer),
@@ -117,12 +150,17 @@ def pixel_removal_experiment(
                     accuracy=_r(mean),
                     accuracy_low=_r(lo),
                     accuracy_high=_r(hi),
-                    n_images=meter.count,
+                    n_images=len(per_image),
                     fill=f,
                     explainer=repr(expl),
                 )
             )
     return records, units
+
+
+def _shard_hits(meter: PixelRemoval, n_percents: int) -> np.ndarray:
+    """A meter's per-image hits, ``(0, P)`` for a shard with no images."""
+    return meter.per_image() if meter.count else np.zeros((0, n_percents))
 
 
 def unit_key(method: str, order: str, fill: str = "zero") -> str:
@@ -184,11 +222,13 @@ def localisation_experiment(
     n_grids: int = 50,
     seed: int = 0,
     min_confidence: float = 0.5,
+    batch_size: int = 16,
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Grid pointing game for every explainer. Grids are built per evaluated model (each model's
     own confident, correct images), so methods on one model are paired by grid and methods on
-    different models are not.
+    different models are not. Under ``torchrun`` the grids are scored in shards and gathered, as
+    in :func:`pixel_removal_experiment`.
 
     Returns
     -------
@@ -197,6 +237,7 @@ def localisation_experiment(
     """
     from tqdm.auto import tqdm
 
+    batch_size = check_int(batch_size, "batch_size", 1, fix="grids whose maps are computed at once, e.g. 16")
     grids_for: dict[int, tuple[Tensor, Tensor]] = {}
     records, scores = [], {}
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
@@ -205,9 +246,14 @@ def localisation_experiment(
                 model, x, y, n=n, n_grids=n_grids, seed=seed, min_confidence=min_confidence
             )
         grids, classes = grids_for[id(model)]
-        if isinstance(expl, RandomMaps):
-            expl.reset(seed)
-        s = pointing_game(expl, grids, classes, n).cpu().double().numpy()  # (G, n²)
+        shard = shard_range(len(grids), batch_size)
+        local = [np.zeros((0, n * n))]
+        for g in range(shard.start, shard.stop, batch_size):
+            if isinstance(expl, RandomMaps):
+                expl.reset(seed, start=g)
+            part = slice(g, min(g + batch_size, shard.stop))
+            local.append(pointing_game(expl, grids[part], classes[part], n).cpu().double().numpy())
+        s = gather_arrays({"s": np.concatenate(local)})["s"]  # (G, n²)
         scores[label] = s
         records.append(
             dict(

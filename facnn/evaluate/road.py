@@ -25,6 +25,7 @@ torch.Size([1, 1, 8, 8])
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -85,7 +86,10 @@ def _impute_batch(imgs: np.ndarray, removed: np.ndarray) -> np.ndarray:
 
 
 def noisy_linear_impute(
-    x: Tensor, removed: Tensor, noise: float = 0.01, generator: torch.Generator | None = None
+    x: Tensor,
+    removed: Tensor,
+    noise: float = 0.01,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
 ) -> Tensor:
     """Images ``x (B, C, H, W)`` with the pixels where ``removed (B, H, W)`` is True imputed.
 
@@ -97,7 +101,8 @@ def noisy_linear_impute(
         Standard deviation of the Gaussian noise added to the imputed pixels (ROAD: 0.01 for
         images in ``[0, 1]``); 0 gives the plain linear imputation.
     generator
-        CPU generator for the noise (seeded: one seed, the same noise on every run and device).
+        CPU generator for the noise (seeded: one seed, the same noise on every run and device), or
+        one generator per image (each image's noise then does not depend on the batch it is in).
 
     Raises
     ------
@@ -116,8 +121,11 @@ def noisy_linear_impute(
     masks = removed.cpu().numpy()
     out = torch.from_numpy(_impute_batch(imgs, masks)).to(x.dtype)
     if noise > 0:
-        out = (
-            out
-            + noise * torch.randn(out.shape, generator=generator, dtype=out.dtype) * torch.from_numpy(masks)[:, None]
-        )
+        if isinstance(generator, Sequence):
+            if len(generator) != len(out):
+                raise ValueError(f"{len(generator)} generators for {len(out)} images: give one per image")
+            draw = torch.stack([torch.randn(out.shape[1:], generator=g, dtype=out.dtype) for g in generator])
+        else:
+            draw = torch.randn(out.shape, generator=generator, dtype=out.dtype)
+        out = out + noise * draw * torch.from_numpy(masks)[:, None]
     return out.to(x.device)

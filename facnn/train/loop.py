@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from facnn.core.devices import resolve_device
+from facnn.core.distributed import setup_distributed
 from facnn.core.paths import shown_path
 from facnn.core.registry import build_model, model_class
 from facnn.data.datasets import augment, batches, load_dataset
@@ -138,17 +139,6 @@ class Callback:
 
     def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
         """Called after epoch ``epoch`` (1-based) is checkpointed."""
-
-
-def _setup_distributed(device: torch.device) -> tuple[torch.device, int, int]:
-    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
-    if world > 1:
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-        if not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return device, world, rank
 
 
 def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -273,7 +263,7 @@ def train(
     --------
     >>> model, res = train(TrainConfig(dataset="digits", epochs=1), "runs/digits")  # doctest: +SKIP
     """
-    device, world, rank = _setup_distributed(resolve_device(cfg.device))
+    device, world, rank = setup_distributed(resolve_device(cfg.device))
     folder = RunFolder(out_dir if out_dir is not None else cache_folder(cfg))
     if rank != 0:
         return _train(cfg, folder, device, world, rank, resume, progress, command, callbacks)

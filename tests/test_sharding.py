@@ -1,0 +1,136 @@
+"""Sharded map evaluation: two gloo processes under torchrun give the numbers one process gives
+(pixel removal under the zero fill and ROAD, the pointing game, with RISE, occlusion, Grad-CAM,
+FA-CNN maps and the random control), and the evaluation command writes notebook 03's record."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from facnn.core.distributed import gather_arrays, shard_range
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, torch
+    torch.set_num_threads(1)
+    from facnn import evaluate
+    from facnn.companion import experiments as ex
+    from facnn.core.distributed import setup_distributed, world_rank
+    setup_distributed(torch.device("cpu"))
+    net, res = ex.load_model("fashion_mnist", "facnn", "pretrained", device="cpu")
+    x, y = ex.test_batch(res["dataset"], 400, 0, "cpu")
+    methods = ["intrinsic", "gradcam", "rise", "occlusion", "random"]
+    expl = ex.build_explainers(net, [6], methods, rise_n=40, occlusion_k=8, seed=1)
+    rec, units = evaluate.pixel_removal_experiment(
+        expl, x[:23], y[:23], percents=[0, 30, 100], fills=["zero", "road"], batch_size=5, seed=1, progress=False,
+        cache=sys.argv[2] if len(sys.argv) > 2 else None,
+    )
+    loc, scores = evaluate.localisation_experiment(
+        expl, x, y, n=2, n_grids=7, seed=1, min_confidence=0.0, batch_size=2, progress=False
+    )
+    world, rank = world_rank()
+    if rank == 0:
+        np.savez(sys.argv[1] + ".npz", **{"u:" + k: v for k, v in units.items()}, **{"s:" + k: v for k, v in scores.items()})
+        json.dump(dict(records=rec, localisation=loc, world=world), open(sys.argv[1] + ".json", "w"))
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd: list[str]) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FACNN_DIST_TIMEOUT_S": "300"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _torchrun(n: int) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "--master_port", str(_free_port())]
+
+
+def test_shards_are_whole_batches_in_order_and_cover_everything():
+    for n in (0, 1, 7, 23, 100):
+        for world in (1, 2, 3):
+            parts = [shard_range(n, 5, r, world) for r in range(world)]
+            assert [i for p in parts for i in p] == list(range(n))
+            assert all(p.start % 5 == 0 for p in parts)
+    assert gather_arrays({"a": np.arange(3)})["a"].tolist() == [0, 1, 2]  # one process: unchanged
+
+
+def test_two_gloo_processes_give_the_numbers_of_one(tmp_path):
+    script = tmp_path / "shard.py"
+    script.write_text(SCRIPT)
+    _run([sys.executable, str(script), str(tmp_path / "one")])
+    _run([*_torchrun(2), str(script), str(tmp_path / "two"), str(tmp_path / "cache")])
+    one, two = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("one", "two"))
+    assert one["world"] == 1 and two["world"] == 2
+    assert one["records"] == two["records"] and one["localisation"] == two["localisation"]
+    a, b = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
+    assert sorted(a.files) == sorted(b.files) and any(k.startswith("s:") for k in a.files)
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert {r["n_images"] for r in one["records"]} == {23} and {r["n_grids"] for r in one["localisation"]} == {7}
+    # resumed from the maps the sharded run cached: the same numbers again, nothing recomputed
+    _run([*_torchrun(2), str(script), str(tmp_path / "again"), str(tmp_path / "cache")])
+    assert json.loads((tmp_path / "again.json").read_text())["records"] == one["records"]
+
+
+def test_the_evaluation_command_writes_notebook_03s_record(tmp_path):
+    params = {"n_images": 12, "rise_n": 20, "methods": ["intrinsic", "random"], "percents": [0, 50, 100]}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FACNN_OUT": str(tmp_path / "out")}
+    cmd = [sys.executable, "-m", "facnn.companion.evaluation", "pixel_removal", "--parameters", json.dumps(params)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads((tmp_path / "out" / "pixel_removal.json").read_text())
+    (run,) = data["runs"]
+    assert run["notebook"] == "03_pixel_removal.ipynb" and run["parameters"]["n_images"] == 12
+    assert run["processes"] == 1 and run["evaluation_command"].startswith("python -m facnn.companion.evaluation")
+    assert run["command"].startswith("papermill notebooks/03_pixel_removal.ipynb")  # the notebook repeats it
+    assert {r["n_images"] for r in run["records"]} == {12} and run["wall_s"] > 0
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ('{"n_image": 5}', "has no parameter 'n_image'"),
+        ('{"n_images": "5"}', "takes a int"),
+        ("[1]", "JSON mapping"),
+        ("{n_images: 5}", "is not JSON"),
+    ],
+)
+def test_the_evaluation_command_refuses_bad_parameters(parameters, message):
+    cmd = [sys.executable, "-m", "facnn.companion.evaluation", "pixel_removal", "--parameters", parameters]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_the_map_cache_never_serves_another_models_maps(tmp_path):
+    from torch import nn
+
+    from facnn.evaluate.map_cache import MapCache
+    from facnn.explain import make_explainer
+
+    torch.manual_seed(0)
+    a, b = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)), nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    cache = MapCache(tmp_path)
+    ma = cache.maps("occ", a, make_explainer(a, "occlusion", window=2), 0, x, y)
+    mb = cache.maps("occ", b, make_explainer(b, "occlusion", window=2), 0, x, y)
+    assert cache.misses == 2 and not torch.equal(ma, mb)
+    (next(tmp_path.glob("*.pt"))).write_bytes(b"not a tensor")  # a damaged file is computed again
+    cache.maps("occ", a, make_explainer(a, "occlusion", window=2), 0, x, y)
+    cache.maps("occ", b, make_explainer(b, "occlusion", window=2), 0, x, y)
+    assert cache.hits == 1 and cache.misses == 3
