@@ -64,9 +64,8 @@ percents: list = [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]  # percent grid
 
 # %%
 from facnn import viz
-from facnn.companion import evaluation
+from facnn.companion import evaluation, reproduce
 from facnn.companion import records as rec
-from facnn.companion import reproduce
 from facnn.viz.figures import Table
 from facnn.viz.results import comparison_matrix, ranking_table
 

@@ -39,7 +39,8 @@ SCRIPT = textwrap.dedent(
     )
     world, rank = world_rank()
     if rank == 0:
-        np.savez(sys.argv[1] + ".npz", **{"u:" + k: v for k, v in units.items()}, **{"s:" + k: v for k, v in scores.items()})
+        arrays = {**{"u:" + k: v for k, v in units.items()}, **{"s:" + k: v for k, v in scores.items()}}
+        np.savez(sys.argv[1] + ".npz", **arrays)
         json.dump(dict(records=rec, localisation=loc, world=world), open(sys.argv[1] + ".json", "w"))
     """
 )
@@ -58,7 +59,8 @@ def _run(cmd: list[str]) -> None:
 
 
 def _torchrun(n: int) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "--master_port", str(_free_port())]
+    port = str(_free_port())
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "--master_port", port]
 
 
 def test_shards_are_whole_batches_in_order_and_cover_everything():

@@ -99,7 +99,7 @@ def parameter_defaults(notebook: str) -> dict[str, Any]:
         try:
             default = ast.literal_eval(value) if value is not None else None
         except ValueError as e:
-            raise ValueError(f"{path}: the default of {targets} is not a literal; parameters cells hold literals") from e
+            raise ValueError(f"{path}: the default of {targets} is not a literal; write it as one") from e
         out.update(dict.fromkeys(targets, default))
     return out
 
