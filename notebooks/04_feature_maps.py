@@ -86,7 +86,7 @@ col_titles = [
     for i, (t, p) in enumerate(zip(y[:n_show], pred))
 ]
 fig = viz.map_grid(
-    xs[:, 0].cpu().numpy(),
+    xs.mean(1).cpu().numpy(),  # grey for any number of channels
     rows,
     f"{len(net.layers)}-layer FA-CNN's averaged raw maps per layer beside Grad-CAM, then RISE and K-OCC "
     "(predicted class; each row on its own colour scale, bar at the right)",

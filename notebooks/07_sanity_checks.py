@@ -32,6 +32,7 @@
 
 # %% tags=["parameters"]
 config_prefix: str = "fashion_mnist"  # facnn/configs/<config_prefix>_<model>.json
+model: str = "facnn"  # FA-CNN: "facnn" (6 layers, default) or "facnn24" (the paper's 24)
 weights: str = (
     "pretrained"  # "pretrained": the shipped models (and permuted-label twin); "train": train at epochs/train_subset
 )
@@ -72,15 +73,15 @@ from facnn.viz.figures import Table
 params = rec.notebook_parameters("07_sanity_checks.ipynb", globals())
 train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
 train_kw["data_root"] = data_root or None
-model, res = ex.load_model(config_prefix, "facnn", weights, **train_kw)
+net, res = ex.load_model(config_prefix, model, weights, **train_kw)
 companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
-dev = next(model.parameters()).device
+dev = next(net.parameters()).device
 x, y = ex.test_batch(
     res["dataset"], n_images, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
 )
 explainers = ex.build_explainers(
-    model,
-    ex.paper_layers(len(model.layers)),
+    net,
+    ex.paper_layers(len(net.layers)),
     methods,
     rise_n=rise_n,
     rise_center=True,
@@ -118,7 +119,7 @@ fig = viz.sanity_curves(
     f"{mode.capitalize()} randomisation: rank correlation of |map|<br>"
     f"with the trained model's map ({len(x)} images, 95 % CI)",
 )
-viz.save_figure(fig, f"sanity_{mode}_{config_prefix}")
+viz.save_figure(fig, viz.figure_name(f"sanity_{mode}", config_prefix, model=model))
 fig
 
 # %% [markdown]
@@ -134,7 +135,7 @@ fig = viz.sanity_curves(
     "ssim",
     f"{mode.capitalize()} randomisation: SSIM of |map|<br>with the trained model's map ({len(x)} images, 95 % CI)",
 )
-viz.save_figure(fig, f"sanity_{mode}_ssim_{config_prefix}")
+viz.save_figure(fig, viz.figure_name(f"sanity_{mode}_ssim", config_prefix, model=model))
 fig
 
 # %% [markdown]
@@ -154,7 +155,7 @@ fig = viz.map_grid(
     col_titles=titles,
     normalise=True,
 )
-viz.save_figure(fig, f"sanity_examples_{config_prefix}")
+viz.save_figure(fig, viz.figure_name("sanity_examples", config_prefix, model=model))
 fig
 
 # %% [markdown]
@@ -199,13 +200,13 @@ Table(
 # %%
 shuffled_records, twin_res = [], None
 if shuffle_subset:
-    cfg = shuffled_twin_config(f"{config_prefix}_facnn", shuffle_subset, shuffle_epochs, seed=seed, device=device)
+    cfg = shuffled_twin_config(f"{config_prefix}_{model}", shuffle_subset, shuffle_epochs, seed=seed, device=device)
     twin, twin_res = ex.trained(cfg, weights)  # the shipped twin of this config, where one ships
-    shuffled_records = data_randomisation(explainers, {model: twin.to(dev)}, x, y, seed=seed)
+    shuffled_records = data_randomisation(explainers, {net: twin.to(dev)}, x, y, seed=seed)
     print(
         f"permuted-label twin ({twin_res['source']}): train accuracy {twin_res['train_accuracy']:.2f} on "
         f"{shuffle_subset} "
-        f"images after {shuffle_epochs} epochs; test accuracy {twin_res['test_accuracy']:.2f} (chance 0.10)"
+        f"images after {shuffle_epochs} epochs; test accuracy {twin_res['test_accuracy']:.2f} (chance {1 / net.num_classes:.2f})"
     )
 data_quantities = {
     f"{r['method']} {k}": rec.quantity(r[k]["value"], rec.tolerance_for(twin_res["source"], rec.SWEEP_TOLERANCE))

@@ -106,3 +106,19 @@ def test_controls_switch_maps_in_a_browser(explorer, tmp_path):
     values, traces = slider_step.args
     for k, t in enumerate(traces[2 * (per_image - 1) : 3 * (per_image - 1)]):
         np.testing.assert_array_equal(np.asarray(state["z"][t]), _decode(values["z"][2 * (per_image - 1) + k]))
+
+
+def test_static_explorer_keeps_many_classes_and_large_images_small():
+    from facnn.viz.explorer import MAX_CLASSES
+
+    net = FACNN(num_classes=30, in_channels=3, depth=2).eval()
+    x = torch.rand(2, 3, 40, 40)
+    fig = static_explorer(net, x, [f"c{i}" for i in range(30)], labels=[5, 29], rise_masks=4, max_side=16)
+    steps = [s.label for s in fig.layout.sliders[0].steps]
+    assert {"c5", "c29"} <= set(steps) and len(steps) <= min(MAX_CLASSES, 2 + 2 * 3)  # true + top-3 predicted
+    assert fig.data[0].z.shape == (14, 14)  # the image, average-pooled by 3
+    assert fig.to_plotly_json()["data"][1]["z"]["shape"] == "14, 14"  # a map, an int8 typed array
+    fig = static_explorer(net, x, [f"c{i}" for i in range(30)], rise_masks=4, classes=[3, 1], max_side=64)
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["c3", "c1"]
+    with pytest.raises(ValueError, match="distinct class indices"):
+        static_explorer(net, x, rise_masks=4, classes=[3, 30])

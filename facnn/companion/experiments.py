@@ -50,8 +50,19 @@ __all__ = [
 
 
 def dataset_of(config_prefix: str) -> str:
-    """The dataset name of a config prefix: ``"fashion_mnist"`` → ``"fashion-mnist"``."""
-    return load_config(f"{config_prefix}_facnn").dataset
+    """The dataset name of a config prefix (read from its first config): ``"fashion_mnist"`` →
+    ``"fashion-mnist"``, ``"imagenet100"`` → ``"imagefolder"``.
+
+    >>> dataset_of("imagenet100")
+    'imagefolder'
+    """
+    from facnn.train.config import config_names
+
+    names = [n for n in config_names() if n.startswith(f"{config_prefix}_")]
+    if not names:
+        prefixes = sorted({n.rsplit("_", 1)[0] for n in config_names()})
+        raise ValueError(f"no config starts with {config_prefix!r}_: config_prefix is one of {prefixes}")
+    return load_config(names[0]).dataset
 
 
 def load_model(
@@ -74,7 +85,17 @@ def load_model(
     (``"pretrained <name> sha256:<prefix>"`` or ``"trained"``).
     """
     if weights == "pretrained":
-        return _shipped(f"{dataset_of(config_prefix)}/{model}", train_overrides.get("device", "auto"))
+        from facnn.models.pretrained import PretrainedError, manifest
+
+        name = f"{dataset_of(config_prefix)}/{model}"
+        if name not in manifest():
+            raise PretrainedError(
+                f"no shipped weights for {config_prefix}_{model} (shipped: {sorted(manifest())}): use "
+                f"weights='train' with epochs and train_subset of the run to read (train_subset 0: all); a finished "
+                f"run of that config in the checkpoint cache (python -m facnn.train --config {config_prefix}_{model}) "
+                "is read, otherwise it is trained"
+            )
+        return _shipped(name, train_overrides.get("device", "auto"))
     if weights == "train":
         m, rec = get_or_train(load_config(f"{config_prefix}_{model}", **train_overrides))
         return m, dict(rec, source="trained")
@@ -282,11 +303,19 @@ def companion_models(
     >>> companion_models("fashion_mnist", ["intrinsic", "gradcam"])
     {}
     """
+    from facnn.train.config import config_names
+
     need = {
-        "coda": any(m == "contributions" or m.startswith("coda-") for m in methods),
-        "bcos": any(m.startswith("bcos-") for m in methods),
-        "hybrid": any(m.startswith("hybrid-") for m in methods),
+        "coda": [m for m in methods if m == "contributions" or m.startswith("coda-")],
+        "bcos": [m for m in methods if m.startswith("bcos-")],
+        "hybrid": [m for m in methods if m.startswith("hybrid-")],
     }
+    for k, asked in need.items():
+        if asked and f"{config_prefix}_{k}" not in config_names():
+            raise ValueError(
+                f"methods {asked} run on a {k} model, and {config_prefix!r} has no such config "
+                f"(facnn/configs/{config_prefix}_{k}.json): leave them out of methods at this config_prefix"
+            )
     return {k: load_model(config_prefix, k, weights, **train_overrides)[0] for k, v in need.items() if v}
 
 

@@ -222,6 +222,19 @@ class FolderData(torch.utils.data.Dataset):
             self.labels = self.labels[idx]
         return self
 
+    def with_shuffled_labels(self, seed: int = 0) -> "FolderData":
+        """The same images with their labels permuted (seeded, as :meth:`ImageData.with_shuffled_labels
+        <facnn.data.datasets.ImageData.with_shuffled_labels>`): the data-randomisation twin's training set."""
+        import copy
+
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + 1))
+        out = copy.copy(self)
+        out.folder = copy.copy(self.folder)
+        out.labels = self.labels[perm]
+        out.folder.targets = out.labels.tolist()
+        out.folder.samples = [(path, int(t)) for (path, _), t in zip(self.folder.samples, out.labels)]
+        return out
+
     def tensors(self, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
         x = torch.stack([self[i][0] for i in range(len(self))])
         return x.to(device), self.labels.to(device)

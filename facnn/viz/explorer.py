@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from facnn.core.validation import check_int
 from facnn.explain.catalogue import LAYERED_KINDS, Method
 from facnn.viz.figures import map_grid
 from facnn.viz.theory import map_scale
@@ -53,9 +54,12 @@ def class_probabilities(model: Any, images: Any, index: int) -> np.ndarray:
         return torch.softmax(model(images[index : index + 1]).float(), 1)[0].cpu().numpy()
 
 
-def explorer_maps(model: Any, images: Any, index: int, layer: int, method: str, **options: Any) -> np.ndarray:
-    """Every class's map of image ``index`` by ``method`` as ``(classes, H, W)``: one pass serves all
-    classes (RISE's and occlusion's masked forwards are shared), so the explorer caches it."""
+def explorer_maps(
+    model: Any, images: Any, index: int, layer: int, method: str, classes: Sequence[int] | None = None, **options: Any
+) -> np.ndarray:
+    """The maps of image ``index`` by ``method`` for ``classes`` (default: every class) as
+    ``(classes, H, W)``: one pass serves all classes (RISE's and occlusion's masked forwards are
+    shared), so the explorer caches it."""
     import torch
 
     from facnn.explain.api import make_explainer
@@ -65,8 +69,8 @@ def explorer_maps(model: Any, images: Any, index: int, layer: int, method: str, 
     if method in LAYERED_KINDS:
         options = {"layer": layer, **options}
     explainer = make_explainer(model, method, **options)
-    k = explainer.num_classes(x)
-    return explainer.attribute_classes(x, torch.arange(k, device=x.device)[None])[0].detach().cpu().numpy()
+    wanted = torch.arange(explainer.num_classes(x)) if classes is None else torch.as_tensor(list(classes))
+    return explainer.attribute_classes(x, wanted.to(x.device)[None])[0].detach().cpu().numpy()
 
 
 def _explorer_text(
@@ -189,6 +193,34 @@ def _typed(values: np.ndarray) -> dict[str, str]:
     return {"dtype": "i1", "bdata": base64.b64encode(a.tobytes()).decode(), "shape": ", ".join(map(str, a.shape))}
 
 
+MAX_CLASSES = 20  # classes a static explorer stores by default (each adds every map of every image)
+
+
+def _explorer_classes(prob: np.ndarray, labels: Sequence[int] | None, classes: Sequence[int] | None) -> list[int]:
+    """The slider's classes: ``classes`` checked, or all up to :data:`MAX_CLASSES`, or the images'
+    true and top-3 predicted classes (sorted, at most :data:`MAX_CLASSES`)."""
+    k = prob.shape[1]
+    if classes is not None:
+        shown = [int(c) for c in classes]
+        if not shown or any(c < 0 or c >= k for c in shown) or len(set(shown)) != len(shown):
+            raise ValueError(f"classes must be distinct class indices in [0, {k - 1}], got {list(classes)}")
+        return shown
+    if k <= MAX_CLASSES:
+        return list(range(k))
+    wanted = list(labels or []) + [int(c) for row in np.argsort(-prob, axis=1)[:, :3] for c in row]
+    return sorted(dict.fromkeys(int(c) for c in wanted))[:MAX_CLASSES]
+
+
+def _pooled(a: np.ndarray, factor: int) -> np.ndarray:
+    """``a (..., H, W)`` averaged over ``factor×factor`` blocks (edges padded by repetition)."""
+    if factor <= 1:
+        return a
+    h, w = a.shape[-2:]
+    ph, pw = -h % factor, -w % factor
+    a = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)], mode="edge")
+    return a.reshape(*a.shape[:-2], (h + ph) // factor, factor, (w + pw) // factor, factor).mean(axis=(-3, -1))
+
+
 def _percent_of_peak(maps: np.ndarray) -> np.ndarray:
     """Each map ``(..., H, W)`` as a percentage of its own largest |value| (int8 in −100..100)."""
     peak = np.abs(maps).max(axis=(-2, -1), keepdims=True)
@@ -205,6 +237,8 @@ def static_explorer(
     occlusion_window: int = 4,
     seed: int = 0,
     title: str = "",
+    classes: Sequence[int] | None = None,
+    max_side: int = 64,
 ) -> go.Figure:
     """An explorer that needs no kernel: every class's map of every image by every method, in one
     plotly figure with its own controls.
@@ -233,6 +267,12 @@ def static_explorer(
         RISE's masks and seed, occlusion's window.
     title
         Figure title (default names the network's depth).
+    classes
+        The classes on the slider (default: all of them up to :data:`MAX_CLASSES`; beyond, the
+        images' true and top-3 predicted classes, at most :data:`MAX_CLASSES`).
+    max_side
+        Maps and images larger than this are stored average-pooled by a whole factor to at most
+        ``max_side`` pixels a side (at 224² a map is 50 KB, stored as is).
 
     Examples
     --------
@@ -267,14 +307,16 @@ def static_explorer(
         raise ValueError(f"labels has {len(labels)} entries for {n} images: pass one true class per image")
     if len(names) != k:
         raise ValueError(f"class_names has {len(names)} names but the model has {k} classes: pass one name per class")
+    shown = _explorer_classes(prob, labels, classes)
     maps = np.stack(  # (panel, image, class, H, W), each map in percent of its peak
         [
-            np.stack([explorer_maps(model, images, i, layer, m.kind, **opts) for i in range(n)])
+            np.stack([explorer_maps(model, images, i, layer, m.kind, shown, **opts) for i in range(n)])
             for m, layer, opts in panels
         ]
     )
-    maps = _percent_of_peak(maps)
-    pictures = images.float().mean(1).cpu().numpy()  # grey for any number of channels
+    factor = -(-max(images.shape[-2:]) // check_int(max_side, "max_side", 8, fix="pixels a side, e.g. 64"))
+    maps = _percent_of_peak(_pooled(maps, factor))
+    pictures = _pooled(images.float().mean(1).cpu().numpy(), factor)  # grey for any number of channels
     lo = pictures.min(axis=(1, 2), keepdims=True)
     span = pictures.max(axis=(1, 2), keepdims=True) - lo
     pictures = np.round(255 * (pictures - lo) / np.where(span > 0, span, 1)).astype(np.uint8)
@@ -287,7 +329,7 @@ def static_explorer(
         titles[(r - 1) * cols + c - 1] = m.label + (" (input)" if m.kind == "intrinsic" and layer == 0 else "")
     titles[cols] = "image"
     fig = make_subplots(rows=2, cols=cols, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.12)
-    first = int(prob[0].argmax())
+    first = shown.index(int(prob[0].argmax())) if int(prob[0].argmax()) in shown else 0
     map_traces: list[int] = []
     for i in range(n):
         fig.add_trace(
@@ -328,9 +370,9 @@ def static_explorer(
         dict(
             label=names[c],
             method="restyle",
-            args=[{"z": [_typed(maps[p, i, c]) for i in range(n) for p in range(len(panels))]}, map_traces],
+            args=[{"z": [_typed(maps[p, i, j]) for i in range(n) for p in range(len(panels))]}, map_traces],
         )
-        for c in range(k)
+        for j, c in enumerate(shown)
     ]
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
