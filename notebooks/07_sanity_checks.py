@@ -205,8 +205,8 @@ if shuffle_subset:
     shuffled_records = data_randomisation(explainers, {net: twin.to(dev)}, x, y, seed=seed)
     print(
         f"permuted-label twin ({twin_res['source']}): train accuracy {twin_res['train_accuracy']:.2f} on "
-        f"{shuffle_subset} "
-        f"images after {shuffle_epochs} epochs; test accuracy {twin_res['test_accuracy']:.2f} (chance {1 / net.num_classes:.2f})"
+        f"{shuffle_subset} images after {shuffle_epochs} epochs; test accuracy {twin_res['test_accuracy']:.2f} "
+        f"(chance {1 / net.num_classes:.2f})"
     )
 data_quantities = {
     f"{r['method']} {k}": rec.quantity(r[k]["value"], rec.tolerance_for(twin_res["source"], rec.SWEEP_TOLERANCE))
