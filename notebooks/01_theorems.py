@@ -170,7 +170,7 @@ fig2
 
 # %%
 image, strip, predicted = ex.morph_maps(net, x, 0)
-names = ex.class_names(res["dataset"])
+names = ex.class_names(res["dataset"], data_root or None)
 fig_strip = viz.morph_strip(
     image,
     strip,

@@ -80,7 +80,7 @@ rise = facnn.RISE(net, rise_n, seed=seed, center=True)
 rows[Method("rise", centred=True).label] = rise.attribute(xs, pred).cpu().numpy()
 occlusion = facnn.Occlusion(net, occlusion_k)
 rows[Method("occlusion", window=occlusion_k).label] = occlusion.attribute(xs, pred).cpu().numpy()
-names = ex.class_names(res["dataset"])
+names = ex.class_names(res["dataset"], data_root or None)
 col_titles = [
     f"true {names[int(t)]}<br>pred {names[int(p)]} ({float(prob[i, p]):.2f})"
     for i, (t, p) in enumerate(zip(y[:n_show], pred))

@@ -146,7 +146,7 @@ fig
 # Example maps: the first image, each method's map of its true class (a row) with none, half and all of its
 # model's layers randomised (cascading, the seeds of the curves above)
 titles, rows = example_maps(explainers, x, y, seed=seed)
-names = ex.class_names(res["dataset"])
+names = ex.class_names(res["dataset"], data_root or None)
 fig = viz.map_grid(
     np.stack([x[0].mean(0).cpu().numpy()] * len(titles)),
     rows,
@@ -200,7 +200,9 @@ Table(
 # %%
 shuffled_records, twin_res = [], None
 if shuffle_subset:
-    cfg = shuffled_twin_config(f"{config_prefix}_{model}", shuffle_subset, shuffle_epochs, seed=seed, device=device)
+    cfg = shuffled_twin_config(
+        f"{config_prefix}_{model}", shuffle_subset, shuffle_epochs, seed=seed, device=device, data_root=data_root or None
+    )
     twin, twin_res = ex.trained(cfg, weights)  # the shipped twin of this config, where one ships
     shuffled_records = data_randomisation(explainers, {net: twin.to(dev)}, x, y, seed=seed)
     print(

@@ -54,7 +54,9 @@ def training_accuracy(record: dict[str, Any]) -> dict[str, Any]:
     from facnn.evaluate.stats import wilson
 
     cfg = record["config"]
-    n = len(load_dataset(record["dataset"], "test").subset(cfg.get("test_subset"), cfg.get("seed", 0)))
+    kw = dict(image_size=cfg["image_size"]) if record["dataset"] == "imagefolder" else {}
+    test = load_dataset(record["dataset"], "test", cfg.get("data_root"), **kw)
+    n = len(test.subset(cfg.get("test_subset"), cfg.get("seed", 0)))
     return wilson(record["test_accuracy"], n)
 
 

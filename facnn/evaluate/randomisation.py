@@ -326,7 +326,13 @@ def data_randomisation(
 
 
 def shuffled_twin_config(
-    config: str, n_images: int = 256, epochs: int = 100, *, seed: int = 0, device: str = "auto"
+    config: str,
+    n_images: int = 256,
+    epochs: int = 100,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    data_root: str | None = None,
 ) -> Any:
     """The :class:`~facnn.train.config.TrainConfig` of a data-randomisation twin: ``config`` trained on
     ``n_images`` training images with permuted labels, long enough to memorise them (no
@@ -355,4 +361,5 @@ def shuffled_twin_config(
         warmup=0.0,
         seed=seed,
         device=device,
+        data_root=data_root,
     )
