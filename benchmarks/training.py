@@ -2,6 +2,7 @@
 
     python -m benchmarks.training                    # CPU: eager fp32
     python -m benchmarks.training --device cuda      # also bf16 autocast + channels_last (+ torch.compile)
+    python -m benchmarks.training --config-prefix imagenet100 --models resnet facnn24 --batch 4   # at 224²
 
 Every variant of every model is timed in turns (one round of all, then the next), and each ratio
 to the ResNet's eager fp32 step is the median of the per-round ratios, so drift cancels. Writes
@@ -32,12 +33,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--models", nargs="*", default=["resnet", "facnn", "hybrid", "coda"])
+    p.add_argument("--config-prefix", default="fashion_mnist", help="configs <prefix>_<model> (their image size)")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     a = p.parse_args(argv)
     dev = torch.device(a.device)
-    x = torch.rand(a.batch, 1, 28, 28, device=dev)
-    y = torch.randint(0, 10, (a.batch,), device=dev)
+    first = load_config(f"{a.config_prefix}_{a.models[0]}")
+    size = first.image_size if first.dataset == "imagefolder" else {"cifar10": 32}.get(first.dataset, 28)
+    channels = 1 if first.dataset in ("fashion-mnist", "mnist", "digits") else 3
+    classes = int(first.model_config.get("num_classes", 10))
+    x = torch.rand(a.batch, channels, size, size, device=dev)
+    y = torch.randint(0, classes, (a.batch,), device=dev)
     # (label, bf16 autocast, channels_last, compile, value check per forward): the last variant
     # puts back the NaN/Inf scan every forward ran before validation moved to the API entry points
     variants = [
@@ -51,12 +57,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         ]
     steps, facts = {}, {}
     for name in a.models:
-        train_cfg = load_config(f"fashion_mnist_{name}")  # the model's own loss (BCE for CoDA-Nets and B-cos)
-        model_config = {"num_classes": 10, "in_channels": 1, **train_cfg.model_config}
-        flops = forward_flops(name, model_config)
+        train_cfg = load_config(f"{a.config_prefix}_{name}")  # the model's own loss (BCE for CoDA-Nets and B-cos)
+        model_config = {"num_classes": classes, "in_channels": channels, **train_cfg.model_config}
+        flops = forward_flops(train_cfg.model, model_config, size)
         for label, amp, cl, comp, check in variants:
             torch.manual_seed(0)
-            model = build_model(name, model_config).to(dev)
+            model = build_model(train_cfg.model, model_config).to(dev)
             if cl:
                 model = model.to(memory_format=torch.channels_last)
             net = torch.compile(model) if comp else model
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
             def step(net=net, opt=opt, xx=xx, amp=amp, check=check, train_cfg=train_cfg):
                 if check:
-                    check_images(xx, 1)
+                    check_images(xx, channels)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                     out = net(xx)
                 loss = training_loss(train_cfg, out.float(), y)
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ref = times[next(iter(steps))]  # the first model's plain step (the ResNet by default)
     records = []
     for key, ts in times.items():
-        rec = dict(method=key, **facts[key], batch=a.batch, image_size=28, device=str(dev), **summary(ts, ref))
+        rec = dict(method=key, **facts[key], batch=a.batch, image_size=size, device=str(dev), **summary(ts, ref))
         records.append(rec)
         print(
             f"{key:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to {next(iter(steps)).split()[0]} "
@@ -90,7 +96,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             flush=True,
         )
     if not a.no_write:
-        print("wrote", write("training", dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
+        name = "training" if a.config_prefix == "fashion_mnist" else f"training-{a.config_prefix}"
+        print("wrote", write(name, dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
     return records
 
 

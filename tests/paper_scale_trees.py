@@ -95,3 +95,25 @@ def notebook_steps(prefix: str) -> list[str]:
 
 def training_steps(prefix: str) -> list[str]:
     return [f"{prefix}_{m}" for m in SETTINGS[prefix]["train"]]
+
+
+def dry_run_tests(prefix: str, tree):
+    """A module's fixture (the trainings, once) and its test (one notebook step each) for ``prefix``
+    on the dataset ``tree(root)`` builds; each module runs on its own test worker."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def trained(tmp_path_factory):
+        base = tmp_path_factory.mktemp(prefix)
+        data = tree(base / "data")
+        run_steps(prefix, data, base / "home", base / "out", training_steps(prefix))
+        return data, base
+
+    @pytest.mark.parametrize("step", notebook_steps(prefix))
+    def test_the_notebook_runs_dry(trained, step):
+        data, base = trained
+        run_steps(prefix, data, base / "home", base / "out", [step])
+        nb = executed_notebook(prefix, data, base / "out", step)
+        assert nb["metadata"]["papermill"]["parameters"]["config_prefix"] == prefix
+
+    return trained, test_the_notebook_runs_dry

@@ -6,24 +6,6 @@ from scikit-image's photographs).
 
 from __future__ import annotations
 
-import pytest
+from tests.paper_scale_trees import cifar_tree, dry_run_tests
 
-from tests.paper_scale_trees import cifar_tree, executed_notebook, notebook_steps, run_steps, training_steps
-
-PREFIX = "cifar10"
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    base = tmp_path_factory.mktemp(PREFIX)
-    data = cifar_tree(base / "data")
-    run_steps(PREFIX, data, base / "home", base / "out", training_steps(PREFIX))
-    return data, base
-
-
-@pytest.mark.parametrize("step", notebook_steps(PREFIX))
-def test_the_notebook_runs_dry_at_cifar10(trained, step):
-    data, base = trained
-    run_steps(PREFIX, data, base / "home", base / "out", [step])
-    nb = executed_notebook(PREFIX, data, base / "out", step)
-    assert nb["metadata"]["papermill"]["parameters"]["config_prefix"] == PREFIX
+trained, test_the_notebook_runs_dry = dry_run_tests("cifar10", cifar_tree)
