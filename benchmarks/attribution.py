@@ -2,6 +2,7 @@
 
     python -m benchmarks.attribution                 # CPU defaults, a few minutes
     python -m benchmarks.attribution --device cuda --batch 64 --rise-n 4000
+    python -m benchmarks.attribution --config-prefix imagenet100 --model facnn24 --batch 2 --rise-n 40 --occlusion-k 32
 
 Each method is timed in turns with the plain forward it is compared with (forward, method, forward,
 method, …) and reported as the median of the per-repeat ratios (``ratio_paired_median``), so a
@@ -21,6 +22,7 @@ import torch
 from facnn import FACNN, RISE, BcosNet, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
 from facnn.core.modes import eval_mode
 from facnn.train import load_config
+from facnn.train.config import config_names
 
 from .common import RESULTS, interleaved, paired_ratio, summary, timed, write
 
@@ -30,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--image-size", type=int, default=28)
+    p.add_argument("--image-size", type=int, default=0, help="default: the config's (28 for Fashion-MNIST)")
+    p.add_argument("--config-prefix", default="fashion_mnist", help="the FA-CNN of <prefix>_<model> (and its peers)")
+    p.add_argument("--model", default="facnn", help="facnn or facnn24")
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--rise-n", type=int, default=4000)
@@ -41,12 +45,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     a = p.parse_args(argv)
     dev = torch.device(a.device)
     torch.manual_seed(0)
-    cfg = load_config("fashion_mnist_facnn").model_config
-    model = FACNN(10, **cfg).to(dev).eval()
-    coda_cfg = load_config("fashion_mnist_coda").model_config
-    coda = CoDANet(10, **coda_cfg).to(dev).eval()
-    x = torch.rand(a.batch, 1, a.image_size, a.image_size, device=dev)
-    t = torch.arange(a.batch, device=dev) % 10
+    fa_cfg = load_config(f"{a.config_prefix}_{a.model}")
+    channels = 1 if fa_cfg.dataset in ("fashion-mnist", "mnist", "digits") else 3
+    classes = int(fa_cfg.model_config.get("num_classes", 10))
+    a.image_size = a.image_size or (
+        fa_cfg.image_size if fa_cfg.dataset == "imagefolder" else 32 if channels == 3 else 28
+    )
+    cfg = {k: v for k, v in fa_cfg.model_config.items() if k != "num_classes"}
+    model = FACNN(classes, **{"in_channels": channels, **cfg}).to(dev).eval()
+    peers = {
+        n: load_config(f"{a.config_prefix}_{n}") for n in ("coda", "bcos") if f"{a.config_prefix}_{n}" in config_names()
+    }
+    x = torch.rand(a.batch, channels, a.image_size, a.image_size, device=dev)
+    t = torch.arange(a.batch, device=dev) % classes
     R, records = a.repeats, []
 
     def forward():
@@ -135,8 +146,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     records[-2]["speedup_vs_captum_min"] = min(captum_occ) / min(ours_occ)
     records[-2]["speedup_vs_captum_median"] = paired_ratio(captum_occ, ours_occ)  # timed in turns
 
-    bcos = BcosNet(10, **load_config("fashion_mnist_bcos").model_config).to(dev).eval()
-    for net, name, short in ((coda, "CoDA-Net", "CoDA"), (bcos, "B-cos", "B-cos")):  # each against its own forward
+    nets = []
+    if "coda" in peers:
+        nets.append((CoDANet(classes, **{"in_channels": channels, **peers["coda"].model_config}), "CoDA-Net", "CoDA"))
+    if "bcos" in peers:
+        nets.append((BcosNet(classes, **{"in_channels": channels, **peers["bcos"].model_config}), "B-cos", "B-cos"))
+    for net, name, short in nets:  # each against its own forward
+        net = net.to(dev).eval()
 
         def net_forward(net=net):
             with torch.no_grad():
@@ -153,7 +169,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"occlusion identical to captum: {same}; ours {speedup:.2f}× faster (median)"
     )
     if not a.no_write:
-        print("wrote", write("attribution", dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
+        name = "attribution" if a.config_prefix == "fashion_mnist" else f"attribution-{a.config_prefix}-{a.model}"
+        print("wrote", write(name, dev, records, {k: str(v) for k, v in vars(a).items()}, a.out_dir))
     return records
 
 
