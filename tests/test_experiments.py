@@ -104,3 +104,16 @@ def test_the_papers_layers_at_its_depth_and_in_proportion():
     shown = ex.shown_layers(24)
     assert shown == [0, 6, 12, 18, 24] and set(ex.paper_layers(24)) <= set(shown)
     assert set(ex.paper_layers(30)) <= set(ex.shown_layers(30)) and ex.shown_layers(30)[-1] == 30
+
+
+def test_a_prefix_without_peers_or_shipped_weights_is_refused_naming_the_fix():
+    from facnn.companion import experiments as ex
+    from facnn.models.pretrained import PretrainedError
+
+    assert ex.dataset_of("imagenet100") == "imagefolder"  # read from its configs (no imagenet100_facnn.json)
+    with pytest.raises(ValueError, match="no config starts with 'imagenet'_"):
+        ex.dataset_of("imagenet")
+    with pytest.raises(ValueError, match=r"leave them out of methods"):
+        ex.companion_models("imagenet100", ["intrinsic", "contributions"])
+    with pytest.raises(PretrainedError, match="weights='train'"):
+        ex.load_model("imagenet100", "facnn24", "pretrained")

@@ -46,11 +46,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
         notebooks={
             "01_theorems": dict(n_random_models=30, n_images=500),
             "02_training": dict(models=["facnn24", "resnet"]),
-            # ROAD's sparse solves run on the CPU (about 0.3 s per image and percent at 224²): the
-            # paper's zero fill on the whole validation split, ROAD beside it on 500 images
+            # ROAD's sparse solves run on the CPU (0.6-1 s per image and percent at 224², 7 maps × 20
+            # removal sets an image: about 2 min an image): the paper's zero fill on the whole
+            # validation split, ROAD beside it on 100 images (about 4 h of one CPU core)
             "03_pixel_removal": dict(methods=_POSTHOC, n_images=5000, rise_n=4000, occlusion_k=32, fills=["zero"]),
             "03_pixel_removal_road": dict(
-                methods=_POSTHOC, n_images=500, rise_n=4000, occlusion_k=32, fills=["zero", "road"]
+                methods=_POSTHOC, n_images=100, rise_n=4000, occlusion_k=32, fills=["zero", "road"]
             ),
             "04_feature_maps": dict(n_show=6, n_corr=1000, rise_n=4000, occlusion_k=32),
             "05_localisation": dict(
