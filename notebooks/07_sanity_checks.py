@@ -200,9 +200,8 @@ Table(
 # %%
 shuffled_records, twin_res = [], None
 if shuffle_subset:
-    cfg = shuffled_twin_config(
-        f"{config_prefix}_{model}", shuffle_subset, shuffle_epochs, seed=seed, device=device, data_root=data_root or None
-    )
+    twin_kw = dict(seed=seed, device=device, data_root=data_root or None)
+    cfg = shuffled_twin_config(f"{config_prefix}_{model}", shuffle_subset, shuffle_epochs, **twin_kw)
     twin, twin_res = ex.trained(cfg, weights)  # the shipped twin of this config, where one ships
     shuffled_records = data_randomisation(explainers, {net: twin.to(dev)}, x, y, seed=seed)
     print(
