@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from facnn.core.validation import check_int
 from facnn.explain.catalogue import LAYERED_KINDS, Method
 from facnn.viz.figures import map_grid
-from facnn.viz.theory import map_scale
+from facnn.viz.theory import display_maps, map_scale
 
 __all__ = [
     "EXPLORER_METHODS",
@@ -211,16 +211,6 @@ def _explorer_classes(prob: np.ndarray, labels: Sequence[int] | None, classes: S
     return sorted(dict.fromkeys(int(c) for c in wanted))[:MAX_CLASSES]
 
 
-def _pooled(a: np.ndarray, factor: int) -> np.ndarray:
-    """``a (..., H, W)`` averaged over ``factor×factor`` blocks (edges padded by repetition)."""
-    if factor <= 1:
-        return a
-    h, w = a.shape[-2:]
-    ph, pw = -h % factor, -w % factor
-    a = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)], mode="edge")
-    return a.reshape(*a.shape[:-2], (h + ph) // factor, factor, (w + pw) // factor, factor).mean(axis=(-3, -1))
-
-
 def _percent_of_peak(maps: np.ndarray) -> np.ndarray:
     """Each map ``(..., H, W)`` as a percentage of its own largest |value| (int8 in −100..100)."""
     peak = np.abs(maps).max(axis=(-2, -1), keepdims=True)
@@ -314,9 +304,9 @@ def static_explorer(
             for m, layer, opts in panels
         ]
     )
-    factor = -(-max(images.shape[-2:]) // check_int(max_side, "max_side", 8, fix="pixels a side, e.g. 64"))
-    maps = _percent_of_peak(_pooled(maps, factor))
-    pictures = _pooled(images.float().mean(1).cpu().numpy(), factor)  # grey for any number of channels
+    max_side = check_int(max_side, "max_side", 8, fix="pixels a side, e.g. 64")
+    maps = _percent_of_peak(display_maps(maps, max_side))
+    pictures = display_maps(images.float().mean(1).cpu().numpy(), max_side)  # grey for any number of channels
     lo = pictures.min(axis=(1, 2), keepdims=True)
     span = pictures.max(axis=(1, 2), keepdims=True) - lo
     pictures = np.round(255 * (pictures - lo) / np.where(span > 0, span, 1)).astype(np.uint8)

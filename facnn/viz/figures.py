@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from facnn.core.paths import figures_dir
 from facnn.viz.png_export import export_png
-from facnn.viz.theory import map_scale
+from facnn.viz.theory import display_maps, map_scale
 
 __all__ = [
     "save_figure",
@@ -398,10 +398,10 @@ def map_grid(
         column_titles=list(col_titles) if col_titles else None,
     )
     for r, (name, maps) in enumerate([("image", images), *rows.items()], start=1):
-        z_all = np.asarray(maps, dtype=float)
+        z_all = display_maps(maps)
         peaks = np.abs(z_all).reshape(len(z_all), -1).max(1)
         if normalise and name != "image":
-            z_all = z_all / np.where(peaks > 0, peaks, 1.0)[:, None, None]
+            z_all = z_all / np.where(peaks > 0, peaks, 1.0).astype(np.float32)[:, None, None]
         axis = fig.get_subplot(r, 1).yaxis
         lo, hi = axis.domain
         cs, zmin, lim = map_scale(z_all)  # diverging centred at 0 for signed maps, sequential from 0 otherwise

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["theorem1_residuals", "theorem2_steps", "morph_strip", "sanity_curves", "map_scale"]
+__all__ = ["theorem1_residuals", "theorem2_steps", "morph_strip", "sanity_curves", "map_scale", "display_maps"]
 
 
 def map_scale(values: Any) -> tuple[str, float, float]:
@@ -46,6 +46,29 @@ def _labelled_line(
         showarrow=False,
         font=dict(color=colour, size=11),
     )
+
+
+MAX_SIDE = 112  # pixels a side a drawn map keeps: larger maps (224² ImageNet) are averaged over blocks
+
+
+def display_maps(a: Any, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Maps ``(..., H, W)`` as float32 for drawing, averaged over whole ``f×f`` blocks when a side
+    exceeds ``max_side`` (edges padded by repetition): a 224² map is drawn from 112² values, a
+    quarter of the figure's bytes, at no visible loss in a grid cell.
+
+    >>> display_maps(np.ones((2, 224, 224))).shape
+    (2, 112, 112)
+    >>> display_maps(np.ones((28, 28))).shape
+    (28, 28)
+    """
+    a = np.asarray(a, dtype=np.float32)
+    f = -(-max(a.shape[-2:]) // max_side)
+    if f <= 1:
+        return a
+    h, w = a.shape[-2:]
+    ph, pw = -h % f, -w % f
+    a = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)], mode="edge")
+    return a.reshape(*a.shape[:-2], (h + ph) // f, f, (w + pw) // f, f).mean(axis=(-3, -1))
 
 
 def theorem1_residuals(
@@ -208,14 +231,14 @@ def morph_strip(
     26
     """
     n = len(maps)
-    z = np.stack([np.asarray(m, dtype=float) for m in maps])
+    z = display_maps(np.stack([np.asarray(m, dtype=float) for m in maps]))
     cs, zmin, lim = map_scale(z)
     titles = ["image"] + [f"L{first_layer + i}" for i in range(n)]
     cols = min(n + 1, per_row)
     rows = -(-(n + 1) // cols)
     fig = make_subplots(rows, cols, horizontal_spacing=0.005, vertical_spacing=0.12 / rows, subplot_titles=titles)
     at = lambda i: (i // cols + 1, i % cols + 1)  # noqa: E731  panel i (0 = the image) -> (row, col)
-    fig.add_trace(go.Heatmap(z=np.asarray(image)[::-1], colorscale="gray", showscale=False), *at(0))
+    fig.add_trace(go.Heatmap(z=display_maps(image)[::-1], colorscale="gray", showscale=False), *at(0))
     for i in range(n):
         fig.add_trace(
             go.Heatmap(
