@@ -72,9 +72,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
                 "05_localisation": dict(
                     grid=1, n_grids=2, n_candidates=100, min_confidence=0.0, rise_n=8, occlusion_k=112
                 ),
-                # 25 cascade steps of every method: the dry run keeps three (RISE and K-OCC run in 03-05)
+                # 25 cascade steps of every method: the dry run keeps FA-CNN's maps and the control
                 "07_sanity_checks": dict(
-                    methods=["intrinsic", "gradcam", "random"], n_images=2, shuffle_subset=4, shuffle_epochs=1
+                    methods=["intrinsic", "random"], n_images=2, shuffle_subset=4, shuffle_epochs=1
                 ),
             },
         ),
@@ -99,7 +99,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
                 "04_feature_maps": dict(n_show=2, n_corr=4, rise_n=16),
                 "05_localisation": dict(grid=1, n_grids=2, n_candidates=100, min_confidence=0.0, rise_n=16),
                 "07_sanity_checks": dict(
-                    methods=["intrinsic", "gradcam", "random"], n_images=4, shuffle_subset=8, shuffle_epochs=1
+                    methods=["intrinsic", "random"], n_images=4, shuffle_subset=8, shuffle_epochs=1
                 ),
             },
         ),
