@@ -278,8 +278,8 @@ def accept(source: Path | None = None, experiments: list[str] | None = None) -> 
         raise ValueError(f"{source} is the committed records folder itself: name the folder runs wrote to")
     lines = []
     for path in sorted(source.glob("*.json")):
-        if experiments and path.stem not in experiments:
-            continue
+        if "." in path.stem or experiments and path.stem not in experiments:
+            continue  # figures (<name>.plotly.json) live beside the records
         new = read_records(path.stem, source)
         if not new["runs"] or "notebook" not in new["runs"][0]:
             continue  # not a records file of runs
