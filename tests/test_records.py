@@ -91,6 +91,7 @@ def test_accept_copies_runs_into_the_committed_records_only_when_asked(tmp_path,
     assert rec.committed_run("exp", {"n_images": 10})["quantities"]["a"] == q
     rec.write_run("exp", "03_pixel_removal.ipynb", {"n_images": 10}, quantities={"a": {**q, "value": 0.6}}, records=[])
     rec.write_run("exp", "03_pixel_removal.ipynb", {"n_images": 20}, quantities={"a": q}, records=[])
+    (tmp_path / "runs" / "figures" / "curves_exp.plotly.json").write_text('{"data": []}')  # a figure beside them
     rec.accept()
     runs = json.loads((tmp_path / "figures" / "exp.json").read_text())["runs"]
     assert [(r["parameters"]["n_images"], r["quantities"]["a"]["value"]) for r in runs] == [(10, 0.6), (20, 0.5)]
