@@ -71,7 +71,9 @@ def summary(rows: list[Row]) -> str:
     """One stable line for a notebook's CHECK cell (nbval compares it)."""
     if rows and rows[0].committed is None and rows[0].quantity.startswith("("):
         return "no committed record for these parameters"
-    return f"all {len(rows)} quantities reproduce the committed record within tolerance: {all(r.ok for r in rows)}"
+    bad = [r.quantity for r in rows if not r.ok]
+    line = f"all {len(rows)} quantities reproduce the committed record within tolerance: {not bad}"
+    return line + (f" ({len(bad)} outside it: {', '.join(bad)})" if bad else "")
 
 
 def table(rows: list[Row]) -> str:
