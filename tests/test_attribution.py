@@ -188,3 +188,20 @@ def test_random_maps_control_is_seeded_keyed_by_image_and_class_and_ignores_the_
     assert not torch.equal(rm.attribute(X, T), a) and repr(rm) == "RandomMaps(seed=4)"
     with pytest.raises(ValueError, match="channel"):
         rm.attribute(torch.rand(2, 3, 28, 28), 0)
+
+
+def test_gradcam_records_no_graph_before_its_layer_and_restores_the_grad_mode(facnn):
+    gc = GradCAM(facnn, 2)
+    plain = gc.attribute(X, T)
+    with torch.no_grad():
+        inside = gc.attribute(X, T)  # works under no_grad, which stays on after it
+        assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+    torch.testing.assert_close(inside, plain)
+    seen = []
+    h = facnn.layers[1].register_forward_hook(lambda m, i, o: seen.append(o.requires_grad))
+    try:
+        gc.attribute(X, T)
+    finally:
+        h.remove()
+    assert seen == [False]  # the layer before Grad-CAM's records no autograd graph

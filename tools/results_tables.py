@@ -244,6 +244,27 @@ def costs() -> None:
                 f"{r['params']:,} | "
                 f"{r['forward_flops_per_image'] / 1e6:.0f} |"
             )
+    for path in sorted(BENCH.glob("pipeline-*.json")):
+        d = load(path)
+        print(f"\n`{path.relative_to(ROOT)}` (224², ImageNet's training transforms):\n")
+        print("| measured | value |\n|---|---|")
+        for r in d["records"]:
+            if "images_per_s" in r:
+                print(f"| {r['method']} | {r['images_per_s']:.0f} images/s ({r['per_worker']:.0f} per worker) |")
+            elif "seconds_median" in r:
+                print(f"| {r['method']} (batch {r['batch']}, {r['model']}) | {r['seconds_median'] * 1e3:.0f} ms |")
+            else:
+                print(f"| {r['method']} | {r['value']:.3f} (target ≥ 0.9) |")
+    for path in sorted(BENCH.glob("sharding-*.json")):
+        d = load(path)
+        print(f"\n`{path.relative_to(ROOT)}` (notebook 03's experiment, one thread a process):\n")
+        print("| measured | value |\n|---|---|")
+        for r in d["records"]:
+            if "value" in r:
+                print(f"| {r['method']} | {r['value']:.2f}× (target ≤ 1.1×) |")
+            else:
+                ratio = f"; {r['ratio_paired_median']:.3f}× one process" if "ratio_paired_median" in r else ""
+                print(f"| {r['method']} | {r['seconds_median']:.1f} s{ratio} |")
 
 
 def render_blocks(text: str) -> str:

@@ -56,16 +56,18 @@ class GradCAM(Attribution):
         store: list[Tensor] = []
 
         def hook(module: nn.Module, inputs: Any, output: Tensor) -> Tensor:
-            # a leaf that requires grad: works even where nothing upstream does (e.g. the aligned input)
+            # a leaf that requires grad: works even where nothing upstream does (e.g. the aligned input);
+            # the graph starts here, so the layers before A record none
+            torch.set_grad_enabled(True)
             store.append(output.detach().requires_grad_(True))
             return store[-1]
 
         handle = self._module.register_forward_hook(hook)
         try:
-            with torch.enable_grad():
-                logits = self.model(x)
-                act = store[0]
-                (grad,) = torch.autograd.grad(logits.gather(1, t[:, None]).sum(), act)
+            with torch.no_grad():  # restores the caller's grad mode on exit
+                score = self.model(x).gather(1, t[:, None]).sum()  # recorded: the hook turned grad on
+            (grad,) = torch.autograd.grad(score, store[0])
+            act = store[0]
         finally:
             handle.remove()
         cam = (grad.mean(dim=(2, 3), keepdim=True) * act).sum(1).detach()
