@@ -17,10 +17,10 @@ def setup(trained_facnn, digits):
 def test_pixel_removal_experiment_records_and_replayable_control(setup):
     model, x, y = setup
     expl = ex.build_explainers(model, [model.num_layers - 1], ["intrinsic", "random"])
-    a, units = evaluate.pixel_removal_experiment(
-        expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False
-    )
-    b, _ = evaluate.pixel_removal_experiment(expl, x[:40], y[:40], percents=[0, 50, 100], batch_size=16, progress=False)
+    # the whole percent grid: with [0, 50, 100] the AUC reads the 50 % point alone, and on 8×8 digits
+    # that one point did not tell FA-CNN's maps from noise (0.025 [-0.04, 0.08], one thread)
+    a, units = evaluate.pixel_removal_experiment(expl, x[:40], y[:40], batch_size=16, progress=False)
+    b, _ = evaluate.pixel_removal_experiment(expl, x[:40], y[:40], batch_size=16, progress=False)
     assert [(r["method"], r["order"]) for r in a] == [(m, o) for m in expl for o in ("morf", "lerf")]
     assert a == b  # the random control restarts its generator: same numbers on every run
     start = {r["accuracy"][0] for r in a}
