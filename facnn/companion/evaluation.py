@@ -54,6 +54,12 @@ def parameters(experiment: str, overrides: Mapping[str, Any] | None = None) -> d
     return params
 
 
+def _train_kw(p: Mapping[str, Any]) -> dict[str, Any]:
+    """How the notebook's parameters load (or train) its models: ``load_model``'s keywords."""
+    kw: dict[str, Any] = dict(epochs=p["epochs"], train_subset=p["train_subset"] or None, seed=p["seed"])
+    return dict(kw, device=p["device"], data_root=p["data_root"] or None)
+
+
 def pixel_removal(params: Mapping[str, Any], *, cache: str | Path | None = None) -> SimpleNamespace:
     """Run notebook 03's experiment for ``params`` (all of the notebook's parameters).
 
@@ -69,8 +75,7 @@ def pixel_removal(params: Mapping[str, Any], *, cache: str | Path | None = None)
     from facnn.companion import records as rec
 
     p = dict(params)
-    train_kw: dict[str, Any] = dict(epochs=p["epochs"], train_subset=p["train_subset"] or None, seed=p["seed"])
-    train_kw.update(device=p["device"], data_root=p["data_root"] or None)
+    train_kw = _train_kw(p)
     model, res = ex.load_model(p["config_prefix"], p["model"], p["weights"], **train_kw)
     net = cast("FACNN", model)
     companions: dict[str, Any] = ex.companion_models(p["config_prefix"], p["methods"], p["weights"], **train_kw)
@@ -173,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if world > 1:  # one process reads (or, weights "train", trains) the models first; the others reuse them
             if rank == 0:
-                kw = dict(epochs=run["epochs"], train_subset=run["train_subset"] or None, seed=run["seed"])
-                kw.update(device=run["device"], data_root=run["data_root"] or None)
+                kw = _train_kw(run)
                 ex.load_model(run["config_prefix"], run["model"], run["weights"], **kw)
                 ex.companion_models(run["config_prefix"], run["methods"], run["weights"], **kw)
             torch.distributed.barrier()
