@@ -132,9 +132,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     cap_occ = COcc(model)
 
+    c = x.shape[1]  # ours occludes every channel at once: captum's window spans them all
+
     def run_cap():
         return cap_occ.attribute(
-            x, sliding_window_shapes=(1, k, k), strides=(1, k // 2, k // 2), target=t, baselines=0.0
+            x, sliding_window_shapes=(c, k, k), strides=(c, k // 2, k // 2), target=t, baselines=0.0
         )
 
     with eval_mode(model):

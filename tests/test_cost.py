@@ -45,11 +45,12 @@ def test_the_command_line_prints_every_config():
     assert r.returncode == 0, r.stderr
     for name in ("imagenet100_facnn24", "imagenet100_resnet", "fashion_mnist_facnn", "cifar10_facnn24"):
         assert f"| `{name}` |" in r.stdout
-    readme = (Path(__file__).resolve().parents[1] / "RESULTS.md").read_text()
-    block = readme.split("<!-- cost table: python -m facnn.train.cost --all -->\n", 1)[1].split("\n\n", 1)[0]
-    assert block.strip() == r.stdout.strip(), (
-        "RESULTS.md's cost table is stale: paste `python -m facnn.train.cost --all`"
-    )
+    for page in ("README.md", "RESULTS.md"):  # README's GPU section and RESULTS' GPU scale
+        text = (Path(__file__).resolve().parents[1] / page).read_text()
+        block = text.split("<!-- cost table: python -m facnn.train.cost --all -->\n", 1)[1].split("\n\n", 1)[0]
+        assert block.strip() == r.stdout.strip(), (
+            f"{page}'s cost table is stale: paste `python -m facnn.train.cost --all`"
+        )
     bad = subprocess.run([sys.executable, "-m", "facnn.train.cost", "--config", "nope"], capture_output=True, text=True)
     assert bad.returncode != 0 and "nope" in bad.stderr
 

@@ -252,7 +252,8 @@ def costs() -> None:
             if "images_per_s" in r:
                 print(f"| {r['method']} | {r['images_per_s']:.0f} images/s ({r['per_worker']:.0f} per worker) |")
             elif "seconds_median" in r:
-                print(f"| {r['method']} (batch {r['batch']}, {r['model']}) | {r['seconds_median'] * 1e3:.0f} ms |")
+                classes = f", {r['classes']} classes" if "classes" in r else ""
+                print(f"| {r['method']} (batch {r['batch']}, {r['model']}{classes}) | {r['seconds_median'] * 1e3:.0f} ms |")
             else:
                 print(f"| {r['method']} | {r['value']:.3f} (target ≥ 0.9) |")
     for path in sorted(BENCH.glob("sharding-*.json")):
