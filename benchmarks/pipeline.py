@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         times = interleaved(fns, a.repeats, dev, warmup=2)
         ref = times["step, batch in memory"]
         for key, ts in times.items():
-            rec = dict(method=key, model=a.model, classes=data.num_classes, batch=a.batch, image_size=size, **summary(ts, ref))
+            rec = dict(method=key, model=a.model, classes=data.num_classes, batch=a.batch, image_size=size)
+            rec.update(summary(ts, ref))
             records.append(rec)
             print(f"{key:40s} {summary(ts, ref)['seconds_median'] * 1e3:8.1f} ms", flush=True)
         intact = 1 / summary(times[fed_key], ref)["ratio_paired_median"]

@@ -253,7 +253,8 @@ def costs() -> None:
                 print(f"| {r['method']} | {r['images_per_s']:.0f} images/s ({r['per_worker']:.0f} per worker) |")
             elif "seconds_median" in r:
                 classes = f", {r['classes']} classes" if "classes" in r else ""
-                print(f"| {r['method']} (batch {r['batch']}, {r['model']}{classes}) | {r['seconds_median'] * 1e3:.0f} ms |")
+                what = f"{r['method']} (batch {r['batch']}, {r['model']}{classes})"
+                print(f"| {what} | {r['seconds_median'] * 1e3:.0f} ms |")
             else:
                 print(f"| {r['method']} | {r['value']:.3f} (target ≥ 0.9) |")
     for path in sorted(BENCH.glob("sharding-*.json")):
