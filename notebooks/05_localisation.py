@@ -66,93 +66,18 @@ sweep_subset: int = 5000  # training images of each sweep model
 sweep_min_confidence: float = 0.0  # the briefly trained sweep models need only classify grid images correctly
 
 # %%
-import facnn
-from facnn import evaluate, viz
-from facnn.companion import experiments as ex
+from facnn import viz
+from facnn.companion import evaluation, reproduce
 from facnn.companion import records as rec
-from facnn.companion import reproduce
-from facnn.train import load_config
 from facnn.viz.figures import Table
 from facnn.viz.results import verdict_styles
 
 params = rec.notebook_parameters("05_localisation.ipynb", globals())
-train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
-train_kw["data_root"] = data_root or None
-net, res = ex.load_model(config_prefix, model, weights, **train_kw)
-companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
-dev = next(net.parameters()).device
-layers = ex.paper_layers(len(net.layers))
-x, y = ex.test_batch(
-    res["dataset"], n_candidates, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
-)
-explainers = ex.build_explainers(
-    net, layers, methods, rise_n=rise_n, rise_center=rise_center, occlusion_k=occlusion_k, seed=seed, **companions
-)
-records, scores = evaluate.localisation_experiment(
-    explainers, x, y, n=grid, n_grids=n_grids, seed=seed, min_confidence=min_confidence, progress=False
-)
-
-# %%
-sweep = []
-for T in temperatures:
-    cfg = load_config(
-        f"{config_prefix}_coda",
-        epochs=sweep_epochs,
-        train_subset=sweep_subset or None,
-        seed=seed,
-        device=device,
-        data_root=data_root or None,
-        model_config={"temperature": T},
-    )
-    m, r = ex.trained(cfg, weights)  # the shipped sweep model of this config, where one ships
-    label = f"CoDA T={T:g} (sweep)"
-    srec, ssc = evaluate.localisation_experiment(
-        {label: (m, facnn.Contributions(m), None)},
-        x,
-        y,
-        n=grid,
-        n_grids=n_grids,
-        seed=seed,
-        min_confidence=sweep_min_confidence,
-        progress=False,
-    )
-    srec[0].update(temperature=T, test_accuracy=r["test_accuracy"], weights=r["source"])
-    sweep += srec
-    scores.update(ssc)
-    print(f"T={T:g}: accuracy {r['test_accuracy']:.3f}, pointing game {viz.fmt_ci(srec[0]['mean'])}")
-
-# %%
-ref = f"FA-CNN maps L{layers[0]}"
-by_model = {label: id(m) for label, (m, _, _) in explainers.items()}
-comparisons = []
-if ref in explainers:
-    same = [m for m in explainers if m != ref and by_model[m] == by_model[ref]]
-    comparisons += evaluate.comparisons(scores, ref, same, paired=True, better="higher", seed=seed)
-    comparisons += evaluate.comparisons(
-        scores, ref, [m for m in explainers if by_model[m] != by_model[ref]], paired=False, better="higher", seed=seed
-    )
-for own, suffix in (
-    ("CoDA contributions", "on CoDA"),
-    ("B-cos contributions", "on B-cos"),
-):  # each model's own maps vs post-hoc on it
-    if own in explainers:
-        posthoc = [m for m in explainers if m.endswith(suffix)]
-        comparisons += evaluate.comparisons(scores, own, posthoc, paired=True, better="higher", seed=seed)
-if len(sweep) > 1:
-    hi, lo = sweep[-1]["method"], sweep[0]["method"]
-    comparisons += evaluate.comparisons(
-        scores, hi, [s["method"] for s in sweep[:-1]], paired=False, better="higher", seed=seed
-    )
-quantities = {
-    f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(res["source"], rec.SWEEP_TOLERANCE))
-    for r in records
-}
-quantities.update(
-    {
-        f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(r["weights"], rec.SWEEP_TOLERANCE))
-        for r in sweep
-    }
-)
+run = evaluation.localisation(params)  # the experiment (`torchrun … -m facnn.companion.evaluation` shards it)
+net, res, records, sweep = run.net, run.res, run.records, run.sweep
+comparisons, quantities = run.comparisons, run.quantities
+for r in sweep:
+    print(f"T={r['temperature']:g}: accuracy {r['test_accuracy']:.3f}, pointing game {viz.fmt_ci(r['mean'])}")
 
 # %%
 # CHECK: the numbers reproduce the committed record of these parameters (tolerances in figures/localisation.json)
@@ -160,16 +85,7 @@ rows = reproduce.check("localisation", params, quantities)
 print(reproduce.summary(rows))
 
 # %%
-rec.write_run(
-    "localisation",
-    "05_localisation.ipynb",
-    params,
-    quantities=quantities,
-    records=records + sweep,
-    comparisons=comparisons,
-    weights=res["source"],
-    dataset=res["dataset"],
-)
+evaluation.write_localisation(params, run)
 fig = viz.estimate_bars(
     records + sweep,
     "mean",

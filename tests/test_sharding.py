@@ -1,6 +1,6 @@
 """Sharded map evaluation: two gloo processes under torchrun give the numbers one process gives
 (pixel removal under the zero fill and ROAD, the pointing game, with RISE, occlusion, Grad-CAM,
-FA-CNN maps and the random control), and the evaluation command writes notebook 03's record."""
+FA-CNN maps and the random control), and the evaluation command writes notebooks 03's and 05's records."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ SCRIPT = textwrap.dedent(
         cache=sys.argv[2] if len(sys.argv) > 2 else None,
     )
     loc, scores = evaluate.localisation_experiment(
-        expl, x, y, n=2, n_grids=7, seed=1, min_confidence=0.0, batch_size=2, progress=False
+        expl, x, y, n=2, n_grids=7, seed=1, min_confidence=0.0, batch_size=2, progress=False,
+        cache=sys.argv[2] if len(sys.argv) > 2 else None,
     )
     world, rank = world_rank()
     if rank == 0:
@@ -85,9 +86,12 @@ def test_two_gloo_processes_give_the_numbers_of_one(tmp_path):
     for k in a.files:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert {r["n_images"] for r in one["records"]} == {23} and {r["n_grids"] for r in one["localisation"]} == {7}
-    # resumed from the maps the sharded run cached: the same numbers again, nothing recomputed
+    # resumed from the maps and grid scores the sharded run cached: the same numbers again
+    n_cached = len(list((tmp_path / "cache").glob("*.pt")))
     _run([*_torchrun(2), str(script), str(tmp_path / "again"), str(tmp_path / "cache")])
-    assert json.loads((tmp_path / "again.json").read_text())["records"] == one["records"]
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["records"] == one["records"] and again["localisation"] == one["localisation"]
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == n_cached  # nothing computed twice
 
 
 def test_the_evaluation_command_writes_notebook_03s_record(tmp_path):
@@ -102,6 +106,33 @@ def test_the_evaluation_command_writes_notebook_03s_record(tmp_path):
     assert run["processes"] == 1 and run["evaluation_command"].startswith("python -m facnn.companion.evaluation")
     assert run["command"].startswith("papermill notebooks/03_pixel_removal.ipynb")  # the notebook repeats it
     assert {r["n_images"] for r in run["records"]} == {12} and run["wall_s"] > 0
+
+
+def test_the_evaluation_command_writes_notebook_05s_record(tmp_path):
+    params = {
+        "n_grids": 4,
+        "n_candidates": 300,
+        "rise_n": 20,
+        "methods": ["intrinsic", "random", "contributions"],
+        "temperatures": [10.0, 1000.0],
+    }
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FACNN_OUT": str(tmp_path / "out")}
+    cmd = [sys.executable, "-m", "facnn.companion.evaluation", "localisation", "--parameters", json.dumps(params)]
+    cmd += ["--cache", str(tmp_path / "cache")]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = json.loads((tmp_path / "out" / "localisation.json").read_text())["runs"]
+    assert run["notebook"] == "05_localisation.ipynb" and run["parameters"]["n_grids"] == 4
+    assert run["evaluation_command"].startswith("python -m facnn.companion.evaluation localisation")
+    methods = [r["method"] for r in run["records"]]
+    assert methods[-2:] == ["CoDA T=10 (sweep)", "CoDA T=1000 (sweep)"] and "CoDA contributions" in methods
+    assert {r["n_grids"] for r in run["records"]} == {4}
+    compared = {(c["reference_method"], c["other_method"], c["paired"]) for c in run["comparisons"]}
+    assert ("FA-CNN maps L6", "random", True) in compared  # same model: paired by grid
+    assert ("FA-CNN maps L6", "CoDA contributions", False) in compared  # another model: unpaired
+    assert ("CoDA T=1000 (sweep)", "CoDA T=10 (sweep)", False) in compared
+    # each method's grid scores were cached, one file a batch of grids
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == len(methods)
 
 
 @pytest.mark.parametrize(

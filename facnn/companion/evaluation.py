@@ -1,11 +1,12 @@
-"""Notebook 03's experiment as a function, and a command that runs it on many processes.
+"""Notebooks 03's and 05's experiments as functions, and a command that runs them on many processes.
 
-:func:`pixel_removal` is what ``notebooks/03_pixel_removal.ipynb`` computes from its parameters;
-the notebook calls it and draws. The command runs the same function under ``torchrun`` (the
-images are split into shards, one per process, and gathered: the numbers equal one process's)
-and writes the same run record the notebook writes, so a headline run too long for one kernel
-is accepted like any other (``python -m facnn.companion.records accept``). With ``--cache DIR``
-every batch's maps are kept, and a killed run started again computes only what is missing.
+:func:`pixel_removal` is what ``notebooks/03_pixel_removal.ipynb`` computes from its parameters,
+:func:`localisation` what ``notebooks/05_localisation.ipynb`` computes; the notebooks call them and
+draw. The command runs the same function under ``torchrun`` (the images or grids are split into
+shards, one per process, and gathered: the numbers equal one process's) and writes the same run
+record the notebook writes, so a headline run too long for one kernel is accepted like any other
+(``python -m facnn.companion.records accept``). With ``--cache DIR`` every batch's maps (or grid
+scores) are kept, and a killed run started again computes only what is missing.
 
 Examples
 --------
@@ -13,6 +14,11 @@ Figure 4 of the 24-layer FA-CNN on two processes (CPU: gloo; one GPU each: NCCL)
 
     torchrun --nproc-per-node 2 -m facnn.companion.evaluation pixel_removal \\
         --parameters '{"model": "facnn24", "n_images": 1000, "rise_n": 2000}' --cache runs/cache/pr24
+
+The 24-layer FA-CNN's pointing game on 112 grids::
+
+    torchrun --nproc-per-node 2 -m facnn.companion.evaluation localisation \\
+        --parameters '{"model": "facnn24", "n_grids": 112, "n_candidates": 5000}' --cache runs/cache/loc24
 """
 
 from __future__ import annotations
@@ -28,9 +34,9 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from facnn.models.facnn import FACNN
 
-__all__ = ["pixel_removal", "write_pixel_removal", "parameters", "main"]
+__all__ = ["pixel_removal", "write_pixel_removal", "localisation", "write_localisation", "parameters", "main"]
 
-NOTEBOOKS = {"pixel_removal": "03_pixel_removal.ipynb"}
+NOTEBOOKS = {"pixel_removal": "03_pixel_removal.ipynb", "localisation": "05_localisation.ipynb"}
 
 
 def parameters(experiment: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -143,13 +149,145 @@ def write_pixel_removal(params: Mapping[str, Any], out: SimpleNamespace, **extra
     )
 
 
+def _sweep_configs(p: Mapping[str, Any]) -> list[Any]:
+    """The CoDA-Net temperature sweep's training configs (one per temperature)."""
+    from facnn.train import load_config
+
+    return [
+        load_config(
+            f"{p['config_prefix']}_coda",
+            epochs=p["sweep_epochs"],
+            train_subset=p["sweep_subset"] or None,
+            seed=p["seed"],
+            device=p["device"],
+            data_root=p["data_root"] or None,
+            model_config={"temperature": T},
+        )
+        for T in p["temperatures"]
+    ]
+
+
+def localisation(params: Mapping[str, Any], *, cache: str | Path | None = None) -> SimpleNamespace:
+    """Run notebook 05's experiment for ``params`` (all of the notebook's parameters): the grid
+    pointing game of every method, the CoDA-Net temperature sweep and their comparisons.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``net``, ``res``, ``layers``, ``x``, ``y`` (the candidate images), ``explainers``,
+        ``records`` (one per method), ``sweep`` (one per temperature), ``scores`` (per-grid scores
+        of both), ``comparisons``, ``quantities`` and ``reference`` (FA-CNN's last-layer label).
+    """
+    import facnn
+    from facnn import evaluate
+    from facnn.companion import experiments as ex
+    from facnn.companion import records as rec
+
+    p = dict(params)
+    train_kw = _train_kw(p)
+    model, res = ex.load_model(p["config_prefix"], p["model"], p["weights"], **train_kw)
+    net = cast("FACNN", model)
+    companions: dict[str, Any] = ex.companion_models(p["config_prefix"], p["methods"], p["weights"], **train_kw)
+    dev = next(net.parameters()).device
+    layers = ex.paper_layers(len(net.layers))
+    size = res["config"]["image_size"]
+    x, y = ex.test_batch(
+        res["dataset"], p["n_candidates"], p["seed"], dev, root=p["data_root"] or None, image_size=size
+    )
+    explainers = ex.build_explainers(
+        net,
+        layers,
+        p["methods"],
+        rise_n=p["rise_n"],
+        rise_center=p["rise_center"],
+        occlusion_k=p["occlusion_k"],
+        seed=p["seed"],
+        **companions,
+    )
+    grid_kw = dict(n=p["grid"], n_grids=p["n_grids"], seed=p["seed"], progress=False, cache=cache)
+    records, scores = evaluate.localisation_experiment(explainers, x, y, min_confidence=p["min_confidence"], **grid_kw)
+    sweep = []
+    for T, cfg in zip(p["temperatures"], _sweep_configs(p)):
+        m, r = ex.trained(cfg, p["weights"])  # the shipped sweep model of this config, where one ships
+        label = f"CoDA T={T:g} (sweep)"
+        srec, ssc = evaluate.localisation_experiment(
+            {label: (m, facnn.Contributions(m), None)}, x, y, min_confidence=p["sweep_min_confidence"], **grid_kw
+        )
+        srec[0].update(temperature=T, test_accuracy=r["test_accuracy"], weights=r["source"])
+        sweep += srec
+        scores.update(ssc)
+
+    reference = f"FA-CNN maps L{layers[0]}"
+    by_model = {label: id(m) for label, (m, _, _) in explainers.items()}
+    seed = p["seed"]
+    comparisons = []
+    if reference in explainers:
+        same = [m for m in explainers if m != reference and by_model[m] == by_model[reference]]
+        other = [m for m in explainers if by_model[m] != by_model[reference]]
+        comparisons += evaluate.comparisons(scores, reference, same, paired=True, better="higher", seed=seed)
+        comparisons += evaluate.comparisons(scores, reference, other, paired=False, better="higher", seed=seed)
+    for own, suffix in (("CoDA contributions", "on CoDA"), ("B-cos contributions", "on B-cos")):
+        if own in explainers:  # each model's own maps vs post-hoc methods on it
+            posthoc = [m for m in explainers if m.endswith(suffix)]
+            comparisons += evaluate.comparisons(scores, own, posthoc, paired=True, better="higher", seed=seed)
+    if len(sweep) > 1:
+        hi = sweep[-1]["method"]
+        lower = [s["method"] for s in sweep[:-1]]
+        comparisons += evaluate.comparisons(scores, hi, lower, paired=False, better="higher", seed=seed)
+    tol = rec.SWEEP_TOLERANCE
+    quantities = {
+        f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(res["source"], tol)) for r in records
+    }
+    quantities.update(
+        {f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(r["weights"], tol)) for r in sweep}
+    )
+    return SimpleNamespace(
+        net=net,
+        res=res,
+        layers=layers,
+        x=x,
+        y=y,
+        explainers=explainers,
+        records=records,
+        sweep=sweep,
+        scores=scores,
+        comparisons=comparisons,
+        quantities=quantities,
+        reference=reference,
+    )
+
+
+def write_localisation(params: Mapping[str, Any], out: SimpleNamespace, **extra: Any) -> Path:
+    """Write the run record of :func:`localisation`'s result (what notebook 05 writes)."""
+    from facnn.companion import records as rec
+
+    return rec.write_run(
+        "localisation",
+        NOTEBOOKS["localisation"],
+        params,
+        quantities=out.quantities,
+        records=out.records + out.sweep,
+        comparisons=out.comparisons,
+        weights=out.res["source"],
+        dataset=out.res["dataset"],
+        **extra,
+    )
+
+
+EXPERIMENTS = {
+    "pixel_removal": (pixel_removal, write_pixel_removal),
+    "localisation": (localisation, write_localisation),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m facnn.companion.evaluation pixel_removal [--parameters JSON] [--cache DIR]``,
-    alone or under ``torchrun``; rank 0 prints the reproduction check and writes the record."""
+    """``python -m facnn.companion.evaluation {pixel_removal,localisation} [--parameters JSON]
+    [--cache DIR]``, alone or under ``torchrun``; rank 0 prints the reproduction check and writes
+    the record."""
     ap = argparse.ArgumentParser(prog="python -m facnn.companion.evaluation", description=__doc__.split("\n\n")[0])
     ap.add_argument("experiment", choices=sorted(NOTEBOOKS))
     ap.add_argument("--parameters", default="{}", help="JSON mapping of notebook parameters to change")
-    ap.add_argument("--cache", default=None, help="folder for each batch's maps (resume a killed run)")
+    ap.add_argument("--cache", default=None, help="folder for each batch's maps or scores (resume a killed run)")
     args = ap.parse_args(argv)
     try:
         overrides = json.loads(args.parameters)
@@ -181,14 +319,18 @@ def main(argv: list[str] | None = None) -> int:
                 kw = _train_kw(run)
                 ex.load_model(run["config_prefix"], run["model"], run["weights"], **kw)
                 ex.companion_models(run["config_prefix"], run["methods"], run["weights"], **kw)
+                if args.experiment == "localisation":
+                    for cfg in _sweep_configs(run):
+                        ex.trained(cfg, run["weights"])
             torch.distributed.barrier()
-        out = pixel_removal(run, cache=args.cache)
+        experiment, write = EXPERIMENTS[args.experiment]
+        out = experiment(run, cache=args.cache)
         if rank == 0:
             print(reproduce.summary(reproduce.check(args.experiment, params, out.quantities)))
             command = (f"torchrun --nproc-per-node {world}" if world > 1 else "python") + (
                 f" -m facnn.companion.evaluation {args.experiment} --parameters {shlex.quote(json.dumps(overrides))}"
             )
-            path = write_pixel_removal(params, out, processes=world, evaluation_command=command)
+            path = write(params, out, processes=world, evaluation_command=command)
             print(f"wrote {path} ({world} process{'es' if world > 1 else ''})")
     finally:
         if world > 1 and torch.distributed.is_initialized():

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -56,9 +57,12 @@ class MapCache:
             self._weights[id(model)] = h.hexdigest()
         return self._weights[id(model)]
 
-    def key(self, label: str, model: nn.Module, explainer: object, start: int, x: Tensor, y: Tensor) -> str:
+    def key(
+        self, label: str, model: nn.Module, explainer: object, start: int, x: Tensor, y: Tensor, kind: str = "maps"
+    ) -> str:
         h = hashlib.sha256()
-        for part in (label, repr(explainer), self.weights_digest(model), str(start), str(tuple(x.shape))):
+        parts = (label, repr(explainer), self.weights_digest(model), str(start), str(tuple(x.shape)))
+        for part in parts + (() if kind == "maps" else (kind,)):  # maps keep the keys of earlier caches
             h.update(part.encode() + b"\0")
         h.update(x.detach().cpu().contiguous().numpy().tobytes())
         h.update(y.detach().cpu().contiguous().numpy().tobytes())
@@ -66,17 +70,36 @@ class MapCache:
 
     def maps(self, label: str, model: nn.Module, explainer, start: int, x: Tensor, y: Tensor) -> Tensor:
         """``explainer.attribute(x, y)``, read from the folder when this batch was computed before."""
-        path = self.folder / f"{self.key(label, model, explainer, start, x, y)}.pt"
+        return self.cached(
+            label, model, explainer, start, x, y, lambda: explainer.attribute(x, y), (len(x), *x.shape[-2:])
+        )
+
+    def cached(
+        self,
+        label: str,
+        model: nn.Module,
+        explainer,
+        start: int,
+        x: Tensor,
+        y: Tensor,
+        compute: Callable[[], Tensor],
+        shape: tuple[int, ...],
+        kind: str = "maps",
+    ) -> Tensor:
+        """``compute()`` (a tensor of ``shape`` computed from the batch ``x, y`` by ``explainer`` on
+        ``model``), read from the folder when it was computed before; ``kind`` names what is kept
+        (e.g. ``"pointing-game"`` for a batch of grids' scores) and is part of the key."""
+        path = self.folder / f"{self.key(label, model, explainer, start, x, y, kind)}.pt"
         if path.exists():
             try:
-                maps = torch.load(path, map_location=x.device, weights_only=True)
+                out = torch.load(path, map_location=x.device, weights_only=True)
             except Exception as e:  # noqa: BLE001 - a damaged file is recomputed, and said so
                 print(f"map cache: {path} cannot be read ({type(e).__name__}); computing the batch again")
             else:
-                if isinstance(maps, Tensor) and maps.shape == (len(x), *x.shape[-2:]):
+                if isinstance(out, Tensor) and tuple(out.shape) == tuple(shape):
                     self.hits += 1
-                    return maps
-        maps = explainer.attribute(x, y)
-        atomic_write(path, lambda tmp: torch.save(maps.detach().cpu(), tmp))
+                    return out
+        out = compute()
+        atomic_write(path, lambda tmp: torch.save(out.detach().cpu(), tmp))
         self.misses += 1
-        return maps
+        return out

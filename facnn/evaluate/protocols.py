@@ -8,6 +8,7 @@ builds the paired differences RESULTS.md reports.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -226,11 +227,13 @@ def localisation_experiment(
     min_confidence: float = 0.5,
     batch_size: int = 16,
     progress: bool = True,
+    cache: str | Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Grid pointing game for every explainer. Grids are built per evaluated model (each model's
     own confident, correct images), so methods on one model are paired by grid and methods on
     different models are not. Under ``torchrun`` the grids are scored in shards and gathered, as
-    in :func:`pixel_removal_experiment`.
+    in :func:`pixel_removal_experiment`. With ``cache`` (a folder) each batch of grids' scores is
+    kept, keyed by the method, the model's weights and the grids: a killed run resumes.
 
     Returns
     -------
@@ -241,6 +244,7 @@ def localisation_experiment(
 
     batch_size = check_int(batch_size, "batch_size", 1, fix="grids whose maps are computed at once, e.g. 16")
     grids_for: dict[int, tuple[Tensor, Tensor]] = {}
+    store = None if cache is None else MapCache(cache)
     records, scores = [], {}
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
         if id(model) not in grids_for:
@@ -254,7 +258,13 @@ def localisation_experiment(
             if isinstance(expl, RandomMaps):
                 expl.reset(seed, start=g)
             part = slice(g, min(g + batch_size, shard.stop))
-            local.append(pointing_game(expl, grids[part], classes[part], n).cpu().double().numpy())
+            gb, cb = grids[part], classes[part]
+            if store is None:
+                sc = pointing_game(expl, gb, cb, n)
+            else:
+                compute = partial(pointing_game, expl, gb, cb, n)
+                sc = store.cached(label, model, expl, g, gb, cb, compute, (len(gb), n * n), kind="pointing-game")
+            local.append(sc.cpu().double().numpy())
         s = gather_arrays({"s": np.concatenate(local)})["s"]  # (G, n²)
         scores[label] = s
         records.append(
