@@ -66,6 +66,24 @@ def _train_kw(p: Mapping[str, Any]) -> dict[str, Any]:
     return dict(kw, device=p["device"], data_root=p["data_root"] or None)
 
 
+def _setup(p: Mapping[str, Any], n_images: int, layers: list[int], **explainer_kw: Any) -> SimpleNamespace:
+    """The notebook's model (loaded or trained), ``n_images`` test images and its explainers:
+    ``net``, ``res``, ``layers`` (``layers`` or the paper's), ``x``, ``y``, ``explainers``."""
+    from facnn.companion import experiments as ex
+
+    train_kw = _train_kw(p)
+    model, res = ex.load_model(p["config_prefix"], p["model"], p["weights"], **train_kw)
+    net = cast("FACNN", model)
+    companions: dict[str, Any] = ex.companion_models(p["config_prefix"], p["methods"], p["weights"], **train_kw)
+    layers = layers or ex.paper_layers(len(net.layers))
+    dev, size = next(net.parameters()).device, res["config"]["image_size"]
+    x, y = ex.test_batch(res["dataset"], n_images, p["seed"], dev, root=p["data_root"] or None, image_size=size)
+    explainers = ex.build_explainers(
+        net, layers, p["methods"], occlusion_k=p["occlusion_k"], seed=p["seed"], **explainer_kw, **companions
+    )
+    return SimpleNamespace(net=net, res=res, layers=layers, x=x, y=y, explainers=explainers)
+
+
 def pixel_removal(params: Mapping[str, Any], *, cache: str | Path | None = None) -> SimpleNamespace:
     """Run notebook 03's experiment for ``params`` (all of the notebook's parameters).
 
@@ -77,28 +95,11 @@ def pixel_removal(params: Mapping[str, Any], *, cache: str | Path | None = None)
         (the AUCs the reproduction check compares) and ``reference`` (FA-CNN's last-layer label).
     """
     from facnn import evaluate, viz
-    from facnn.companion import experiments as ex
     from facnn.companion import records as rec
 
     p = dict(params)
-    train_kw = _train_kw(p)
-    model, res = ex.load_model(p["config_prefix"], p["model"], p["weights"], **train_kw)
-    net = cast("FACNN", model)
-    companions: dict[str, Any] = ex.companion_models(p["config_prefix"], p["methods"], p["weights"], **train_kw)
-    dev = next(net.parameters()).device
-    layers = p["layers"] or ex.paper_layers(len(net.layers))
-    size = res["config"]["image_size"]
-    x, y = ex.test_batch(res["dataset"], p["n_images"], p["seed"], dev, root=p["data_root"] or None, image_size=size)
-    explainers = ex.build_explainers(
-        net,
-        layers,
-        p["methods"],
-        rise_n=p["rise_n"],
-        rise_cells=p["rise_cells"],
-        occlusion_k=p["occlusion_k"],
-        seed=p["seed"],
-        **companions,
-    )
+    run = _setup(p, p["n_images"], p["layers"], rise_n=p["rise_n"], rise_cells=p["rise_cells"])
+    layers, x, y, explainers = run.layers, run.x, run.y, run.explainers
     records, units = evaluate.pixel_removal_experiment(
         explainers, x, y, percents=p["percents"], fills=p["fills"], seed=p["seed"], progress=False, cache=cache
     )
@@ -115,12 +116,7 @@ def pixel_removal(params: Mapping[str, Any], *, cache: str | Path | None = None)
     tol = rec.image_tolerance(p["n_images"])
     quantities = {viz.auc_quantity_name(r): rec.quantity(r["auc"]["value"], tol) for r in records}
     return SimpleNamespace(
-        net=net,
-        res=res,
-        layers=layers,
-        x=x,
-        y=y,
-        explainers=explainers,
+        **vars(run),
         records=records,
         units=units,
         comparisons=comparisons,
@@ -184,26 +180,8 @@ def localisation(params: Mapping[str, Any], *, cache: str | Path | None = None) 
     from facnn.companion import records as rec
 
     p = dict(params)
-    train_kw = _train_kw(p)
-    model, res = ex.load_model(p["config_prefix"], p["model"], p["weights"], **train_kw)
-    net = cast("FACNN", model)
-    companions: dict[str, Any] = ex.companion_models(p["config_prefix"], p["methods"], p["weights"], **train_kw)
-    dev = next(net.parameters()).device
-    layers = ex.paper_layers(len(net.layers))
-    size = res["config"]["image_size"]
-    x, y = ex.test_batch(
-        res["dataset"], p["n_candidates"], p["seed"], dev, root=p["data_root"] or None, image_size=size
-    )
-    explainers = ex.build_explainers(
-        net,
-        layers,
-        p["methods"],
-        rise_n=p["rise_n"],
-        rise_center=p["rise_center"],
-        occlusion_k=p["occlusion_k"],
-        seed=p["seed"],
-        **companions,
-    )
+    run = _setup(p, p["n_candidates"], [], rise_n=p["rise_n"], rise_center=p["rise_center"])
+    layers, x, y, explainers = run.layers, run.x, run.y, run.explainers
     grid_kw = dict(n=p["grid"], n_grids=p["n_grids"], seed=p["seed"], progress=False, cache=cache)
     records, scores = evaluate.localisation_experiment(explainers, x, y, min_confidence=p["min_confidence"], **grid_kw)
     sweep = []
@@ -234,20 +212,13 @@ def localisation(params: Mapping[str, Any], *, cache: str | Path | None = None) 
         hi = sweep[-1]["method"]
         lower = [s["method"] for s in sweep[:-1]]
         comparisons += evaluate.comparisons(scores, hi, lower, paired=False, better="higher", seed=seed)
-    tol = rec.SWEEP_TOLERANCE
+    weights_of = [(r, run.res["source"]) for r in records] + [(r, r["weights"]) for r in sweep]
     quantities = {
-        f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(res["source"], tol)) for r in records
+        f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(w, rec.SWEEP_TOLERANCE))
+        for r, w in weights_of
     }
-    quantities.update(
-        {f"{r['method']} mean": rec.quantity(r["mean"]["value"], rec.tolerance_for(r["weights"], tol)) for r in sweep}
-    )
     return SimpleNamespace(
-        net=net,
-        res=res,
-        layers=layers,
-        x=x,
-        y=y,
-        explainers=explainers,
+        **vars(run),
         records=records,
         sweep=sweep,
         scores=scores,
