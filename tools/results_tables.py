@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from facnn.companion.records import committed_runs, run_size
@@ -244,29 +245,33 @@ def costs() -> None:
                 f"{r['params']:,} | "
                 f"{r['forward_flops_per_image'] / 1e6:.0f} |"
             )
-    for path in sorted(BENCH.glob("pipeline-*.json")):
-        d = load(path)
-        print(f"\n`{path.relative_to(ROOT)}` (224², ImageNet's training transforms):\n")
+    _measured("pipeline", "224², ImageNet's training transforms", _pipeline_row)
+    _measured("sharding", "notebook 03's experiment, one thread a process", _sharding_row)
+
+
+def _measured(kind: str, what: str, row: Callable[[dict], tuple[str, str]]) -> None:
+    """A ``| measured | value |`` table for each ``benchmarks/results/<kind>-*.json``."""
+    for path in sorted(BENCH.glob(f"{kind}-*.json")):
+        print(f"\n`{path.relative_to(ROOT)}` ({what}):\n")
         print("| measured | value |\n|---|---|")
-        for r in d["records"]:
-            if "images_per_s" in r:
-                print(f"| {r['method']} | {r['images_per_s']:.0f} images/s ({r['per_worker']:.0f} per worker) |")
-            elif "seconds_median" in r:
-                classes = f", {r['classes']} classes" if "classes" in r else ""
-                what = f"{r['method']} (batch {r['batch']}, {r['model']}{classes})"
-                print(f"| {what} | {r['seconds_median'] * 1e3:.0f} ms |")
-            else:
-                print(f"| {r['method']} | {r['value']:.3f} (target ≥ 0.9) |")
-    for path in sorted(BENCH.glob("sharding-*.json")):
-        d = load(path)
-        print(f"\n`{path.relative_to(ROOT)}` (notebook 03's experiment, one thread a process):\n")
-        print("| measured | value |\n|---|---|")
-        for r in d["records"]:
-            if "value" in r:
-                print(f"| {r['method']} | {r['value']:.2f}× (target ≤ 1.1×) |")
-            else:
-                ratio = f"; {r['ratio_paired_median']:.3f}× one process" if "ratio_paired_median" in r else ""
-                print(f"| {r['method']} | {r['seconds_median']:.1f} s{ratio} |")
+        for r in load(path)["records"]:
+            print("| {} | {} |".format(*row(r)))
+
+
+def _pipeline_row(r: dict) -> tuple[str, str]:
+    if "images_per_s" in r:
+        return r["method"], f"{r['images_per_s']:.0f} images/s ({r['per_worker']:.0f} per worker)"
+    if "seconds_median" in r:
+        classes = f", {r['classes']} classes" if "classes" in r else ""
+        return f"{r['method']} (batch {r['batch']}, {r['model']}{classes})", f"{r['seconds_median'] * 1e3:.0f} ms"
+    return r["method"], f"{r['value']:.3f} (target ≥ 0.9)"
+
+
+def _sharding_row(r: dict) -> tuple[str, str]:
+    if "value" in r:
+        return r["method"], f"{r['value']:.2f}× (target ≤ 1.1×)"
+    ratio = f"; {r['ratio_paired_median']:.3f}× one process" if "ratio_paired_median" in r else ""
+    return r["method"], f"{r['seconds_median']:.1f} s{ratio}"
 
 
 def render_blocks(text: str) -> str:

@@ -126,22 +126,18 @@ def pixel_removal(params: Mapping[str, Any], *, cache: str | Path | None = None)
     )
 
 
-def write_pixel_removal(params: Mapping[str, Any], out: SimpleNamespace, **extra: Any) -> Path:
-    """Write the run record of :func:`pixel_removal`'s result (what notebook 03 writes)."""
+def _write(experiment: str, params: Mapping[str, Any], out: SimpleNamespace, **fields: Any) -> Path:
+    """Write an experiment's run record: ``out``'s quantities, comparisons, weights and dataset, and ``fields``."""
     from facnn.companion import records as rec
 
-    return rec.write_run(
-        "pixel_removal",
-        NOTEBOOKS["pixel_removal"],
-        params,
-        quantities=out.quantities,
-        records=out.records,
-        comparisons=out.comparisons,
-        ranking_changes=out.swaps,
-        weights=out.res["source"],
-        dataset=out.res["dataset"],
-        class_used="true",
-        **extra,
+    common = dict(quantities=out.quantities, comparisons=out.comparisons, weights=out.res["source"])
+    return rec.write_run(experiment, NOTEBOOKS[experiment], params, **common, dataset=out.res["dataset"], **fields)
+
+
+def write_pixel_removal(params: Mapping[str, Any], out: SimpleNamespace, **extra: Any) -> Path:
+    """Write the run record of :func:`pixel_removal`'s result (what notebook 03 writes)."""
+    return _write(
+        "pixel_removal", params, out, records=out.records, ranking_changes=out.swaps, class_used="true", **extra
     )
 
 
@@ -230,19 +226,7 @@ def localisation(params: Mapping[str, Any], *, cache: str | Path | None = None) 
 
 def write_localisation(params: Mapping[str, Any], out: SimpleNamespace, **extra: Any) -> Path:
     """Write the run record of :func:`localisation`'s result (what notebook 05 writes)."""
-    from facnn.companion import records as rec
-
-    return rec.write_run(
-        "localisation",
-        NOTEBOOKS["localisation"],
-        params,
-        quantities=out.quantities,
-        records=out.records + out.sweep,
-        comparisons=out.comparisons,
-        weights=out.res["source"],
-        dataset=out.res["dataset"],
-        **extra,
-    )
+    return _write("localisation", params, out, records=out.records + out.sweep, **extra)
 
 
 EXPERIMENTS = {

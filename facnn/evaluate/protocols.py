@@ -259,11 +259,12 @@ def localisation_experiment(
                 expl.reset(seed, start=g)
             part = slice(g, min(g + batch_size, shard.stop))
             gb, cb = grids[part], classes[part]
-            if store is None:
-                sc = pointing_game(expl, gb, cb, n)
-            else:
-                compute = partial(pointing_game, expl, gb, cb, n)
-                sc = store.cached(label, model, expl, g, gb, cb, compute, (len(gb), n * n), kind="pointing-game")
+            compute = partial(pointing_game, expl, gb, cb, n)
+            sc = (
+                store.cached(label, model, expl, g, gb, cb, compute, (len(gb), n * n), "pointing-game")
+                if store
+                else compute()
+            )
             local.append(sc.cpu().double().numpy())
         s = gather_arrays({"s": np.concatenate(local)})["s"]  # (G, n²)
         scores[label] = s
