@@ -90,6 +90,25 @@ class ImageData(torch.utils.data.Dataset):
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         return ImageData(self.images[idx], self.labels[idx], self.classes, self.name, self.mean, self.std)
 
+    def split(self, n: int, seed: int = 0) -> tuple["ImageData", "ImageData"]:
+        """``(rest, held_out)``: ``n`` images drawn at random (seeded) and the others, disjoint.
+
+        >>> data = ImageData(torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.arange(10) % 2, ["a", "b"], "toy")
+        >>> rest, held = data.split(3)
+        >>> len(rest), len(held), sorted(set(rest.labels.tolist() + held.labels.tolist()))
+        (7, 3, [0, 1])
+        """
+        if not 0 < n < len(self):
+            raise ValueError(
+                f"{self.name}: cannot hold out {n} of its {len(self)} images: choose 0 < validation < {len(self)}"
+            )
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + 2))
+        held, rest = perm[:n].sort().values, perm[n:].sort().values
+        return tuple(  # type: ignore[return-value]
+            ImageData(self.images[i], self.labels[i], self.classes, self.name, self.mean, self.std)
+            for i in (rest, held)
+        )
+
     def with_shuffled_labels(self, seed: int = 0) -> "ImageData":
         """The same images with their labels permuted (seeded): the data-randomisation test of
         Adebayo et al. (a model trained on it can only memorise)."""

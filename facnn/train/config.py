@@ -39,11 +39,18 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last", "checkpoint_layers")
 # Fields added after cached runs and records existed, with their defaults: a config holding the
 # default has the key (and matches the records) it had before the field existed.
-LATER_FIELDS: dict[str, Any] = {"shuffle_labels": False, "loss_reduction": "sum_classes", "accumulate": 1}
+LATER_FIELDS: dict[str, Any] = {
+    "shuffle_labels": False,
+    "loss_reduction": "sum_classes",
+    "accumulate": 1,
+    "validation": 0,
+    "patience": 3,
+    "lr_drops": 2,
+}
 
 _CHOICES = {
     "optimizer": ("adamw", "sgd"),
-    "schedule": ("onecycle", "cosine", "constant"),
+    "schedule": ("onecycle", "cosine", "constant", "plateau"),
     "loss": ("ce", "bce"),
     "loss_reduction": ("sum_classes", "mean"),
 }
@@ -62,6 +69,8 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     data_root: str | None = None
     train_subset: int | None = None  # seeded random subset of the training split
+    # training images held out (seeded) as a validation split: val_acc every epoch; "plateau" stops on it
+    validation: int = 0
     test_subset: int | None = None
     epochs: int = 2
     batch_size: int = 128  # global batch (split over DDP processes)
@@ -71,8 +80,13 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 5e-4
     optimizer: str = "adamw"  # "adamw" or "sgd" (Nesterov, momentum 0.9)
-    schedule: str = "onecycle"  # "onecycle" (linear warm-up, cosine decay), "cosine", "constant"
+    # "onecycle" (linear warm-up, cosine decay), "cosine", "constant", or "plateau": lr ÷ 10 when the
+    # validation accuracy stalls for ``patience`` epochs, at most ``lr_drops`` times, then stop
+    # (``epochs`` is the ceiling; see facnn.train.plateau)
+    schedule: str = "onecycle"
     warmup: float = 0.15  # fraction of steps spent warming up ("onecycle")
+    patience: int = 3  # "plateau": epochs without a validation improvement before lr ÷ 10 (or the stop)
+    lr_drops: int = 2  # "plateau": divisions of lr before the run may stop
     augment: bool = True  # in memory: random 2-pixel shift + flip; image folders: random resized crop + flip
     label_smoothing: float = 0.0
     shuffle_labels: bool = False  # permute the training labels (seeded): the data-randomisation sanity check
@@ -108,6 +122,9 @@ class TrainConfig:
             ("image_size", 8),
             ("accumulate", 1),
             ("checkpoint_layers", 0),
+            ("validation", 0),
+            ("patience", 1),
+            ("lr_drops", 0),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
@@ -137,6 +154,17 @@ class TrainConfig:
                 f"config loss_reduction={self.loss_reduction!r} applies to loss='bce' only: "
                 f"set loss='bce' or drop loss_reduction (cross-entropy always averages over the batch)"
             )
+        if self.schedule == "plateau" and not self.validation:
+            raise ValueError(
+                "config schedule='plateau' decides on a validation split: set validation to the number of "
+                "training images to hold out (e.g. --validation 5000); the test split never decides"
+            )
+        for name in ("patience", "lr_drops"):
+            if self.schedule != "plateau" and getattr(self, name) != LATER_FIELDS[name]:
+                raise ValueError(
+                    f"config {name}={getattr(self, name)!r} applies to schedule='plateau' only: "
+                    f"set schedule='plateau' (with validation) or drop {name}"
+                )
         for name in ("augment", "amp", "channels_last", "compile", "shuffle_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"config {name}={getattr(self, name)!r}: must be true or false")

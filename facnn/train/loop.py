@@ -36,6 +36,7 @@ from facnn.data.datasets import augment, batches, load_dataset
 from facnn.models.checkpoint import load_checkpoint
 from facnn.train.config import TrainConfig
 from facnn.train.memory import accumulated_backward, checkpointed_layers
+from facnn.train.plateau import FACTOR, plateau_state
 from facnn.train.runs import RunFolder, RunLocked, cache_folder, record
 
 __all__ = ["Callback", "train", "get_or_train", "evaluate", "model_config_for", "training_loss"]
@@ -53,9 +54,10 @@ def _check_finite(sums: torch.Tensor, epoch: int, first: int, last: int) -> None
         )
 
 
-def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
-    if cfg.schedule == "constant":
-        return cfg.lr
+def _lr_at(cfg: TrainConfig, step: int, total: int, scale: float = 1.0) -> float:
+    """The learning rate at global ``step`` of ``total``; ``scale`` is the plateau schedule's factor."""
+    if cfg.schedule in ("constant", "plateau"):
+        return cfg.lr * scale
     warm = int(cfg.warmup * total) if cfg.schedule == "onecycle" else 0
     if step < warm:
         return cfg.lr * (0.04 + 0.96 * step / warm)
@@ -107,15 +109,24 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000, device="cpu", rank:
 
 
 def _datasets(cfg: TrainConfig):
+    """``(train, validation or None, test)`` as ``cfg`` describes them."""
     kw: dict[str, Any] = dict(root=cfg.data_root, image_size=cfg.image_size)
     own: dict[str, Any] = dict(augment=cfg.augment, seed=cfg.seed) if cfg.dataset == "imagefolder" else {}
     train_ds = load_dataset(cfg.dataset, "train", **kw, **own).subset(cfg.train_subset, cfg.seed)
+    val_ds = None
+    if cfg.validation:
+        if not hasattr(train_ds, "split"):
+            raise ValueError(
+                f"validation={cfg.validation} holds images out of an in-memory dataset; {cfg.dataset!r} is read "
+                "from folders: pass validation=0 and give the validation images as their own folder"
+            )
+        train_ds, val_ds = train_ds.split(cfg.validation, cfg.seed)
     if cfg.shuffle_labels:
         if not hasattr(train_ds, "with_shuffled_labels"):
             raise ValueError(f"shuffle_labels needs an in-memory dataset; {cfg.dataset!r} is read from folders")
         train_ds = train_ds.with_shuffled_labels(cfg.seed)
     test_ds = load_dataset(cfg.dataset, "test", **kw).subset(cfg.test_subset, cfg.seed)
-    return train_ds, test_ds
+    return train_ds, val_ds, test_ds
 
 
 def model_config_for(cfg: TrainConfig, data) -> dict[str, Any]:
@@ -161,6 +172,7 @@ def _train_epoch(
     world: int,
     callbacks,
     show: bool,
+    scale: float = 1.0,
 ) -> torch.Tensor:
     """One epoch; returns ``(loss sum, correct, count)`` summed over DDP processes."""
     from tqdm.auto import tqdm  # notebook widgets in Jupyter (nested bars there redraw in place), text elsewhere
@@ -191,7 +203,7 @@ def _train_epoch(
         for cb in callbacks:
             cb.on_step(step)
         for group in opt.param_groups:
-            group["lr"] = _lr_at(cfg, step, total)
+            group["lr"] = _lr_at(cfg, step, total, scale)
         if cfg.augment and not self_augmented:  # in-memory data: the seeded pad-2 shift and flip
             x = augment(x, g)
         if cfg.channels_last:
@@ -285,7 +297,7 @@ def _train(
 ) -> tuple[nn.Module, dict[str, Any]]:
     from tqdm.auto import tqdm  # notebook widgets in Jupyter (nested bars there redraw in place), text elsewhere
 
-    train_ds, test_ds = _datasets(cfg)
+    train_ds, val_ds, test_ds = _datasets(cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, model_config_for(cfg, train_ds)).to(device)
     if cfg.channels_last:
@@ -304,23 +316,27 @@ def _train(
         range(len(history), cfg.epochs), desc="epochs", disable=not show, initial=len(history), total=cfg.epochs
     )
     for epoch in epochs:
+        scale = 1.0
+        if cfg.schedule == "plateau":  # decided from the recorded validation accuracies alone
+            drops, stop = plateau_state([h["val_acc"] for h in history], cfg.patience, cfg.lr_drops)
+            if stop:
+                break
+            scale = FACTOR**-drops
         te = time.perf_counter()
         with checkpointed_layers(net, cfg.checkpoint_layers) if cfg.checkpoint_layers else contextlib.nullcontext():
             sums = _train_epoch(
-                cfg, net, opt, train_ds, epoch, steps, steps * cfg.epochs, device, rank, world, callbacks, show
+                cfg, net, opt, train_ds, epoch, steps, steps * cfg.epochs, device, rank, world, callbacks, show, scale
             )
-        test_loss, test_acc = evaluate(model, test_ds, device=device, rank=rank, world=world)
-        history.append(
-            dict(
-                epoch=epoch + 1,
-                train_loss=(sums[0] / sums[2]).item(),
-                train_acc=(sums[1] / sums[2]).item(),
-                test_loss=test_loss,
-                test_acc=test_acc,
-                lr=_lr_at(cfg, (epoch + 1) * steps - 1, steps * cfg.epochs),
-                seconds=time.perf_counter() - te,
-            )
+        row: dict[str, Any] = dict(
+            epoch=epoch + 1, train_loss=(sums[0] / sums[2]).item(), train_acc=(sums[1] / sums[2]).item()
         )
+        if val_ds is not None:
+            row["val_loss"], row["val_acc"] = evaluate(model, val_ds, device=device, rank=rank, world=world)
+        row["test_loss"], row["test_acc"] = evaluate(model, test_ds, device=device, rank=rank, world=world)
+        test_acc = row["test_acc"]
+        row["lr"] = _lr_at(cfg, (epoch + 1) * steps - 1, steps * cfg.epochs, scale)
+        row["seconds"] = time.perf_counter() - te
+        history.append(row)
         epochs.set_postfix(test_acc=f"{test_acc:.4f}")
         if rank == 0:
             rec = folder.save(cfg, model, opt, history, wall_before + time.perf_counter() - t0, device, world, command)

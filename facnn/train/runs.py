@@ -28,6 +28,7 @@ from facnn.core.paths import checkpoint_dir
 from facnn.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from facnn.models.inference import count_params
 from facnn.train.config import TrainConfig
+from facnn.train.plateau import plateau_state
 
 __all__ = ["RunFolder", "RunLocked", "cache_folder"]
 
@@ -142,10 +143,12 @@ class RunFolder:
             f.unlink(missing_ok=True)
 
     def finished(self, epochs: int) -> bool:
-        """A complete run of ``epochs`` epochs is here."""
+        """A complete run is here: ``epochs`` epochs, or fewer that reached the plateau
+        (``schedule="plateau"``)."""
         if not (self.results.is_file() and self.checkpoint.is_file()):
             return False
-        return self.read_results().get("epochs") == epochs
+        rec = self.read_results()
+        return rec.get("epochs") == epochs or bool(rec.get("plateau", {}).get("reached"))
 
     def read_results(self) -> dict[str, Any]:
         """``results.json`` as a dict; a damaged file is named with the fix (the checkpoint is kept).
@@ -229,6 +232,12 @@ def record(
     """The results record of a run."""
     last = history[-1] if history else {}
     model = getattr(model, "module", model)
+    extra: dict[str, Any] = {}
+    if cfg.schedule == "plateau":  # whether the next epoch would have been refused, and why
+        drops, reached = plateau_state([h["val_acc"] for h in history], cfg.patience, cfg.lr_drops)
+        extra["plateau"] = dict(
+            reached=reached, lr_drops=drops, best_val_acc=max((h["val_acc"] for h in history), default=None)
+        )
     return dict(
         model=cfg.model,
         dataset=cfg.dataset,
@@ -246,4 +255,5 @@ def record(
         threads=torch.get_num_threads(),
         host=platform.node(),
         command=command or " ".join(shlex.quote(a) for a in ["python", "-m", "facnn.train", *sys.argv[1:]]),
+        **extra,
     )
