@@ -9,6 +9,7 @@ from facnn.models import read_checkpoint
 from facnn.train import Callback, TrainConfig, train
 from facnn.train.plateau import FACTOR, lr_scale, plateau_state
 from facnn.train.runs import RunFolder
+from facnn.train.ship import ShipError, ship
 
 
 def test_the_rule_divides_after_patience_stalls_and_stops_after_the_last():
@@ -57,12 +58,23 @@ class StopAfter(Callback):
             raise KeyboardInterrupt
 
 
-def test_an_interrupted_plateau_run_resumes_to_the_same_decisions_and_weights(tmp_path):
+COMMAND = (
+    "python -m facnn.train --dataset digits --batch-size 64 --lr 0.005 --model-config "
+    """'{"depth": 2, "hidden": 8, "pool_at": [2]}' --schedule plateau --validation 300 --patience 1 """
+    "--lr-drops 1 --epochs 40"
+)
+
+
+def test_an_interrupted_plateau_run_resumes_to_the_same_decisions_and_weights_and_ships(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACNN_WEIGHTS_DIR", str(tmp_path / "weights"))
+    (tmp_path / "weights").mkdir()
     _, full = train(plateau_cfg(epochs=40), tmp_path / "full", progress=False)
     stop_at = full["epochs"] - 1  # interrupted after the first division, before the stop
     with pytest.raises(KeyboardInterrupt):
         train(plateau_cfg(epochs=40), tmp_path / "cut", progress=False, callbacks=[StopAfter(stop_at)])
     assert json.loads((tmp_path / "cut" / "results.json").read_text())["plateau"]["reached"] is False
+    with pytest.raises(ShipError, match="plateau not reached\\): resume it"):
+        ship("digits/plateau", tmp_path / "cut", COMMAND)
     _, cut = train(plateau_cfg(epochs=40), tmp_path / "cut", progress=False, resume=True)
     strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
     assert strip(cut["history"]) == strip(full["history"])
@@ -71,6 +83,9 @@ def test_an_interrupted_plateau_run_resumes_to_the_same_decisions_and_weights(tm
     # resuming a finished run trains nothing more
     _, again = train(plateau_cfg(epochs=40), tmp_path / "cut", progress=False, resume=True)
     assert again["epochs"] == full["epochs"]
+    entry = ship("digits/plateau", tmp_path / "cut", COMMAND, purpose="a test")
+    assert entry["epochs"] == full["epochs"] < 40 and entry["plateau"] == full["plateau"]
+    assert entry["val_history"] == [round(h["val_acc"], 4) for h in full["history"]]
 
 
 @pytest.mark.parametrize(

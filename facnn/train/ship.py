@@ -71,8 +71,13 @@ def ship(
     res = json.loads((run / "results.json").read_text())
     check_command(command, res["config"])
     ckpt = read_checkpoint(run / "checkpoint.pt")
-    if ckpt["extra"]["epoch"] != res["config"]["epochs"] and not allow_unfinished:
-        raise ShipError(f"{run} is unfinished ({ckpt['extra']['epoch']} of {res['config']['epochs']} epochs)")
+    done = ckpt["extra"]["epoch"] == res["config"]["epochs"] or res.get("plateau", {}).get("reached")
+    if not done and not allow_unfinished:
+        raise ShipError(
+            f"{run} is unfinished ({ckpt['extra']['epoch']} of {res['config']['epochs']} epochs"
+            + (", plateau not reached" if "plateau" in res else "")
+            + "): resume it with the same command and --resume"
+        )
     model = load_checkpoint(run / "checkpoint.pt").eval()
     folder = weights_dir()
     stem = name.replace("/", "-")
@@ -113,5 +118,8 @@ def ship(
         trained_at_commit=commit,
         test_predictions=preds,
     )
+    if "plateau" in res:  # trained to a plateau: where it stopped and what the validation split said
+        models[name]["plateau"] = res["plateau"]
+        models[name]["val_history"] = [round(h["val_acc"], 4) for h in res["history"]]
     write_manifest(models)
     return models[name]
