@@ -63,56 +63,25 @@ shuffle_epochs: int = 100  # its epochs (it must memorise them: the notebook pri
 import numpy as np
 
 from facnn import viz
+from facnn.companion import evaluation, reproduce
 from facnn.companion import experiments as ex
 from facnn.companion import records as rec
-from facnn.companion import reproduce
-from facnn.evaluate import data_randomisation, example_maps, sanity_experiment
-from facnn.evaluate.randomisation import shuffled_twin_config
+from facnn.evaluate import example_maps
 from facnn.viz.figures import Table
 
 params = rec.notebook_parameters("07_sanity_checks.ipynb", globals())
-train_kw = dict(epochs=epochs, train_subset=train_subset or None, seed=seed, device=device)
-train_kw["data_root"] = data_root or None
-net, res = ex.load_model(config_prefix, model, weights, **train_kw)
-companions = ex.companion_models(config_prefix, methods, weights, **train_kw)  # CoDA-Net / B-cos as methods need
-dev = next(net.parameters()).device
-x, y = ex.test_batch(
-    res["dataset"], n_images, seed, dev, root=data_root or None, image_size=res["config"]["image_size"]
-)
-explainers = ex.build_explainers(
-    net,
-    ex.paper_layers(len(net.layers)),
-    methods,
-    rise_n=rise_n,
-    rise_center=True,
-    occlusion_k=occlusion_k,
-    seed=seed,
-    **companions,
-)
-records = sanity_experiment(explainers, x, y, mode=mode, seed=seed)
-quantities = {
-    f"{r['method']} step {r['step']} {k}": rec.quantity(
-        r[k]["value"], rec.tolerance_for(res["source"], rec.SWEEP_TOLERANCE)
-    )
-    for r in records
-    for k in ("spearman_abs", "ssim")
-}
+run = evaluation.sanity_checks(params)  # the experiment (`torchrun … -m facnn.companion.evaluation` shards it)
+net, res, x, y, explainers = run.net, run.res, run.x, run.y, run.explainers
+records, shuffled_records, twin_res = run.records, run.data_records, run.twin_res
 
 # %%
-# CHECK: the numbers reproduce the committed record of these parameters (tolerances in figures/sanity_checks.json)
-rows = reproduce.check("sanity_checks", params, quantities)
-print(reproduce.summary(rows))
+# CHECK: the numbers reproduce the committed records of these parameters (tolerances in figures/sanity_checks.json
+# and figures/sanity_checks_data.json)
+for name, quantities in run.checks.items():
+    print(reproduce.summary(reproduce.check(name, params, quantities)))
 
 # %%
-rec.write_run(
-    "sanity_checks",
-    "07_sanity_checks.ipynb",
-    params,
-    quantities=quantities,
-    records=records,
-    weights=res["source"],
-    dataset=res["dataset"],
-)
+evaluation.write_sanity_checks(params, run)
 fig = viz.sanity_curves(
     records,
     "spearman_abs",
@@ -198,45 +167,11 @@ Table(
 # augmentation; `facnn.evaluate.randomisation.shuffled_twin_config`); its train accuracy below says how far it got.
 
 # %%
-shuffled_records, twin_res = [], None
-if shuffle_subset:
-    twin_kw = dict(seed=seed, device=device, data_root=data_root or None)
-    cfg = shuffled_twin_config(f"{config_prefix}_{model}", shuffle_subset, shuffle_epochs, **twin_kw)
-    twin, twin_res = ex.trained(cfg, weights)  # the shipped twin of this config, where one ships
-    shuffled_records = data_randomisation(explainers, {net: twin.to(dev)}, x, y, seed=seed)
+if twin_res is not None:
     print(
         f"permuted-label twin ({twin_res['source']}): train accuracy {twin_res['train_accuracy']:.2f} on "
         f"{shuffle_subset} images after {shuffle_epochs} epochs; test accuracy {twin_res['test_accuracy']:.2f} "
         f"(chance {1 / net.num_classes:.2f})"
-    )
-data_quantities = {
-    f"{r['method']} {k}": rec.quantity(r[k]["value"], rec.tolerance_for(twin_res["source"], rec.SWEEP_TOLERANCE))
-    for r in shuffled_records
-    for k in ("spearman_abs", "ssim")
-}
-
-# %%
-# CHECK: the data-randomisation numbers reproduce their committed record (figures/sanity_checks_data.json)
-rows = reproduce.check("sanity_checks_data", params, data_quantities)
-print(reproduce.summary(rows))
-
-# %%
-if twin_res is not None:
-    rec.write_run(
-        "sanity_checks_data",
-        "07_sanity_checks.ipynb",
-        params,
-        quantities=data_quantities,
-        records=shuffled_records,
-        weights=res["source"],
-        dataset=res["dataset"],
-        twin=dict(
-            source=twin_res["source"],
-            train_accuracy=twin_res["train_accuracy"],
-            test_accuracy=twin_res["test_accuracy"],
-            config=twin_res["config"],
-            command=twin_res["command"],
-        ),
     )
 Table(
     [

@@ -215,7 +215,7 @@ def test_every_notebook_reads_its_data_from_data_root():
             continue
         assert "data_root" in rec.parameter_names(nb.name), nb.name
         code = nb.with_suffix(".py").read_text().split("# %%", 3)[-1]
-        # notebooks 03 and 05 hand all their parameters to facnn.companion.evaluation, which reads data_root
-        hands_over = re.search(r"evaluation\.(pixel_removal|localisation)\(params\)", code)
+        # notebooks 03, 05 and 07 hand all their parameters to facnn.companion.evaluation, which reads data_root
+        hands_over = re.search(r"evaluation\.(pixel_removal|localisation|sanity_checks)\(params\)", code)
         assert "data_root" in code or hands_over, f"{nb.name} ignores data_root"
     assert rec.run_key({"n": 1, "data_root": "/a"}) == rec.run_key({"n": 1, "data_root": ""}) == rec.run_key({"n": 1})

@@ -1,6 +1,7 @@
 """Sharded map evaluation: two gloo processes under torchrun give the numbers one process gives
-(pixel removal under the zero fill and ROAD, the pointing game, with RISE, occlusion, Grad-CAM,
-FA-CNN maps and the random control), and the evaluation command writes notebooks 03's and 05's records."""
+(pixel removal under the zero fill and ROAD, the pointing game, cascading and data randomisation,
+with RISE, occlusion, Grad-CAM, FA-CNN maps and the random control), and the evaluation command
+writes notebooks 03's, 05's and 07's records."""
 
 from __future__ import annotations
 
@@ -38,11 +39,18 @@ SCRIPT = textwrap.dedent(
         expl, x, y, n=2, n_grids=7, seed=1, min_confidence=0.0, batch_size=2, progress=False,
         cache=sys.argv[2] if len(sys.argv) > 2 else None,
     )
+    from facnn.evaluate.randomisation import shuffled_twin_config
+    twin, _ = ex.trained(shuffled_twin_config("fashion_mnist_facnn"), "pretrained")
+    few = {k: v for k, v in expl.items() if k != "RISE"}
+    kw = dict(seed=1, batch_size=3, cache=sys.argv[2] if len(sys.argv) > 2 else None)
+    san = evaluate.sanity_experiment(few, x[:10], y[:10], **kw)
+    data = evaluate.data_randomisation(few, {net: twin}, x[:10], y[:10], **kw)
     world, rank = world_rank()
     if rank == 0:
         arrays = {**{"u:" + k: v for k, v in units.items()}, **{"s:" + k: v for k, v in scores.items()}}
         np.savez(sys.argv[1] + ".npz", **arrays)
-        json.dump(dict(records=rec, localisation=loc, world=world), open(sys.argv[1] + ".json", "w"))
+        out = dict(records=rec, localisation=loc, sanity=san, data=data, world=world)
+        json.dump(out, open(sys.argv[1] + ".json", "w"))
     """
 )
 
@@ -81,6 +89,8 @@ def test_two_gloo_processes_give_the_numbers_of_one(tmp_path):
     one, two = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("one", "two"))
     assert one["world"] == 1 and two["world"] == 2
     assert one["records"] == two["records"] and one["localisation"] == two["localisation"]
+    assert one["sanity"] == two["sanity"] and one["data"] == two["data"]
+    assert {r["step"] for r in one["sanity"]} == set(range(7)) and len(one["data"]) == len(one["sanity"]) // 7
     a, b = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     assert sorted(a.files) == sorted(b.files) and any(k.startswith("s:") for k in a.files)
     for k in a.files:
@@ -91,6 +101,7 @@ def test_two_gloo_processes_give_the_numbers_of_one(tmp_path):
     _run([*_torchrun(2), str(script), str(tmp_path / "again"), str(tmp_path / "cache")])
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["records"] == one["records"] and again["localisation"] == one["localisation"]
+    assert again["sanity"] == one["sanity"] and again["data"] == one["data"]
     assert len(list((tmp_path / "cache").glob("*.pt"))) == n_cached  # nothing computed twice
 
 
@@ -133,6 +144,24 @@ def test_the_evaluation_command_writes_notebook_05s_record(tmp_path):
     assert ("CoDA T=1000 (sweep)", "CoDA T=10 (sweep)", False) in compared
     # each method's grid scores were cached, one file a batch of grids
     assert len(list((tmp_path / "cache").glob("*.pt"))) == len(methods)
+
+
+def test_the_evaluation_command_writes_notebook_07s_records(tmp_path):
+    params = {"n_images": 5, "rise_n": 20, "methods": ["intrinsic", "random", "contributions"], "occlusion_k": 14}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FACNN_OUT": str(tmp_path / "out")}
+    cmd = [sys.executable, "-m", "facnn.companion.evaluation", "sanity_checks", "--parameters", json.dumps(params)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = json.loads((tmp_path / "out" / "sanity_checks.json").read_text())["runs"]
+    (data,) = json.loads((tmp_path / "out" / "sanity_checks_data.json").read_text())["runs"]
+    for r in (run, data):
+        assert r["notebook"] == "07_sanity_checks.ipynb" and r["parameters"]["n_images"] == 5
+        assert r["evaluation_command"].startswith("python -m facnn.companion.evaluation sanity_checks")
+    fa = {"FA-CNN maps L6", "FA-CNN maps L4", "random"}
+    assert {r["method"] for r in run["records"]} == fa | {"CoDA contributions"}
+    assert {r["method"] for r in data["records"]} == fa  # the CoDA-Net has no permuted-label twin
+    assert data["twin"]["source"].startswith("pretrained fashion-mnist/facnn-shuffled-labels")
+    assert done.stdout.count("no committed record for these parameters") == 2  # both records are checked
 
 
 @pytest.mark.parametrize(

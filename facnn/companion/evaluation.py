@@ -1,7 +1,8 @@
-"""Notebooks 03's and 05's experiments as functions, and a command that runs them on many processes.
+"""Notebooks 03's, 05's and 07's experiments as functions, and a command that runs them on many processes.
 
 :func:`pixel_removal` is what ``notebooks/03_pixel_removal.ipynb`` computes from its parameters,
-:func:`localisation` what ``notebooks/05_localisation.ipynb`` computes; the notebooks call them and
+:func:`localisation` what ``notebooks/05_localisation.ipynb`` computes, :func:`sanity_checks` what
+``notebooks/07_sanity_checks.ipynb`` computes; the notebooks call them and
 draw. The command runs the same function under ``torchrun`` (the images or grids are split into
 shards, one per process, and gathered: the numbers equal one process's) and writes the same run
 record the notebook writes, so a headline run too long for one kernel is accepted like any other
@@ -19,6 +20,11 @@ The 24-layer FA-CNN's pointing game on 112 grids::
 
     torchrun --nproc-per-node 2 -m facnn.companion.evaluation localisation \\
         --parameters '{"model": "facnn24", "n_grids": 112, "n_candidates": 5000}' --cache runs/cache/loc24
+
+The sanity checks of every model on 500 images, with the 24-layer FA-CNN::
+
+    torchrun --nproc-per-node 2 -m facnn.companion.evaluation sanity_checks \\
+        --parameters '{"model": "facnn24", "n_images": 500}' --cache runs/cache/san24
 """
 
 from __future__ import annotations
@@ -34,9 +40,23 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from facnn.models.facnn import FACNN
 
-__all__ = ["pixel_removal", "write_pixel_removal", "localisation", "write_localisation", "parameters", "main"]
+__all__ = [
+    "pixel_removal",
+    "write_pixel_removal",
+    "localisation",
+    "write_localisation",
+    "sanity_checks",
+    "write_sanity_checks",
+    "parameters",
+    "main",
+]
 
-NOTEBOOKS = {"pixel_removal": "03_pixel_removal.ipynb", "localisation": "05_localisation.ipynb"}
+NOTEBOOKS = {
+    "pixel_removal": "03_pixel_removal.ipynb",
+    "localisation": "05_localisation.ipynb",
+    "sanity_checks": "07_sanity_checks.ipynb",
+}
+SANITY_BATCH = 32  # images whose maps a sanity check computes at once (the numbers do not depend on it)
 
 
 def parameters(experiment: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -229,14 +249,95 @@ def write_localisation(params: Mapping[str, Any], out: SimpleNamespace, **extra:
     return _write("localisation", params, out, records=out.records + out.sweep, **extra)
 
 
+def _twin_config(p: Mapping[str, Any]) -> Any:
+    """The permuted-label twin's training config (notebook 07's data randomisation)."""
+    from facnn.evaluate.randomisation import shuffled_twin_config
+
+    kw = dict(seed=p["seed"], device=p["device"], data_root=p["data_root"] or None)
+    return shuffled_twin_config(f"{p['config_prefix']}_{p['model']}", p["shuffle_subset"], p["shuffle_epochs"], **kw)
+
+
+def sanity_checks(params: Mapping[str, Any], *, cache: str | Path | None = None) -> SimpleNamespace:
+    """Run notebook 07's experiments for ``params`` (all of the notebook's parameters): model
+    randomisation (cascading or independent) of every method and, when ``shuffle_subset`` is set,
+    data randomisation against the permuted-label twin.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``net``, ``res``, ``layers``, ``x``, ``y``, ``explainers``, ``records`` (one per method and
+        step), ``quantities``, ``data_records``, ``data_quantities``, ``twin_res`` (``None`` without
+        a twin), and ``checks`` (record name → quantities, for the reproduction check).
+    """
+    from facnn.companion import experiments as ex
+    from facnn.companion import records as rec
+    from facnn.evaluate import data_randomisation, sanity_experiment
+
+    p = dict(params)
+    run = _setup(p, p["n_images"], [], rise_n=p["rise_n"], rise_center=True)
+    tol = rec.tolerance_for(run.res["source"], rec.SWEEP_TOLERANCE)
+    kw = dict(seed=p["seed"], batch_size=SANITY_BATCH, cache=cache)
+    records = sanity_experiment(run.explainers, run.x, run.y, mode=p["mode"], **kw)
+    quantities = {
+        f"{r['method']} step {r['step']} {k}": rec.quantity(r[k]["value"], tol)
+        for r in records
+        for k in ("spearman_abs", "ssim")
+    }
+    data_records, twin_res = [], None
+    if p["shuffle_subset"]:
+        twin, twin_res = ex.trained(_twin_config(p), p["weights"])  # the shipped twin of this config, where one ships
+        twins = {run.net: twin.to(run.x.device)}
+        data_records = data_randomisation(run.explainers, twins, run.x, run.y, **kw)
+    twin_tol = rec.tolerance_for(twin_res["source"], rec.SWEEP_TOLERANCE) if twin_res else tol
+    data_quantities = {
+        f"{r['method']} {k}": rec.quantity(r[k]["value"], twin_tol)
+        for r in data_records
+        for k in ("spearman_abs", "ssim")
+    }
+    return SimpleNamespace(
+        **vars(run),
+        records=records,
+        quantities=quantities,
+        data_records=data_records,
+        data_quantities=data_quantities,
+        twin_res=twin_res,
+        checks={"sanity_checks": quantities, "sanity_checks_data": data_quantities},
+    )
+
+
+def write_sanity_checks(params: Mapping[str, Any], out: SimpleNamespace, **extra: Any) -> Path:
+    """Write the run records of :func:`sanity_checks`' result (what notebook 07 writes): model
+    randomisation, and data randomisation when it ran. Returns the first record's path."""
+    from facnn.companion import records as rec
+
+    common = dict(weights=out.res["source"], dataset=out.res["dataset"], **extra)
+    nb = NOTEBOOKS["sanity_checks"]
+    path = rec.write_run("sanity_checks", nb, params, quantities=out.quantities, records=out.records, **common)
+    if out.twin_res is not None:
+        t = out.twin_res
+        twin = dict(source=t["source"], train_accuracy=t["train_accuracy"], test_accuracy=t["test_accuracy"])
+        twin.update(config=t["config"], command=t["command"])
+        rec.write_run(
+            "sanity_checks_data",
+            nb,
+            params,
+            quantities=out.data_quantities,
+            records=out.data_records,
+            twin=twin,
+            **common,
+        )
+    return path
+
+
 EXPERIMENTS = {
     "pixel_removal": (pixel_removal, write_pixel_removal),
     "localisation": (localisation, write_localisation),
+    "sanity_checks": (sanity_checks, write_sanity_checks),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m facnn.companion.evaluation {pixel_removal,localisation} [--parameters JSON]
+    """``python -m facnn.companion.evaluation {pixel_removal,localisation,sanity_checks} [--parameters JSON]
     [--cache DIR]``, alone or under ``torchrun``; rank 0 prints the reproduction check and writes
     the record."""
     ap = argparse.ArgumentParser(prog="python -m facnn.companion.evaluation", description=__doc__.split("\n\n")[0])
@@ -277,11 +378,14 @@ def main(argv: list[str] | None = None) -> int:
                 if args.experiment == "localisation":
                     for cfg in _sweep_configs(run):
                         ex.trained(cfg, run["weights"])
+                if args.experiment == "sanity_checks" and run["shuffle_subset"]:
+                    ex.trained(_twin_config(run), run["weights"])
             torch.distributed.barrier()
         experiment, write = EXPERIMENTS[args.experiment]
         out = experiment(run, cache=args.cache)
         if rank == 0:
-            print(reproduce.summary(reproduce.check(args.experiment, params, out.quantities)))
+            for name, quantities in getattr(out, "checks", {args.experiment: out.quantities}).items():
+                print(reproduce.summary(reproduce.check(name, params, quantities)))
             command = (f"torchrun --nproc-per-node {world}" if world > 1 else "python") + (
                 f" -m facnn.companion.evaluation {args.experiment} --parameters {shlex.quote(json.dumps(overrides))}"
             )

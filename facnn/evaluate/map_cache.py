@@ -28,7 +28,16 @@ from torch import Tensor, nn
 
 from facnn.core.files import atomic_write, clean_stale_temps
 
-__all__ = ["MapCache"]
+__all__ = ["MapCache", "weights_digest"]
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-256 of a model's parameters and buffers (names and bytes)."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 class MapCache:
@@ -50,11 +59,7 @@ class MapCache:
     def weights_digest(self, model: nn.Module) -> str:
         """SHA-256 of a model's parameters and buffers (computed once per model)."""
         if id(model) not in self._weights:
-            h = hashlib.sha256()
-            for name, t in model.state_dict().items():
-                h.update(name.encode())
-                h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
-            self._weights[id(model)] = h.hexdigest()
+            self._weights[id(model)] = weights_digest(model)
         return self._weights[id(model)]
 
     def key(

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -197,6 +199,52 @@ def independent_randomisation(
     return _run(model, explain, x, y, [[n] for n, _ in layer_order(model)], seed)
 
 
+SIMILARITIES = ("spearman", "spearman_abs", "ssim")
+
+
+def _steps(model: nn.Module, mode: str) -> list[list[str]]:
+    """The layers randomised at steps 1 … L of ``mode`` (step 0 randomises nothing)."""
+    names = [n for n, _ in layer_order(model)]
+    return [names[: k + 1] for k in range(len(names))] if mode == "cascading" else [[n] for n in names]
+
+
+def _per_image(
+    explainers: dict[str, tuple[nn.Module, Any, int | None]],
+    x: Tensor,
+    y: Tensor,
+    similarity_of: Callable[[str, nn.Module, Any, int, Tensor, Tensor], np.ndarray],
+    shape: Callable[[nn.Module], tuple[int, ...]],
+    batch_size: int | None,
+    cache: str | Path | None,
+    kind: Callable[[nn.Module], str],
+) -> dict[str, np.ndarray]:
+    """``{label: similarities (N, *shape(model))}`` per image, batch by batch: under ``torchrun``
+    each process takes a shard of whole batches and the arrays are gathered in image order (the
+    numbers one process gives); with ``cache`` each batch's array is kept under ``kind(model)``."""
+    from facnn.core.distributed import gather_arrays, shard_range
+    from facnn.core.validation import check_int
+    from facnn.evaluate.map_cache import MapCache
+
+    size = len(x) if batch_size is None else check_int(batch_size, "batch_size", 1, fix="images at once, e.g. 32")
+    store = None if cache is None else MapCache(cache)
+    out = {}
+    for label, (model, expl, _) in explainers.items():
+        dev = next(model.parameters()).device
+        shard = shard_range(len(x), max(size, 1))
+        local = [np.zeros((0, *shape(model)))]
+        for g in range(shard.start, shard.stop, max(size, 1)):
+            xb, yb = x[g : g + size].to(dev), y[g : g + size].to(dev)
+            compute = partial(lambda *a: torch.from_numpy(similarity_of(*a)), label, model, expl, g, xb, yb)
+            t = (
+                store.cached(label, model, expl, g, xb, yb, compute, (len(xb), *shape(model)), kind(model))
+                if store
+                else compute()
+            )
+            local.append(t.double().numpy())
+        out[label] = gather_arrays({"s": np.concatenate(local)})["s"]
+    return out
+
+
 def sanity_experiment(
     explainers: dict[str, tuple[nn.Module, Any, int | None]],
     x: Tensor,
@@ -204,33 +252,62 @@ def sanity_experiment(
     *,
     mode: str = "cascading",
     seed: int = 0,
+    batch_size: int | None = None,
+    cache: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Randomisation curves for every explainer of :func:`facnn.companion.experiments.build_explainers`
     (label → (model, explainer, layer)): the explainer is rebuilt on each randomised copy with the
     same options. One record per method and step: the step, the layers randomised, and each
-    similarity's mean over images with its 95 % bootstrap interval."""
+    similarity's mean over images with its 95 % bootstrap interval.
+
+    The images go ``batch_size`` at a time (default: all at once); under ``torchrun`` each process
+    takes a shard of whole batches and the per-image similarities are gathered (the numbers one
+    process gives). With ``cache`` (a folder) each batch's similarities at every step are kept,
+    keyed by the method, the model's weights, the images, ``mode`` and ``seed``: a killed run resumes.
+
+    Example
+    -------
+    >>> import torch, facnn
+    >>> net = facnn.FACNN(10, depth=2).eval()
+    >>> ex = {"maps": (net, facnn.make_explainer(net, "intrinsic"), 2)}
+    >>> recs = sanity_experiment(ex, torch.rand(4, 1, 28, 28), torch.arange(4), batch_size=2)
+    >>> [r["step"] for r in recs], recs[0]["spearman"]["value"]
+    ([0, 1, 2], 1.0)
+    """
     from facnn.evaluate.stats import bootstrap
 
     if mode not in ("cascading", "independent"):
         raise ValueError(f"mode must be 'cascading' or 'independent', got {mode!r}")
-    run = cascading_randomisation if mode == "cascading" else independent_randomisation
+
+    def similarity_of(label: str, model: nn.Module, expl: Any, start: int, xb: Tensor, yb: Tensor) -> np.ndarray:
+        def explain(m: nn.Module, xx: Tensor, yy: Tensor) -> Tensor:
+            return rebind(expl, m, start=start).attribute(xx, yy)
+
+        rows = _run(model, explain, xb, yb, _steps(model, mode), seed)
+        return np.stack([[r[k] for k in SIMILARITIES] for r in rows]).transpose(2, 0, 1)  # (B, steps, 3)
+
+    sims = _per_image(
+        explainers,
+        x,
+        y,
+        similarity_of,
+        lambda m: (len(_steps(m, mode)) + 1, len(SIMILARITIES)),
+        batch_size,
+        cache,
+        lambda m: f"sanity-{mode}-seed{seed}",
+    )
     records = []
     for label, (model, expl, layer) in explainers.items():
-
-        def explain(m: nn.Module, xx: Tensor, yy: Tensor, expl: Any = expl) -> Tensor:
-            return rebind(expl, m).attribute(xx, yy)
-
-        rows = run(model, explain, x.to(next(model.parameters()).device), y.to(next(model.parameters()).device), seed)
-        n_layers = len(rows) - 1
-        for step, r in enumerate(rows):
+        steps = [[], *_steps(model, mode)]
+        for step, names in enumerate(steps):
             records.append(
                 dict(
                     record_fields(label, model, expl, layer),
                     mode=mode,
                     step=step,
-                    n_layers=n_layers,
-                    randomised=r["randomised"],
-                    **{k: bootstrap(r[k], seed=seed).as_dict() for k in ("spearman", "spearman_abs", "ssim")},
+                    n_layers=len(steps) - 1,
+                    randomised=names,
+                    **{k: bootstrap(sims[label][:, step, i], seed=seed).as_dict() for i, k in enumerate(SIMILARITIES)},
                 )
             )
     return records
@@ -270,16 +347,17 @@ def example_maps(
     return titles, rows
 
 
-def rebind(explainer: Any, model: nn.Module) -> Any:
+def rebind(explainer: Any, model: nn.Module, start: int = 0) -> Any:
     """A copy of ``explainer`` (same options) on ``model``, a model of the same architecture: a
-    layer method reads the layer of the same name; a seeded method restarts its generator."""
+    layer method reads the layer of the same name; a seeded method restarts its generator at image
+    ``start`` (the first image of the batch it will see)."""
     twin = copy.copy(explainer)
     twin.model = model
     if hasattr(explainer, "_module"):
         name = next(n for n, mod in explainer.model.named_modules() if mod is explainer._module)
         twin._module = model.get_submodule(name)
     if hasattr(twin, "reset"):
-        twin.reset()
+        twin.reset(start=start)
     return twin
 
 
@@ -290,12 +368,15 @@ def data_randomisation(
     y: Tensor,
     *,
     seed: int = 0,
+    batch_size: int | None = None,
+    cache: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Adebayo et al.'s data-randomisation test: each method's map on the trained model against
     its map on ``twins[model]``, the same architecture trained on permuted labels (which can only
     memorise). Methods whose model has no twin are left out. One record per method: each
     similarity's mean over images with its 95 % bootstrap interval (near 0: the map depends on
-    what the model learned from the labels).
+    what the model learned from the labels). ``batch_size`` and ``cache`` as in
+    :func:`sanity_experiment` (sharded under ``torchrun``).
 
     Example
     -------
@@ -307,22 +388,30 @@ def data_randomisation(
     """
     from facnn.evaluate.stats import bootstrap
 
-    records = []
-    for label, (model, expl, layer) in explainers.items():
-        twin = twins.get(model)
-        if twin is None:
-            continue
-        dev = next(model.parameters()).device
-        xx, yy = x.to(dev), y.to(dev)
-        sims = similarities(rebind(expl, model).attribute(xx, yy), rebind(expl, twin.to(dev).eval()).attribute(xx, yy))
-        records.append(
-            dict(
-                record_fields(label, model, expl, layer),
-                test="data randomisation",
-                **{k: bootstrap(sims[k], seed=seed).as_dict() for k in ("spearman", "spearman_abs", "ssim")},
-            )
+    chosen = {label: e for label, e in explainers.items() if twins.get(e[0]) is not None}
+
+    def similarity_of(label: str, model: nn.Module, expl: Any, start: int, xb: Tensor, yb: Tensor) -> np.ndarray:
+        twin = twins[model].to(xb.device).eval()
+        sims = similarities(rebind(expl, model, start).attribute(xb, yb), rebind(expl, twin, start).attribute(xb, yb))
+        return np.stack([sims[k] for k in SIMILARITIES], axis=1)  # (B, 3)
+
+    shape = lambda m: (len(SIMILARITIES),)  # noqa: E731
+    from facnn.evaluate.map_cache import weights_digest
+
+    twin_digests = {id(m): weights_digest(twins[m]) for m, _, _ in chosen.values()} if cache else {}
+
+    def kind(m: nn.Module) -> str:  # the twin's weights are part of the key too
+        return f"data-randomisation-seed{seed}-twin-{twin_digests.get(id(m), '')}"
+
+    sims = _per_image(chosen, x, y, similarity_of, shape, batch_size, cache, kind)
+    return [
+        dict(
+            record_fields(label, model, expl, layer),
+            test="data randomisation",
+            **{k: bootstrap(sims[label][:, i], seed=seed).as_dict() for i, k in enumerate(SIMILARITIES)},
         )
-    return records
+        for label, (model, expl, layer) in chosen.items()
+    ]
 
 
 def shuffled_twin_config(
