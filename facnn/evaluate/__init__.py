@@ -36,6 +36,7 @@ from facnn.evaluate.randomisation import (
     randomise,
     randomise_batchnorm,
     sanity_experiment,
+    sanity_units,
     similarities,
 )
 from facnn.evaluate.road import noisy_linear_impute
@@ -59,6 +60,7 @@ __all__ = [
     "cascading_randomisation",
     "independent_randomisation",
     "sanity_experiment",
+    "sanity_units",
     "data_randomisation",
     "example_maps",
     "pearson",

@@ -45,6 +45,8 @@ __all__ = [
     "cascading_randomisation",
     "independent_randomisation",
     "sanity_experiment",
+    "sanity_units",
+    "SIMILARITIES",
     "data_randomisation",
     "rebind",
     "shuffled_twin_config",
@@ -245,6 +247,51 @@ def _per_image(
     return out
 
 
+def sanity_units(
+    explainers: dict[str, tuple[nn.Module, Any, int | None]],
+    x: Tensor,
+    y: Tensor,
+    *,
+    mode: str = "cascading",
+    seed: int = 0,
+    batch_size: int | None = None,
+    cache: str | Path | None = None,
+) -> dict[str, np.ndarray]:
+    """Per-image similarities behind :func:`sanity_experiment`: ``{label: (N, L + 1, 3)}``, image by
+    step (0: nothing randomised, then one more layer each) by :data:`SIMILARITIES` — the units of
+    paired comparisons between methods or models on the same images. Arguments as there.
+
+    Example
+    -------
+    >>> import torch, facnn
+    >>> net = facnn.FACNN(10, depth=2).eval()
+    >>> units = sanity_units({"maps": (net, facnn.make_explainer(net, "intrinsic"), 2)}, torch.rand(3, 1, 28, 28),
+    ...                      torch.arange(3))
+    >>> units["maps"].shape, float(units["maps"][:, 0].min())  # step 0 compares each map with itself
+    ((3, 3, 3), 1.0)
+    """
+    if mode not in ("cascading", "independent"):
+        raise ValueError(f"mode must be 'cascading' or 'independent', got {mode!r}")
+
+    def similarity_of(label: str, model: nn.Module, expl: Any, start: int, xb: Tensor, yb: Tensor) -> np.ndarray:
+        def explain(m: nn.Module, xx: Tensor, yy: Tensor) -> Tensor:
+            return rebind(expl, m, start=start).attribute(xx, yy)
+
+        rows = _run(model, explain, xb, yb, _steps(model, mode), seed)
+        return np.stack([[r[k] for k in SIMILARITIES] for r in rows]).transpose(2, 0, 1)  # (B, steps, 3)
+
+    return _per_image(
+        explainers,
+        x,
+        y,
+        similarity_of,
+        lambda m: (len(_steps(m, mode)) + 1, len(SIMILARITIES)),
+        batch_size,
+        cache,
+        lambda m: f"sanity-{mode}-seed{seed}",
+    )
+
+
 def sanity_experiment(
     explainers: dict[str, tuple[nn.Module, Any, int | None]],
     x: Tensor,
@@ -258,7 +305,7 @@ def sanity_experiment(
     """Randomisation curves for every explainer of :func:`facnn.companion.experiments.build_explainers`
     (label → (model, explainer, layer)): the explainer is rebuilt on each randomised copy with the
     same options. One record per method and step: the step, the layers randomised, and each
-    similarity's mean over images with its 95 % bootstrap interval.
+    similarity's mean over images with its 95 % bootstrap interval (per image: :func:`sanity_units`).
 
     The images go ``batch_size`` at a time (default: all at once); under ``torchrun`` each process
     takes a shard of whole batches and the per-image similarities are gathered (the numbers one
@@ -276,26 +323,7 @@ def sanity_experiment(
     """
     from facnn.evaluate.stats import bootstrap
 
-    if mode not in ("cascading", "independent"):
-        raise ValueError(f"mode must be 'cascading' or 'independent', got {mode!r}")
-
-    def similarity_of(label: str, model: nn.Module, expl: Any, start: int, xb: Tensor, yb: Tensor) -> np.ndarray:
-        def explain(m: nn.Module, xx: Tensor, yy: Tensor) -> Tensor:
-            return rebind(expl, m, start=start).attribute(xx, yy)
-
-        rows = _run(model, explain, xb, yb, _steps(model, mode), seed)
-        return np.stack([[r[k] for k in SIMILARITIES] for r in rows]).transpose(2, 0, 1)  # (B, steps, 3)
-
-    sims = _per_image(
-        explainers,
-        x,
-        y,
-        similarity_of,
-        lambda m: (len(_steps(m, mode)) + 1, len(SIMILARITIES)),
-        batch_size,
-        cache,
-        lambda m: f"sanity-{mode}-seed{seed}",
-    )
+    sims = sanity_units(explainers, x, y, mode=mode, seed=seed, batch_size=batch_size, cache=cache)
     records = []
     for label, (model, expl, layer) in explainers.items():
         steps = [[], *_steps(model, mode)]
