@@ -89,9 +89,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ) as e:  # ValueError: a damaged or foreign run folder
         raise SystemExit(f"facnn.train: {e}") from None
     if int(os.environ.get("RANK", "0")) == 0:
-        print(
-            json.dumps({k: results[k] for k in ("model", "dataset", "epochs", "test_accuracy", "params", "wall_time")})
-        )
+        keys = ("model", "dataset", "epochs", "test_accuracy", "params", "wall_time", "plateau")
+        print(json.dumps({k: results[k] for k in keys if k in results}))
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return results
