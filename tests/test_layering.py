@@ -84,3 +84,39 @@ def test_importing_the_library_loads_no_figures_and_no_companion():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]", f"importing the library loaded {r.stdout.strip()}"
+
+
+def module_graph() -> dict[str, set[str]]:
+    """``{module: modules of facnn it imports}``, function-level imports included; a module's
+    import of its own package (``facnn.viz`` from ``facnn.viz.figures``) is left out."""
+    mods = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for module, path in mods.items():
+        for _, name in imports_of(path):
+            if name in mods and name != module and not module.startswith(name + "."):
+                graph[module].add(name)
+    return graph
+
+
+def test_no_module_imports_itself_round_a_circle():
+    """No cycle among modules, not even through an import inside a function: a cycle is a module
+    that cannot be read (or moved) without the other, and one that breaks on import order."""
+    graph = module_graph()
+    cycles, state = [], {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for dep in sorted(graph[module]):
+            if state.get(dep) == "open":
+                cycles.append(" → ".join(path[path.index(dep) :] + [dep]))
+            elif dep not in state:
+                visit(dep, path + [dep])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

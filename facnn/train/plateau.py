@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["plateau_state", "lr_scale", "FACTOR", "MIN_DELTA"]
+__all__ = ["plateau_state", "FACTOR", "MIN_DELTA"]
 
 FACTOR = 10.0  # each division of the learning rate
 MIN_DELTA = 1e-3  # an improvement is more than 0.1 point of validation accuracy
@@ -52,12 +52,3 @@ def plateau_state(val_accs: Sequence[float], patience: int, lr_drops: int) -> tu
                 return drops, True
             drops, since = drops + 1, 0
     return drops, False
-
-
-def lr_scale(val_accs: Sequence[float], patience: int, lr_drops: int) -> float:
-    """The factor on the base learning rate for the next epoch (``FACTOR ** -divisions``).
-
-    >>> lr_scale([0.5, 0.5, 0.5], patience=2, lr_drops=2)
-    0.1
-    """
-    return FACTOR ** -plateau_state(val_accs, patience, lr_drops)[0]

@@ -30,7 +30,17 @@ from facnn.models.inference import count_params
 from facnn.train.config import TrainConfig
 from facnn.train.plateau import plateau_state
 
-__all__ = ["RunFolder", "RunLocked", "cache_folder"]
+__all__ = ["RunFolder", "RunLocked", "cache_folder", "run_complete"]
+
+
+def run_complete(record: dict[str, Any], epochs_done: int, epochs: int) -> bool:
+    """Whether a run is complete: ``epochs`` epochs (the ceiling) done, or fewer that reached the
+    plateau (``schedule="plateau"``; ``record`` is its ``results.json``).
+
+    >>> run_complete({"plateau": {"reached": True}}, 12, 60), run_complete({}, 12, 60)
+    (True, False)
+    """
+    return epochs_done == epochs or bool(record.get("plateau", {}).get("reached"))
 
 
 class RunLocked(RuntimeError):
@@ -148,7 +158,7 @@ class RunFolder:
         if not (self.results.is_file() and self.checkpoint.is_file()):
             return False
         rec = self.read_results()
-        return rec.get("epochs") == epochs or bool(rec.get("plateau", {}).get("reached"))
+        return run_complete(rec, rec.get("epochs", 0), epochs)
 
     def read_results(self) -> dict[str, Any]:
         """``results.json`` as a dict; a damaged file is named with the fix (the checkpoint is kept).

@@ -22,6 +22,7 @@ from facnn.models.inference import predict
 from facnn.models.pretrained import encode_predictions, manifest, pretrained, sha256_of, weights_dir, write_manifest
 from facnn.train.cli import config_from_args
 from facnn.train.config import TrainConfig
+from facnn.train.runs import run_complete
 
 __all__ = ["ShipError", "measure", "check_command", "add_predictions", "ship"]
 
@@ -71,8 +72,7 @@ def ship(
     res = json.loads((run / "results.json").read_text())
     check_command(command, res["config"])
     ckpt = read_checkpoint(run / "checkpoint.pt")
-    done = ckpt["extra"]["epoch"] == res["config"]["epochs"] or res.get("plateau", {}).get("reached")
-    if not done and not allow_unfinished:
+    if not run_complete(res, ckpt["extra"]["epoch"], res["config"]["epochs"]) and not allow_unfinished:
         raise ShipError(
             f"{run} is unfinished ({ckpt['extra']['epoch']} of {res['config']['epochs']} epochs"
             + (", plateau not reached" if "plateau" in res else "")

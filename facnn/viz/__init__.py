@@ -1,7 +1,8 @@
 """Figures (plotly): generic figures and saving (:mod:`.figures`, PNGs through
 :mod:`.png_export` that never hang), result plots (:mod:`.results`), theorem and sanity plots
 (:mod:`.theory`) and the feature-map explorers (:mod:`.explorer`: one needs no kernel, one is a
-live widget). One colour per method everywhere (:func:`method_colors`, from :mod:`facnn.explain.catalogue`)."""
+live widget), all drawn in :mod:`.style`: one colour per method everywhere (:func:`method_colors`, from
+:mod:`facnn.explain.catalogue`), one scale for maps drawn together (:func:`map_scale`)."""
 
 from facnn.evaluate.stats import fmt_ci
 from facnn.viz.explorer import (
@@ -30,14 +31,13 @@ from facnn.viz.results import (
     comparison_table,
     estimate_bars,
     layer_estimates,
-    method_colors,
-    model_color,
     ranking_summary,
     ranking_table,
     removal_curves,
     verdict_styles,
 )
-from facnn.viz.theory import map_scale, morph_strip, sanity_curves, theorem1_residuals, theorem2_steps
+from facnn.viz.style import display_maps, interval_band, map_scale, method_colors, method_lines, model_color
+from facnn.viz.theory import morph_strip, sanity_curves, theorem1_residuals, theorem2_steps
 
 __all__ = [
     "fmt_ci",
@@ -73,4 +73,7 @@ __all__ = [
     "theorem2_steps",
     "sanity_curves",
     "map_scale",
+    "display_maps",
+    "method_lines",
+    "interval_band",
 ]

@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from facnn.core.validation import check_int
 from facnn.explain.catalogue import LAYERED_KINDS, Method
 from facnn.viz.figures import map_grid
-from facnn.viz.theory import display_maps, map_scale
+from facnn.viz.style import display_maps, map_scale
 
 __all__ = [
     "EXPLORER_METHODS",

@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from facnn.core.paths import figures_dir
 from facnn.viz.png_export import export_png
-from facnn.viz.theory import display_maps, map_scale
+from facnn.viz.style import display_maps, map_scale, model_color
 
 __all__ = [
     "save_figure",
@@ -163,8 +163,6 @@ def line_figure(
 def training_curves(results: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Test accuracy and training loss per epoch for several training results."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("test accuracy", "training loss"))
-    from facnn.viz.results import model_color
-
     for r in results:
         ep = [h["epoch"] for h in r["history"]]
         name = r.get("label", r["model"])
@@ -253,7 +251,7 @@ class Table:
         A line under the table (what the columns mean, what to read from it).
     swatches
         ``{text: colour}``: a cell whose text is a key gets a square of that colour before it (each
-        method in its colour, as in the figures: :func:`facnn.viz.results.method_colors`).
+        method in its colour, as in the figures: :func:`facnn.viz.style.method_colors`).
     styles
         ``{(row index, column): css}``: extra CSS of single cells (a verdict's colour).
     code

@@ -14,21 +14,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["theorem1_residuals", "theorem2_steps", "morph_strip", "sanity_curves", "map_scale", "display_maps"]
+from facnn.viz.style import display_maps, interval_band, map_scale, method_lines
 
-
-def map_scale(values: Any) -> tuple[str, float, float]:
-    """``(colorscale, zmin, zmax)`` for maps shown on one scale: diverging and centred at 0 when
-    any value is negative, sequential from 0 when all are non-negative (``zmax`` = the largest |value|).
-
-    Examples
-    --------
-    >>> map_scale(np.array([-1.0, 2.0]))
-    ('RdBu_r', -2.0, 2.0)
-    """
-    z = np.asarray(values, dtype=float)
-    lim = float(np.abs(z).max()) or 1.0
-    return ("RdBu_r", -lim, lim) if float(z.min()) < 0 else ("Reds", 0.0, lim)
+__all__ = ["theorem1_residuals", "theorem2_steps", "morph_strip", "sanity_curves"]
 
 
 def _labelled_line(
@@ -46,29 +34,6 @@ def _labelled_line(
         showarrow=False,
         font=dict(color=colour, size=11),
     )
-
-
-MAX_SIDE = 112  # pixels a side a drawn map keeps: larger maps (224² ImageNet) are averaged over blocks
-
-
-def display_maps(a: Any, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Maps ``(..., H, W)`` as float32 for drawing, averaged over whole ``f×f`` blocks when a side
-    exceeds ``max_side`` (edges padded by repetition): a 224² map is drawn from 112² values, a
-    quarter of the figure's bytes, at no visible loss in a grid cell.
-
-    >>> display_maps(np.ones((2, 224, 224))).shape
-    (2, 112, 112)
-    >>> display_maps(np.ones((28, 28))).shape
-    (28, 28)
-    """
-    a = np.asarray(a, dtype=np.float32)
-    f = -(-max(a.shape[-2:]) // max_side)
-    if f <= 1:
-        return a
-    h, w = a.shape[-2:]
-    ph, pw = -h % f, -w % f
-    a = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)], mode="edge")
-    return a.reshape(*a.shape[:-2], (h + ph) // f, f, (w + pw) // f, f).mean(axis=(-3, -1))
 
 
 def theorem1_residuals(
@@ -276,8 +241,6 @@ def sanity_curves(records: Sequence[Mapping[str, Any]], metric: str = "spearman_
     >>> e = dict(value=1.0, low=1.0, high=1.0)
     >>> fig = sanity_curves([dict(method="random", kind="random", step=0, n_layers=2, spearman_abs=e)])
     """
-    from facnn.viz.results import interval_band, method_lines
-
     lines = method_lines(records)  # the reference (the first method) thick, lower layers dashed
     methods = list(dict.fromkeys(r["method"] for r in records))
     fig = go.Figure()
