@@ -59,6 +59,7 @@ def test_execution_fields_do_not_change_the_cache_key_but_results_fields_do():
             "compile": True,
             "channels_last": True,
             "checkpoint_layers": 4,
+            "test_every": 5,
         }[name]
         assert TrainConfig(dataset="digits", **{name: value}).key() == base.key(), name
     assert TrainConfig(dataset="digits", device="cuda").key() != TrainConfig(dataset="digits", device="cpu").key()

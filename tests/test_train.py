@@ -186,6 +186,22 @@ def test_training_is_deterministic_and_checks_classes(tmp_path):
         train(TrainConfig(dataset="digits", epochs=1, model_config={"num_classes": 5}), tmp_path / "c", progress=False)
 
 
+def test_test_every_skips_evaluations_between_but_not_the_last_and_never_changes_the_weights(tmp_path):
+    cfg = TrainConfig(dataset="digits", epochs=3, model_config={"depth": 1, "hidden": 4})
+    _, every = train(cfg, tmp_path / "every", progress=False)
+    _, sparse = train(TrainConfig(**{**cfg.__dict__, "test_every": 2}), tmp_path / "sparse", progress=False)
+    assert ["test_acc" in h for h in sparse["history"]] == [False, True, True]  # epoch 2, and 3 (the last)
+    assert sparse["test_accuracy"] == every["test_accuracy"]
+    assert [h["train_loss"] for h in sparse["history"]] == [h["train_loss"] for h in every["history"]]
+    a, b = (read_checkpoint(tmp_path / d / "checkpoint.pt")["state_dict"] for d in ("every", "sparse"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert TrainConfig(**{**cfg.__dict__, "test_every": 2}).key() == cfg.key()  # the same cached run
+    with pytest.raises(ValueError, match="test_every=2.*plateau.*drop test_every"):
+        TrainConfig(dataset="digits", schedule="plateau", validation=100, test_every=2)
+    with pytest.raises(ValueError, match="test_every=0"):
+        TrainConfig(dataset="digits", test_every=0)
+
+
 def test_cli_help_lists_config_fields():
     out = run(["--help"]).stdout
     assert "--maps" not in out and "--model-config" in out and "--resume" in out and "--train-subset" in out

@@ -455,7 +455,8 @@ def shuffled_twin_config(
     ``n_images`` training images with permuted labels, long enough to memorise them (no
     augmentation, no weight decay, constant learning rate; measured here: the default FA-CNN
     memorises 256 permuted labels to ≥ 95 % train accuracy in about 85 epochs of batch 64), evaluated on
-    1,000 test images. Train it with :func:`facnn.get_or_train`.
+    1,000 test images once, after the last epoch (after each of 100 epochs they would cost more than the
+    training itself). Train it with :func:`facnn.get_or_train`.
 
     Example
     -------
@@ -470,6 +471,7 @@ def shuffled_twin_config(
         epochs=epochs,
         train_subset=n_images,
         test_subset=1000,
+        test_every=epochs,
         shuffle_labels=True,
         augment=False,
         batch_size=64,

@@ -36,7 +36,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 # Fields that change where and how fast a run executes, not the weights it ends with (up to
 # floating-point order). ``device`` is not among them: on CUDA, ``amp`` trains in bf16.
-EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last", "checkpoint_layers")
+EXECUTION_FIELDS = ("data_root", "num_workers", "compile", "channels_last", "checkpoint_layers", "test_every")
 # Fields added after cached runs and records existed, with their defaults: a config holding the
 # default has the key (and matches the records) it had before the field existed.
 LATER_FIELDS: dict[str, Any] = {
@@ -72,6 +72,10 @@ class TrainConfig:
     # training images held out (seeded) as a validation split: val_acc every epoch; "plateau" stops on it
     validation: int = 0
     test_subset: int | None = None
+    # the test split is evaluated after every ``test_every``-th epoch and after the last (history rows
+    # in between have no test_acc): a long run on few images (a data-randomisation twin) is not
+    # dominated by its evaluations; the weights are the same for any value
+    test_every: int = 1
     epochs: int = 2
     batch_size: int = 128  # global batch (split over DDP processes)
     # each process's batch split into this many chunks, one backward each, one optimizer step: the
@@ -125,6 +129,7 @@ class TrainConfig:
             ("validation", 0),
             ("patience", 1),
             ("lr_drops", 0),
+            ("test_every", 1),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
@@ -158,6 +163,11 @@ class TrainConfig:
             raise ValueError(
                 "config schedule='plateau' decides on a validation split: set validation to the number of "
                 "training images to hold out (e.g. --validation 5000); the test split never decides"
+            )
+        if self.schedule == "plateau" and self.test_every != 1:
+            raise ValueError(
+                f"config test_every={self.test_every!r}: with schedule='plateau' the last epoch is not known in "
+                "advance, so the test split is evaluated every epoch: drop test_every"
             )
         for name in ("patience", "lr_drops"):
             if self.schedule != "plateau" and getattr(self, name) != LATER_FIELDS[name]:

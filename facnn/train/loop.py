@@ -332,12 +332,12 @@ def _train(
         )
         if val_ds is not None:
             row["val_loss"], row["val_acc"] = evaluate(model, val_ds, device=device, rank=rank, world=world)
-        row["test_loss"], row["test_acc"] = evaluate(model, test_ds, device=device, rank=rank, world=world)
-        test_acc = row["test_acc"]
+        if (epoch + 1) % cfg.test_every == 0 or epoch + 1 == cfg.epochs:
+            row["test_loss"], row["test_acc"] = evaluate(model, test_ds, device=device, rank=rank, world=world)
+            epochs.set_postfix(test_acc=f"{row['test_acc']:.4f}")
         row["lr"] = _lr_at(cfg, (epoch + 1) * steps - 1, steps * cfg.epochs, scale)
         row["seconds"] = time.perf_counter() - te
         history.append(row)
-        epochs.set_postfix(test_acc=f"{test_acc:.4f}")
         if rank == 0:
             rec = folder.save(cfg, model, opt, history, wall_before + time.perf_counter() - t0, device, world, command)
             for cb in callbacks:

@@ -110,7 +110,7 @@ def ship(
         threads=res["threads"],
         device=res["device"],
         wall_time_s=round(res["wall_time"], 1),
-        history=[round(h["test_acc"], 4) for h in res["history"]],
+        history=[round(h["test_acc"], 4) if "test_acc" in h else None for h in res["history"]],
         command=f"{command} && python tools/ship_weights.py {name} {run} --command {shlex.quote(command)}"
         + (f" --purpose {shlex.quote(purpose)}" if purpose != "headline" else ""),
         train_accuracy=round(res["history"][-1]["train_acc"], 4),

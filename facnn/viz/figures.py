@@ -168,7 +168,9 @@ def training_curves(results: Sequence[Mapping[str, Any]]) -> go.Figure:
         name = r.get("label", r["model"])
         line = dict(color=model_color(r["model"]))
         fig.add_trace(
-            go.Scatter(x=ep, y=[h["test_acc"] for h in r["history"]], name=name, legendgroup=name, line=line), 1, 1
+            go.Scatter(x=ep, y=[h.get("test_acc") for h in r["history"]], name=name, legendgroup=name, line=line),
+            1,
+            1,
         )
         fig.add_trace(
             go.Scatter(
