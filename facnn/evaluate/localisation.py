@@ -9,9 +9,11 @@ import torch
 from torch import Tensor, nn
 
 from facnn.core.modes import eval_mode
-from facnn.core.validation import check_float, check_images, check_int
+from facnn.core.validation import check_choice, check_float, check_images, check_int
 
-__all__ = ["make_grids", "grid_shares", "pointing_game"]
+__all__ = ["make_grids", "grid_shares", "pointing_game", "SELECTIONS"]
+
+SELECTIONS = ("random", "confident")  # how make_grids picks each class's image
 
 
 @torch.no_grad()
@@ -25,12 +27,16 @@ def make_grids(
     min_confidence: float = 0.5,
     seed: int = 0,
     batch_size: int = 512,
+    selection: str = "random",
 ) -> tuple[Tensor, Tensor]:
     """Build ``n×n`` image grids for the grid pointing game (CoDA-Nets' localisation metric).
 
     Candidates are the images that ``model`` classifies correctly with softmax confidence
     ``≥ min_confidence`` (for a BCE model: sigmoid). Each grid draws ``n²`` distinct classes
-    and one candidate of each, at random positions (seeded).
+    at random positions (seeded) and one candidate of each: ``selection="random"`` (ours) draws
+    it uniformly from the class's candidates, so an image may recur in other grids;
+    ``"confident"`` (the CoDA-Nets authors' analysis) takes the class's most confident image not
+    used yet, so each image appears once and the first grids hold the easiest images.
 
     Returns
     -------
@@ -39,11 +45,23 @@ def make_grids(
     Raises
     ------
     ValueError
-        Fewer than ``n²`` classes have a confident correct image.
+        Fewer than ``n²`` classes have a confident correct image (``"confident"``: have one left
+        for every grid asked for).
+
+    Examples
+    --------
+    >>> import facnn
+    >>> net = facnn.FACNN(10, depth=1, hidden=4).eval()
+    >>> x, y = torch.rand(200, 1, 8, 8), torch.arange(200) % 10
+    >>> y = net(x).argmax(1)  # every image correct
+    >>> grids, classes = make_grids(net, x, y, n=1, n_grids=3, min_confidence=0.0, selection="confident")
+    >>> grids.shape, classes.shape
+    (torch.Size([3, 1, 8, 8]), torch.Size([3, 1]))
     """
     n, n_grids = check_int(n, "n", 1, fix="cells per grid side, e.g. 3"), check_int(n_grids, "n_grids", 1)
     batch_size, seed = check_int(batch_size, "batch_size", 1), check_int(seed, "seed", 0)
     min_confidence = check_float(min_confidence, "min_confidence", 0, 1, fix="a probability, e.g. 0.5")
+    selection = check_choice(selection, "selection", SELECTIONS)
     check_images(x, None)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"make_grids needs as many labels as images (≥ 1), got {len(x)} images and {len(y)} labels")
@@ -53,18 +71,34 @@ def make_grids(
     conf = (logits.sigmoid() if bce else logits.softmax(1)).gather(1, y[:, None])[:, 0]
     ok = (logits.argmax(1) == y) & (conf >= min_confidence)
     pools = {int(c): torch.nonzero(ok & (y == c))[:, 0] for c in torch.unique(y[ok])}
+    if selection == "confident":  # most confident first (stable: ties keep the image order)
+        pools = {c: idx[torch.sort(-conf[idx], stable=True).indices] for c, idx in pools.items()}
     if len(pools) < n * n:
         raise ValueError(
             f"only {len(pools)} classes have confident correct images; a {n}×{n} grid needs {n * n}: "
             f"lower min_confidence, pass more images, or use a smaller n"
         )
     g = torch.Generator().manual_seed(seed)
-    classes_avail = torch.tensor(sorted(pools))
+    used = dict.fromkeys(pools, 0)  # "confident": images of each class taken so far
     grids, cls = [], []
     _, c, h, w = x.shape
-    for _ in range(n_grids):
-        chosen = classes_avail[torch.randperm(len(classes_avail), generator=g)[: n * n]]
-        imgs = [x[pools[int(k)][torch.randint(len(pools[int(k)]), (1,), generator=g)]][0] for k in chosen]
+    for i in range(n_grids):
+        left = [k for k in sorted(pools) if selection == "random" or used[k] < len(pools[k])]
+        if len(left) < n * n:
+            raise ValueError(
+                f"after {i} grids only {len(left)} classes have a confident correct image not used yet; "
+                f"{n_grids} grids of {n}×{n} with selection='confident' need more: pass more images "
+                f"(n_candidates), ask for fewer grids, or use selection='random'"
+            )
+        avail = torch.tensor(left)
+        chosen = avail[torch.randperm(len(avail), generator=g)[: n * n]]
+        if selection == "random":
+            picks = [pools[int(k)][torch.randint(len(pools[int(k)]), (1,), generator=g)][0] for k in chosen]
+        else:
+            picks = [pools[int(k)][used[int(k)]] for k in chosen]
+            for k in chosen:
+                used[int(k)] += 1
+        imgs = [x[j] for j in picks]
         grid = torch.stack(imgs).view(n, n, c, h, w).permute(2, 0, 3, 1, 4).reshape(c, n * h, n * w)
         grids.append(grid)
         cls.append(chosen)

@@ -9,10 +9,29 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from facnn.core.registry import register_method
-from facnn.core.validation import MAX_SIZE, check_bool, check_float, check_int
+from facnn.core.validation import MAX_SIZE, check_bool, check_choice, check_float, check_int
 from facnn.explain.base import Attribution
 
 __all__ = ["RISE"]
+
+
+def _reflect_resize_matrix(n: int, size: int, device: torch.device) -> Tensor:
+    """``(size, n)`` weights of linear interpolation from ``n`` cells to ``size`` samples at pixel
+    centres (``align_corners=False``), the cells extended by mirroring without repeating the edge
+    (numpy's and skimage's ``"reflect"``: index −1 reads cell 1)."""
+    pos = (torch.arange(size, dtype=torch.float64) + 0.5) * n / size - 0.5
+    lo = torch.floor(pos)
+    frac = pos - lo
+    out = torch.zeros(size, n, dtype=torch.float64)
+    for idx, wgt in ((lo, 1 - frac), (lo + 1, frac)):
+        i = idx.long()
+        if n > 1:
+            i = torch.where(i < 0, -i, i)
+            i = torch.where(i > n - 1, 2 * (n - 1) - i, i)
+        else:
+            i = torch.zeros_like(i)
+        out.index_put_((torch.arange(size), i), wgt, accumulate=True)
+    return out.float().to(device)
 
 
 @register_method("rise")
@@ -35,6 +54,11 @@ class RISE(Attribution):
         Mask seed (default 0).
     fill
         Value of masked-out pixels (default 0, as in the paper).
+    edges
+        How the grid is extended past its border when upsampled: ``"replicate"`` (default; the
+        edge cell's value, as ``F.interpolate`` does) or ``"reflect"`` (the RISE authors' masks,
+        ``skimage.transform.resize(..., mode="reflect")``: the neighbouring cell mirrored, so the
+        outer half-cell of a mask blends with the next cell in). Masks differ only there.
     center
         Subtract the mean score: ``Σ_i (f_c(x ⊙ M_i) − f̄_c) · M_i / (N·p)`` (default False, the
         paper's form). The paper's saliency carries a baseline ≈ ``f̄_c`` on every pixel, so any
@@ -53,6 +77,7 @@ class RISE(Attribution):
         seed: int = 0,
         fill: float = 0.0,
         center: bool = False,
+        edges: str = "replicate",
     ):
         super().__init__(model)
         n_masks = check_int(n_masks, "n_masks", 1, MAX_SIZE, fix="the RISE paper uses 4000-8000 masks")
@@ -70,6 +95,15 @@ class RISE(Attribution):
             fill,
         )
         self.center = center
+        self.edges = check_choice(edges, "edges", ("replicate", "reflect"))
+
+    def draws(self, chunk: int, cell: tuple[int, int]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The random draws behind masks ``chunk·batch_size …``: binary grids ``(n, 1, s, s)`` and
+        the vertical and horizontal shifts ``(n,)`` in ``[0, cell)``, from ``(seed, chunk)`` alone."""
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + chunk)
+        n = min(self.batch_size, self.n_masks - chunk * self.batch_size)
+        grid = (torch.rand(n, 1, self.cells, self.cells, generator=g) < self.p).float()
+        return grid, (torch.randint(0, cell[0], (n,), generator=g), torch.randint(0, cell[1], (n,), generator=g))
 
     def masks(self, size: tuple[int, int], start: int, count: int, device: torch.device) -> Tensor:
         """Masks ``start … start+count-1`` as ``(count, 1, H, W)``; mask ``i`` depends only on ``(seed, i)``."""
@@ -78,16 +112,14 @@ class RISE(Attribution):
         out = []
         chunk0 = start // self.batch_size
         for chunk in range(chunk0, (start + count - 1) // self.batch_size + 1):
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + chunk)
-            n = min(self.batch_size, self.n_masks - chunk * self.batch_size)
-            grid = (torch.rand(n, 1, self.cells, self.cells, generator=g) < self.p).float()
-            shift = torch.randint(0, ch, (n,), generator=g), torch.randint(0, cw, (n,), generator=g)
-            up = F.interpolate(
-                grid.to(device),
-                size=((self.cells + 1) * ch, (self.cells + 1) * cw),
-                mode="bilinear",
-                align_corners=False,
-            )
+            grid, shift = self.draws(chunk, (ch, cw))
+            n = len(grid)
+            size_up = ((self.cells + 1) * ch, (self.cells + 1) * cw)
+            if self.edges == "replicate":
+                up = F.interpolate(grid.to(device), size=size_up, mode="bilinear", align_corners=False)
+            else:
+                wy, wx = (_reflect_resize_matrix(self.cells, u, device) for u in size_up)
+                up = torch.einsum("ys,nst,xt->nyx", wy, grid[:, 0].to(device), wx).unsqueeze(1)
             iy = (shift[0].to(device)[:, None] + torch.arange(h, device=device))[:, :, None]
             ix = (shift[1].to(device)[:, None] + torch.arange(w, device=device))[:, None, :]
             out.append(up[:, 0][torch.arange(n, device=device)[:, None, None], iy, ix].unsqueeze(1))
