@@ -74,6 +74,7 @@ def test_our_default_rise_masks_differ_from_the_authors_only_in_the_outer_half_c
     outer = edge_r[:, :, None] | edge_c[:, None, :]
     assert diff[:, 0][~outer].max() < 1e-6
     assert diff[:, 0][outer].max() > 0.1
+    assert "edges" not in repr(ours) and "edges='reflect'" in repr(theirs)  # default: the keys of old caches
 
 
 def test_rise_saliency_is_the_authors_formula_on_the_same_masks():

@@ -124,6 +124,15 @@ class Attribution:
     def _attribute_classes(self, x: Tensor, classes: Tensor) -> Tensor:
         return torch.stack([self._attribute(x, classes[:, k]) for k in range(classes.shape[1])], 1)
 
+    # options added after records and map caches keyed by this repr existed, with their defaults:
+    # left out of the repr at the default, so those keys and records stay as they were
+    LATER_OPTIONS: dict[str, object] = {}
+
     def __repr__(self) -> str:
-        opts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "model" and not k.startswith("_"))
+        later = type(self).LATER_OPTIONS
+        opts = ", ".join(
+            f"{k}={v!r}"
+            for k, v in vars(self).items()
+            if k != "model" and not k.startswith("_") and not (k in later and v == later[k])
+        )
         return f"{type(self).__name__}({opts})"

@@ -66,6 +66,8 @@ class RISE(Attribution):
         baseline and keeps the pixel ranking up to mask-coverage noise.
     """
 
+    LATER_OPTIONS = {"edges": "replicate"}
+
     def __init__(
         self,
         model: nn.Module,
