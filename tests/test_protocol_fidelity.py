@@ -17,10 +17,10 @@ def test_roads_jitter_breaks_ties_and_keeps_every_clear_ranking():
 
 def test_every_difference_is_measured_with_a_paired_or_unpaired_interval():
     rows = measure(n_images=6, rise_n=16, n_grids=2, n_candidates=300)
-    assert len(rows) == 10
+    assert len(rows) == 12
     for r in rows:
         d = r["difference"]
         assert d["low"] <= d["value"] <= d["high"]
         assert r["verdict"] == ("not significant" if d["low"] <= 0 <= d["high"] else "significant")
     assert [r["paired"] for r in rows].count(False) == 2  # the pointing game: other grids
-    assert markdown(rows).count("\n") == 11
+    assert markdown(rows).count("\n") == 13

@@ -4,7 +4,8 @@ numbers: each difference is measured by running both versions on the same shippe
 - **RISE mask edges**: our masks hold the edge cell's value where the authors' (skimage,
   ``mode="reflect"``) mirror the next cell in (``RISE(edges="reflect")``); MoRF/LeRF AUC, paired.
 - **RISE fill**: we multiply raw pixels in ``[0, 1]`` by the masks (masked = black), the authors the
-  normalised image (masked = the dataset mean); ``RISE(fill=mean)`` stands in for theirs.
+  normalised image (masked = the dataset mean); ``RISE(fill=mean)`` stands in for theirs. Also what
+  it does to Figure 4's comparison (FA-CNN's last-layer maps − RISE, paired per image).
 - **Removal ties**: we break ties in a map by raster index, ROAD's code adds a fixed ``1e-4·N(0, 1)``
   to the min-max-normalised map; on K-OCC and Grad-CAM maps (blocks of equal values), paired.
 - **Pointing-game grids**: we draw each class's image at random, the CoDA-Nets authors take the most
@@ -90,14 +91,29 @@ def measure(
     def rise(**kw: Any) -> Tensor:
         return _maps(facnn.RISE(net, n_masks=rise_n, seed=seed, **kw), x, y)
 
-    base = rise()
+    ours = rise()
+    base = {o: _aucs(net, x, y, ours, o) for o in ORDERS}
+    mean = float(net.config["mean"][0])
     variants = {
         "RISE mask edges (reflect vs replicate)": rise(edges="reflect"),
-        f"RISE fill (dataset mean {net.config['mean'][0]:.3f} vs 0)": rise(fill=float(net.config["mean"][0])),
+        f"RISE fill (dataset mean {mean:.3f} vs 0)": rise(fill=mean),
     }
-    for name, other in variants.items():
-        for order in ("morf", "lerf"):
-            row(f"{name}, {ORDERS[order]} AUC", _aucs(net, x, y, base, order), _aucs(net, x, y, other, order))
+    aucs = {name: {o: _aucs(net, x, y, maps, o) for o in ORDERS} for name, maps in variants.items()}
+    for name in variants:
+        for order in ORDERS:
+            row(f"{name}, {ORDERS[order]} AUC", base[order], aucs[name][order])
+    # what the fill does to Figure 4's comparison: FA-CNN's last-layer maps − RISE, per image
+    fa = {
+        o: _aucs(net, x, y, _maps(facnn.make_explainer(net, "intrinsic", layer=len(net.layers)), x, y), o)
+        for o in ORDERS
+    }
+    filled = aucs[f"RISE fill (dataset mean {mean:.3f} vs 0)"]
+    for order in ORDERS:
+        row(
+            f"Figure 4's FA-CNN maps L6 − RISE, {ORDERS[order]} AUC, RISE filled with the dataset mean vs 0",
+            fa[order] - base[order],
+            fa[order] - filled[order],
+        )
     for label, expl in (
         ("K-OCC k=4", facnn.Occlusion(net, window=4)),
         ("Grad-CAM L6", facnn.make_explainer(net, "gradcam", layer=len(net.layers))),
