@@ -38,3 +38,22 @@ def test_readme_library_examples_use_only_the_public_api():
             else:
                 continue
             assert all(n in {"facnn", "torch", "torchvision"} for n in names), f"the README imports {names}"
+
+
+def test_every_markdown_table_row_has_its_headers_cells():
+    """A bare ``|`` in a cell (``|map|``) splits a row into extra columns and shifts every cell after
+    it; escape it (``\\|``) or put it in backticks."""
+    root = README.parent
+    bad = []
+    for path in [README, root / "RESULTS.md", root / "CONTRIBUTING.md", *sorted((root / "docs").glob("*.md"))]:
+        lines = path.read_text().split("\n")
+        for i in range(len(lines) - 1):
+            if lines[i].startswith("|") and re.fullmatch(r"\|[-|: ]+\|", lines[i + 1]):
+                want = lines[i + 1].count("|")
+                j = i + 2
+                while j < len(lines) and lines[j].startswith("|"):
+                    cells = re.sub(r"`[^`]*`", "", lines[j]).replace("\\|", "").count("|")
+                    if cells != want:
+                        bad.append(f"{path.name}:{j + 1} has {cells - 1} cells, its header {want - 1}")
+                    j += 1
+    assert not bad, "\n".join(bad)
