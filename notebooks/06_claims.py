@@ -47,5 +47,6 @@ print("claims:", len(rows), "| all have a verdict:", all(r["verdict"] for r in r
 # Theorems 1 and 2 reproduce (over 24 layers the morph is not monotone), and so does FA-CNN's accuracy: on par
 # with the ResNet at 6 layers, above it at 24; B-cos is on par too, CoDA-Net 0.010 behind. The claim that FA-CNN's
 # raw maps do well on percent pixels removed is not reproduced (K-OCC and RISE are better at 1,000 images; RISE
-# is better for the 24-layer model at 1,000 images too), and a higher temperature localises better only partly;
+# is better for the 24-layer model at 1,000 images too; with the RISE authors' mean fill instead of black, FA-CNN's
+# maps beat RISE: RESULTS.md), and a higher temperature localises better only partly;
 # CoDA-Net's and B-cos's contributions do localise better than post-hoc methods on their networks.

@@ -281,7 +281,8 @@ def _pixel_row(add: Callable[..., None], where: dict[str, Any], label: str) -> N
         + ("" if where.get("model", "facnn") == "facnn" else f", {label.removeprefix('shipped ')}"),
         "; ".join(verdicts) + f" ({pr['parameters']['n_images']} images)",
         verdict,
-        f"03_pixel_removal, {label}",
+        f"03_pixel_removal, {label}; RISE fills masked pixels with black (with the RISE authors' mean fill "
+        "FA-CNN's maps beat RISE: RESULTS.md, 'Which RISE decides the RISE comparison')",
     )
 
 
