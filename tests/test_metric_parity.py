@@ -200,3 +200,26 @@ def test_confident_selection_takes_each_class_most_confident_unused_image_first(
         assert order == sorted(order, reverse=True), f"class {c}: most confident first"
     with pytest.raises(ValueError, match="selection='random'"):
         make_grids(Scored(), x, y, n=2, n_grids=20, min_confidence=0.0, selection="confident")
+
+
+def test_localisation_experiment_scores_the_authors_grids_when_asked():
+    from facnn.evaluate import localisation_experiment, pointing_game
+    from facnn.explain import Occlusion
+
+    y = torch.arange(120) % 6
+
+    class Oracle(torch.nn.Module):  # right on every single image, confident in proportion to its index
+        def forward(self, z):
+            idx = z[:, 0, 0, 0].round().long().clamp(0, 119)
+            return F.one_hot(y[idx], 6).float() * (1 + idx[:, None] / 10) + z.mean((1, 2, 3))[:, None]
+
+    x = torch.arange(120).float().view(120, 1, 1, 1).expand(120, 1, 4, 4).contiguous()
+    net = Oracle()
+    expl = {"occ": (net, Occlusion(net, window=2), None)}
+    kw = dict(n=2, n_grids=3, min_confidence=0.0, progress=False)
+    recs, scores = localisation_experiment(expl, x, y, selection="confident", **kw)
+    grids, classes = make_grids(net, x, y, n=2, n_grids=3, min_confidence=0.0, selection="confident")
+    ref = pointing_game(Occlusion(net, window=2), grids, classes, 2).double().numpy()
+    np.testing.assert_allclose(scores["occ"], ref)
+    assert recs[0]["selection"] == "confident"
+    assert "selection" not in localisation_experiment(expl, x, y, **kw)[0][0]  # the default's records as before

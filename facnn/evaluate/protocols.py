@@ -228,12 +228,15 @@ def localisation_experiment(
     batch_size: int = 16,
     progress: bool = True,
     cache: str | Path | None = None,
+    selection: str = "random",
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Grid pointing game for every explainer. Grids are built per evaluated model (each model's
-    own confident, correct images), so methods on one model are paired by grid and methods on
-    different models are not. Under ``torchrun`` the grids are scored in shards and gathered, as
-    in :func:`pixel_removal_experiment`. With ``cache`` (a folder) each batch of grids' scores is
-    kept, keyed by the method, the model's weights and the grids: a killed run resumes.
+    own confident, correct images; ``selection="confident"``: the CoDA-Nets authors' choice of
+    images, see :func:`~facnn.evaluate.localisation.make_grids`), so methods on one model are
+    paired by grid and methods on different models are not. Under ``torchrun`` the grids are scored
+    in shards and gathered, as in :func:`pixel_removal_experiment`. With ``cache`` (a folder) each
+    batch of grids' scores is kept, keyed by the method, the model's weights and the grids: a killed
+    run resumes.
 
     Returns
     -------
@@ -249,7 +252,7 @@ def localisation_experiment(
     for label, (model, expl, layer) in tqdm(explainers.items(), desc="methods", disable=not progress):
         if id(model) not in grids_for:
             grids_for[id(model)] = make_grids(
-                model, x, y, n=n, n_grids=n_grids, seed=seed, min_confidence=min_confidence
+                model, x, y, n=n, n_grids=n_grids, seed=seed, min_confidence=min_confidence, selection=selection
             )
         grids, classes = grids_for[id(model)]
         shard = shard_range(len(grids), batch_size)
@@ -276,6 +279,7 @@ def localisation_experiment(
                 n_grids=len(grids),
                 grid=n,
                 explainer=repr(expl),
+                **({} if selection == "random" else {"selection": selection}),  # records of before keep their form
             )
         )
     return records, scores
