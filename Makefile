@@ -12,7 +12,13 @@ setup: $(VENV)/.installed dataset
 
 # --no-compile: byte-compiling all of torch at install took 201 s against 125 s without (one session, empty
 # pip cache); the modules a run imports are compiled on first import instead.
+# torch's CUDA build (the one pip takes for torch 2.14.1) with its nvidia-* libraries and triton is 5.2 GB of the 6.5 GB
+# venv; checked first, so a small disk stops here with the fix named, not with ENOSPC in the middle of pip.
+SETUP_FREE_GB ?= 7
 $(VENV)/.installed: pyproject.toml
+	@$(PY) -c "import shutil, sys, os; d = os.path.dirname(os.path.abspath('$(VENV)')); free = shutil.disk_usage(d).free / 2**30; \
+	  sys.exit(0 if free >= $(SETUP_FREE_GB) else f'setup needs about $(SETUP_FREE_GB) GB free for $(VENV) (torch and its CUDA libraries) ' \
+	  f'but {d} has {free:.1f} GB: free some space, or put the environment elsewhere with make VENV=/path/with/space')"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --no-compile -e '.[test,notebooks]'
