@@ -318,3 +318,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make setup needs make (the README's commands need it too)")
+def test_make_setup_on_a_disk_too_small_stops_before_pip_and_names_the_fix(tmp_path):
+    """A disk with less room than the environment needs (here: the threshold set one GB above what is
+    free) stops ``make setup`` before any venv or pip work, saying how much is needed and what to do."""
+    free_gb = shutil.disk_usage(tmp_path).free / 2**30
+    venv = tmp_path / "venv"
+    done = _run(
+        ["make", "-s", f"VENV={venv}", f"SETUP_FREE_GB={int(free_gb) + 1}", f"{venv}/.installed"],
+        60,
+        "make setup's disk check",
+        cwd=ROOT,
+    )
+    assert done.returncode != 0
+    assert f"setup needs about {int(free_gb) + 1} GB free" in done.stderr, done.stderr
+    assert "VENV=/path/with/space" in done.stderr and str(tmp_path) in done.stderr, done.stderr
+    assert not venv.exists()  # nothing half-installed
