@@ -324,15 +324,15 @@ def _free_port() -> int:
 def test_make_setup_on_a_disk_too_small_stops_before_pip_and_names_the_fix(tmp_path):
     """A disk with less room than the environment needs (here: the threshold set one GB above what is
     free) stops ``make setup`` before any venv or pip work, saying how much is needed and what to do."""
-    free_gb = shutil.disk_usage(tmp_path).free / 2**30
+    need = int(shutil.disk_usage(tmp_path).free / 2**30) + 1
     venv = tmp_path / "venv"
     done = _run(
-        ["make", "-s", f"VENV={venv}", f"SETUP_FREE_GB={int(free_gb) + 1}", f"{venv}/.installed"],
+        ["make", "-s", f"VENV={venv}", f"SETUP_FREE_GB={need}", f"{venv}/.installed"],
         60,
         "make setup's disk check",
         cwd=ROOT,
     )
     assert done.returncode != 0
-    assert f"setup needs about {int(free_gb) + 1} GB free" in done.stderr, done.stderr
+    assert f"setup needs about {need} GB free" in done.stderr, done.stderr
     assert "VENV=/path/with/space" in done.stderr and str(tmp_path) in done.stderr, done.stderr
     assert not venv.exists()  # nothing half-installed
