@@ -164,6 +164,24 @@ def test_the_evaluation_command_writes_notebook_07s_records(tmp_path):
     assert done.stdout.count("no committed record for these parameters") == 2  # both records are checked
 
 
+def test_the_evaluation_command_under_torchrun_trains_what_does_not_ship_on_one_process(tmp_path):
+    # weights "train" and a permuted-label twin that ships for no config: the first process trains
+    # both alone (it once trained them as a 2-process job the other process never joined: a hang)
+    params = dict(weights="train", epochs=1, train_subset=64, n_images=4, rise_n=10, methods=["intrinsic", "random"])
+    params.update(shuffle_subset=32, shuffle_epochs=2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FACNN_HOME": str(tmp_path), "FACNN_DIST_TIMEOUT_S": "120"}
+    cmd = [*_torchrun(2), "-m", "facnn.companion.evaluation", "sanity_checks", "--parameters", json.dumps(params)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = json.loads((tmp_path / "runs" / "figures" / "sanity_checks.json").read_text())["runs"]
+    (data,) = json.loads((tmp_path / "runs" / "figures" / "sanity_checks_data.json").read_text())["runs"]
+    assert run["processes"] == 2 and run["evaluation_command"].startswith("torchrun --nproc-per-node 2")
+    assert data["twin"]["source"] == "trained" and {r["ssim"]["n"] for r in data["records"]} == {4}
+    trained = [json.loads(f.read_text()) for f in (tmp_path / "data" / "checkpoints").glob("*/results.json")]
+    assert sorted(len(r["history"]) for r in trained) == [1, 2]  # the model (1 epoch) and its twin (2), once each
+    assert all(r["world_size"] == 1 for r in trained)  # each trained by one process
+
+
 @pytest.mark.parametrize(
     "parameters, message",
     [

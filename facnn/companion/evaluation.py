@@ -336,6 +336,42 @@ EXPERIMENTS = {
 }
 
 
+def _prepare_models(experiment: str, run: Mapping[str, Any]) -> None:
+    """Read (or, where none ships, train) every model ``experiment`` uses, on this process alone, so
+    that the processes of a ``torchrun`` job then all find them in the checkpoint cache. Alone: a
+    model trained here must not wait for the others at a collective while they wait at the barrier
+    after it (they would, until the timeout)."""
+    from facnn.companion import experiments as ex
+    from facnn.core.distributed import one_process
+
+    with one_process():
+        kw = _train_kw(run)
+        ex.load_model(run["config_prefix"], run["model"], run["weights"], **kw)
+        ex.companion_models(run["config_prefix"], run["methods"], run["weights"], **kw)
+        if experiment == "localisation":
+            for cfg in _sweep_configs(run):
+                ex.trained(cfg, run["weights"])
+        if experiment == "sanity_checks" and run["shuffle_subset"]:
+            ex.trained(_twin_config(run), run["weights"])
+
+
+def _wait_for_models(rank: int) -> None:
+    """The barrier after :func:`_prepare_models`, failing with the fix when process 0 takes longer than
+    the collective timeout (it trains a model none ships)."""
+    import torch
+
+    from facnn.core.distributed import TIMEOUT_S
+
+    try:
+        torch.distributed.barrier()
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"process {rank} waited more than FACNN_DIST_TIMEOUT_S={TIMEOUT_S} s for process 0 to read or train "
+            "the models: train them first (the same command on one process, or python -m facnn.train), or set "
+            f"FACNN_DIST_TIMEOUT_S higher ({e})"
+        ) from e
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m facnn.companion.evaluation {pixel_removal,localisation,sanity_checks} [--parameters JSON]
     [--cache DIR]``, alone or under ``torchrun``; rank 0 prints the reproduction check and writes
@@ -360,7 +396,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from facnn.companion import experiments as ex
     from facnn.companion import records as rec
     from facnn.companion import reproduce
     from facnn.core.devices import resolve_device
@@ -372,15 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if world > 1:  # one process reads (or, weights "train", trains) the models first; the others reuse them
             if rank == 0:
-                kw = _train_kw(run)
-                ex.load_model(run["config_prefix"], run["model"], run["weights"], **kw)
-                ex.companion_models(run["config_prefix"], run["methods"], run["weights"], **kw)
-                if args.experiment == "localisation":
-                    for cfg in _sweep_configs(run):
-                        ex.trained(cfg, run["weights"])
-                if args.experiment == "sanity_checks" and run["shuffle_subset"]:
-                    ex.trained(_twin_config(run), run["weights"])
-            torch.distributed.barrier()
+                _prepare_models(args.experiment, run)
+            _wait_for_models(rank)
         experiment, write = EXPERIMENTS[args.experiment]
         out = experiment(run, cache=args.cache)
         if rank == 0:

@@ -12,26 +12,51 @@ range(100, 250)
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
 
 from facnn.core.validation import check_int
 
-__all__ = ["setup_distributed", "world_rank", "shard_range", "gather_arrays", "TIMEOUT_S"]
+__all__ = ["setup_distributed", "world_rank", "one_process", "shard_range", "gather_arrays", "TIMEOUT_S"]
 
 # How long a process waits for the others at a collective before failing (not hanging); the
 # evaluation gathers after each method, so this bounds the imbalance between shards.
 TIMEOUT_S = int(os.environ.get("FACNN_DIST_TIMEOUT_S", "3600"))
+_alone = False  # inside one_process(): this process works as if it were the only one
+
+
+@contextlib.contextmanager
+def one_process() -> Iterator[None]:
+    """Work done inside is this process's alone, though a ``torchrun`` group is running: :func:`setup_distributed`
+    and :func:`world_rank` say ``world 1, rank 0``, so a model trained inside is not split with (and
+    does not wait at a collective for) processes that are not taking part. The others wait at a barrier
+    after it.
+
+    Example
+    -------
+    >>> with one_process():
+    ...     world_rank()
+    (1, 0)
+    """
+    global _alone
+    before, _alone = _alone, True
+    try:
+        yield
+    finally:
+        _alone = before
 
 
 def setup_distributed(device: torch.device) -> tuple[torch.device, int, int]:
     """Join the ``torchrun`` job described by ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` (gloo on
     CPU, NCCL on CUDA, each process on its own GPU); return ``(device, world, rank)``. Without
     ``torchrun`` (``WORLD_SIZE`` unset or 1) nothing is started: ``(device, 1, 0)``."""
+    if _alone:
+        return device, 1, 0
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     if world > 1:
         if device.type == "cuda":
@@ -46,7 +71,7 @@ def setup_distributed(device: torch.device) -> tuple[torch.device, int, int]:
 
 def world_rank() -> tuple[int, int]:
     """``(world size, rank)`` of the running process group, ``(1, 0)`` when there is none."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    if not _alone and torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_world_size(), torch.distributed.get_rank()
     return 1, 0
 
