@@ -170,6 +170,8 @@ def localisation() -> None:
 
 
 def sanity() -> None:
+    """Each run's cascading table, then the data-randomisation table of the same run, if it has one."""
+    data_runs = {run["key"]: run for run in committed_runs("sanity_checks_data")}
     for run in _runs("sanity_checks"):
         p = run["parameters"]
         final = {r["method"]: r for r in run["records"] if r["step"] == r["n_layers"]}
@@ -177,21 +179,27 @@ def sanity() -> None:
             f"\n**{p['mode'].capitalize()} model randomisation, {p['n_images']} test images, every layer randomised** "
             f"({run['weights']}): similarity to the trained model's map (near 0: the map depends on the weights)\n"
         )
-        print("| method | Spearman \\|map\\| [95% CI] | Spearman signed [95% CI] | SSIM [95% CI] |\n|---|---|---|---|")
-        for m, r in final.items():
-            print(f"| {m} | {_ci(r['spearman_abs'])} | {_ci(r['spearman'])} | {_ci(r['ssim'])} |")
+        _similarity_table(final.values())
         print(f"\nCommand: `{run['command']}`{_took(run)}")
-    for run in _runs("sanity_checks_data"):
-        t = run["twin"]
+        data = data_runs.get(run["key"])
+        if data is None:
+            continue
+        t = data["twin"]
         print(
-            f"\n**Data randomisation** ({run['weights']} against the same architecture trained on permuted labels: "
-            f"train accuracy {t['train_accuracy']:.2f} on {t['config']['train_subset']} images, test accuracy "
-            f"{t['test_accuracy']:.2f}), {run['parameters']['n_images']} test images\n"
+            f"\n**Data randomisation, the same run** ({data['weights']} against the same architecture trained on "
+            f"permuted labels: train accuracy {t['train_accuracy']:.2f} on {t['config']['train_subset']} images, "
+            f"test accuracy {t['test_accuracy']:.2f}), {data['parameters']['n_images']} test images\n"
         )
-        print("| method | Spearman \\|map\\| [95% CI] | Spearman signed [95% CI] | SSIM [95% CI] |\n|---|---|---|---|")
-        for r in run["records"]:
-            print(f"| {r['method']} | {_ci(r['spearman_abs'])} | {_ci(r['spearman'])} | {_ci(r['ssim'])} |")
-        print(f"\nCommand: `{run['command']}` (the same run as above){_took(run)}")
+        _similarity_table(data["records"])
+        if data.get("wall_s") is not None:
+            took = f"{data['wall_s'] / 60:.1f} min on {data.get('machine', 'this machine')}"
+            print(f"\nBoth tests of this run together took {took}.")
+
+
+def _similarity_table(records) -> None:
+    print("| method | Spearman \\|map\\| [95% CI] | Spearman signed [95% CI] | SSIM [95% CI] |\n|---|---|---|---|")
+    for r in records:
+        print(f"| {r['method']} | {_ci(r['spearman_abs'])} | {_ci(r['spearman'])} | {_ci(r['ssim'])} |")
 
 
 def claims() -> None:

@@ -125,7 +125,8 @@ def _localisation() -> tuple[Any, dict[str, Any]]:
 def _sanity() -> tuple[Any, dict[str, Any]]:
     from facnn import viz
 
-    run = _run("sanity_checks", mode="cascading", config_prefix="fashion_mnist")
+    # the 6-layer FA-CNN's run: it holds the CoDA-Net's and B-cos's contributions beside FA-CNN's maps
+    run = _run("sanity_checks", mode="cascading", config_prefix="fashion_mnist", model="facnn")
     fig = viz.sanity_curves(
         run["records"],
         "spearman_abs",
