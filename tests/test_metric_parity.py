@@ -1,8 +1,9 @@
 """Parity of the metrics and the perturbation method with their authors' code: RISE's masks and
 saliency (Petsiuk et al., ``eclique/RISE`` ``explanations.py``; CoDA-Nets' copy in
 ``interpretability/explanation_methods/explainers/rise.py``), ROAD's noisy linear imputation
-(Rong et al., ``tleemann/road_evaluation`` ``road/imputations.py``) and the grid pointing game
-(CoDA-Nets ``interpretability/analyses/localisation.py``).
+(Rong et al., ``tleemann/road_evaluation`` ``road/imputations.py``), the grid pointing game
+(CoDA-Nets ``interpretability/analyses/localisation.py``) and the sanity checks' similarities (Adebayo
+et al., ``adebayoj/sanity_checks_saliency`` ``notebooks/*_cascading_randomization.ipynb``).
 
 Each reference is a short re-statement, in numpy/scipy/skimage, of what the authors' code computes
 (written here, not copied); ROAD's imputation is also checked against Quantus's port of it. Where
@@ -223,3 +224,53 @@ def test_localisation_experiment_scores_the_authors_grids_when_asked():
     np.testing.assert_allclose(scores["occ"], ref)
     assert recs[0]["selection"] == "confident"
     assert "selection" not in localisation_experiment(expl, x, y, **kw)[0][0]  # the default's records as before
+
+
+# --- the sanity checks' similarities ----------------------------------------------------------------
+
+
+def reference_sanity_spearman(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Adebayo et al.'s rank correlations of two 2-D maps: scipy's ``spearmanr`` of the maps divided
+    by their largest absolute value, of their absolute values (``abs_grayscale_norm``) and signed
+    (``diverging_norm``)."""
+    from scipy.stats import spearmanr
+
+    absolute = spearmanr((np.abs(a) / np.abs(a).max()).ravel(), (np.abs(b) / np.abs(b).max()).ravel())[0]
+    signed = spearmanr((a / np.abs(a).max()).ravel(), (b / np.abs(b).max()).ravel())[0]
+    return float(absolute), float(signed)
+
+
+def test_sanity_rank_correlations_are_the_authors():
+    from facnn.evaluate.randomisation import similarities
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 28, 28))
+    b = a + rng.normal(scale=[[[0.1]], [[1.0]], [[3.0]], [[10.0]]], size=a.shape)
+    b[3] = np.round(b[3])  # ties, ranked by their average as scipy does
+    ours = similarities(torch.from_numpy(a), torch.from_numpy(b))
+    ref = np.array([reference_sanity_spearman(p, q) for p, q in zip(a, b)])
+    np.testing.assert_allclose(ours["spearman_abs"], ref[:, 0], atol=1e-12)
+    np.testing.assert_allclose(ours["spearman"], ref[:, 1], atol=1e-12)
+
+
+def test_the_authors_sanity_ssim_restated_is_scikit_images_gaussian_ssim_on_signed_maps():
+    from skimage.metrics import structural_similarity
+
+    from facnn.companion.protocol_fidelity import adebayo_ssim
+    from facnn.evaluate.randomisation import similarities
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(28, 28)), rng.normal(size=(28, 28))
+    b = a + b
+
+    def unit(m: np.ndarray) -> np.ndarray:
+        m = m.astype(np.float32)
+        return ((m - m.min()) / (m.max() - m.min())).astype(np.float64)
+
+    # today's scikit-image truncates its Gaussian at 3.5σ (0.15, the authors' version: scipy's 4σ)
+    ref = structural_similarity(unit(a), unit(b), gaussian_weights=True, data_range=2.0)
+    assert adebayo_ssim(a, b, truncate=3.5) == pytest.approx(ref, abs=1e-10)
+    assert abs(adebayo_ssim(a, b) - ref) < 0.02  # the 13-tap window moves it little
+    # and it is not our SSIM (absolute maps, uniform 7×7 window, data range 1): docs/fidelity.md
+    ours = float(similarities(torch.from_numpy(a[None]), torch.from_numpy(b[None]))["ssim"][0])
+    assert abs(adebayo_ssim(a, b) - ours) > 0.01

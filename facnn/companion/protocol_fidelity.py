@@ -10,10 +10,16 @@ numbers: each difference is measured by running both versions on the same shippe
   to the min-max-normalised map; on K-OCC and Grad-CAM maps (blocks of equal values), paired.
 - **Pointing-game grids**: we draw each class's image at random, the CoDA-Nets authors take the most
   confident unused one (``make_grids(selection="confident")``); unpaired (other grids).
+- **Sanity-check SSIM** (``--sanity``): we compare min-max-normalised *absolute* maps with a 7×7
+  uniform window and data range 1, Adebayo et al.'s notebooks the min-max-normalised *signed* maps with
+  skimage 0.15's Gaussian window and float32's data range 2 (:func:`adebayo_ssim`); each method's map
+  of the trained model against the map with every layer random, paired. (Their Spearman correlations
+  are ours exactly: ``tests/test_metric_parity.py``.)
 
 ``docs/fidelity.md`` ("Metrics and RISE") reports the results of::
 
     python -m facnn.companion.protocol_fidelity --n-images 200 --rise-n 500 --n-grids 112
+    python -m facnn.companion.protocol_fidelity --sanity --n-images 200 --rise-n 200
 
 Examples
 --------
@@ -34,7 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["measure", "markdown", "jittered", "main"]
+__all__ = ["measure", "measure_sanity", "adebayo_ssim", "markdown", "jittered", "main"]
 
 MODEL = "fashion-mnist/facnn"
 ORDERS = {"morf": "MoRF", "lerf": "LeRF"}
@@ -146,6 +152,81 @@ def measure(
     return rows
 
 
+def adebayo_ssim(a: np.ndarray, b: np.ndarray, truncate: float = 4.0) -> float:
+    """SSIM as Adebayo et al.'s notebooks compute it (``compare_ssim(normalize_image(m1),
+    normalize_image(m2), gaussian_weights=True)``, scikit-image 0.15): each *signed* map min-max
+    normalised to ``[0, 1]`` in float32 (a constant map: zeros), local statistics under a Gaussian of
+    σ = 1.5 (scipy's truncation at 4σ), sample covariances over the 11×11 window, constants for a data
+    range of 2 (float32's dtype range ``[−1, 1]``), the mean over the map less a 5-pixel border.
+    (Today's scikit-image truncates the Gaussian at 3.5σ: ``truncate=3.5`` gives its number.)
+
+    >>> m = np.random.default_rng(0).normal(size=(28, 28))
+    >>> round(adebayo_ssim(m, m), 6), round(adebayo_ssim(m, -m), 2) < 0
+    (1.0, True)
+    """
+    from scipy.ndimage import gaussian_filter
+
+    def unit(m: np.ndarray) -> np.ndarray:
+        m = np.asarray(m, dtype=np.float32)
+        lo, hi = m.min(), m.max()
+        return ((m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)).astype(np.float64)
+
+    x, y = unit(a), unit(b)
+    win, data_range = 11, 2.0
+    blur = lambda z: gaussian_filter(z, sigma=1.5, truncate=truncate)  # noqa: E731
+    ux, uy = blur(x), blur(y)
+    norm = win**x.ndim / (win**x.ndim - 1)
+    vx, vy, vxy = norm * (blur(x * x) - ux * ux), norm * (blur(y * y) - uy * uy), norm * (blur(x * y) - ux * uy)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    pad = (win - 1) // 2
+    return float(s[pad:-pad, pad:-pad].mean())
+
+
+def measure_sanity(*, n_images: int = 200, rise_n: int = 200, seed: int = 0) -> list[dict[str, Any]]:
+    """The sanity checks' SSIM, ours against Adebayo et al.'s (:func:`adebayo_ssim`), of each method's
+    map on the shipped 6-layer FA-CNN against its map with every layer random (notebook 07's methods
+    and sizes: K-OCC k = 7, RISE centred); rows as :func:`measure`'s, paired over the images."""
+    import copy
+
+    import facnn
+    from facnn.companion import experiments as ex
+    from facnn.evaluate.randomisation import layer_order, randomise, rebind, similarities
+    from facnn.evaluate.stats import bootstrap, paired_difference
+
+    net, rec = facnn.pretrained(MODEL)
+    x, y = ex.test_batch(rec["dataset"], n_images, seed, "cpu")
+    random_net = copy.deepcopy(net).eval()
+    for k, (name, _) in enumerate(layer_order(random_net)):
+        randomise(random_net.get_submodule(name), seed * 1000 + k)
+    explainers = ex.build_explainers(
+        net,
+        [6, 4],
+        ["intrinsic", "gradcam", "rise", "occlusion"],
+        rise_n=rise_n,
+        rise_center=True,
+        occlusion_k=7,
+        seed=seed,
+    )
+    rows: list[dict[str, Any]] = []
+    for label, (_, expl, _) in explainers.items():
+        trained, rand = _maps(expl, x, y), _maps(rebind(expl, random_net), x, y)
+        ours = similarities(trained, rand)["ssim"]
+        theirs = np.array([adebayo_ssim(a, b) for a, b in zip(trained.numpy(), rand.numpy())])
+        diff = paired_difference(theirs, ours, seed=seed).as_dict()
+        rows.append(
+            dict(
+                measure=f"sanity-check SSIM, {label}: trained vs every layer random",
+                ours=bootstrap(ours, seed=seed).as_dict(),
+                authors=bootstrap(theirs, seed=seed).as_dict(),
+                difference=diff,
+                paired=True,
+                verdict="not significant" if diff["low"] <= 0 <= diff["high"] else "significant",
+            )
+        )
+    return rows
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table (estimates with their 95 % intervals)."""
 
@@ -171,15 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-candidates", type=int, default=5000, help="test images the grids are drawn from")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="also write the rows as JSON here")
+    ap.add_argument("--sanity", action="store_true", help="only the sanity checks' SSIM (--n-images, --rise-n)")
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
-    rows = measure(
-        n_images=args.n_images,
-        rise_n=args.rise_n,
-        n_grids=args.n_grids,
-        n_candidates=args.n_candidates,
-        seed=args.seed,
-    )
+    if args.sanity:
+        rows = measure_sanity(n_images=args.n_images, rise_n=args.rise_n, seed=args.seed)
+    else:
+        rows = measure(
+            n_images=args.n_images,
+            rise_n=args.rise_n,
+            n_grids=args.n_grids,
+            n_candidates=args.n_candidates,
+            seed=args.seed,
+        )
     print(markdown(rows))
     if args.out:
         args.out.write_text(json.dumps(dict(args={k: str(v) for k, v in vars(args).items()}, rows=rows), indent=1))
