@@ -186,7 +186,8 @@ def adebayo_ssim(a: np.ndarray, b: np.ndarray, truncate: float = 4.0) -> float:
 def measure_sanity(*, n_images: int = 200, rise_n: int = 200, seed: int = 0) -> list[dict[str, Any]]:
     """The sanity checks' SSIM, ours against Adebayo et al.'s (:func:`adebayo_ssim`), of each method's
     map on the shipped 6-layer FA-CNN against its map with every layer random (notebook 07's methods
-    and sizes: K-OCC k = 7, RISE centred); rows as :func:`measure`'s, paired over the images."""
+    and sizes: K-OCC k = 7, RISE centred), then FA-CNN's last-layer maps − each post-hoc method under
+    each SSIM; rows as :func:`measure`'s, paired over the images."""
     import copy
 
     import facnn
@@ -209,20 +210,33 @@ def measure_sanity(*, n_images: int = 200, rise_n: int = 200, seed: int = 0) -> 
         seed=seed,
     )
     rows: list[dict[str, Any]] = []
+
+    def row(measure: str, ours: dict[str, Any], theirs: dict[str, Any], diff: dict[str, Any]) -> None:
+        verdict = "not significant" if diff["low"] <= 0 <= diff["high"] else "significant"
+        rows.append(dict(measure=measure, ours=ours, authors=theirs, difference=diff, paired=True, verdict=verdict))
+
+    per_image = {}
     for label, (_, expl, _) in explainers.items():
         trained, rand = _maps(expl, x, y), _maps(rebind(expl, random_net), x, y)
         ours = similarities(trained, rand)["ssim"]
         theirs = np.array([adebayo_ssim(a, b) for a, b in zip(trained.numpy(), rand.numpy())])
-        diff = paired_difference(theirs, ours, seed=seed).as_dict()
-        rows.append(
-            dict(
-                measure=f"sanity-check SSIM, {label}: trained vs every layer random",
-                ours=bootstrap(ours, seed=seed).as_dict(),
-                authors=bootstrap(theirs, seed=seed).as_dict(),
-                difference=diff,
-                paired=True,
-                verdict="not significant" if diff["low"] <= 0 <= diff["high"] else "significant",
-            )
+        per_image[label] = ours, theirs
+        row(
+            f"sanity-check SSIM, {label}: trained vs every layer random",
+            bootstrap(ours, seed=seed).as_dict(),
+            bootstrap(theirs, seed=seed).as_dict(),
+            paired_difference(theirs, ours, seed=seed).as_dict(),
+        )
+    # does the SSIM decide how FA-CNN's maps compare with the post-hoc methods? (paired per image)
+    fa_ours, fa_theirs = per_image["FA-CNN maps L6"]
+    for label, (ours, theirs) in per_image.items():
+        if label.startswith("FA-CNN"):
+            continue
+        row(
+            f"sanity-check SSIM, FA-CNN maps L6 − {label} (each: trained vs every layer random)",
+            paired_difference(fa_ours, ours, seed=seed).as_dict(),
+            paired_difference(fa_theirs, theirs, seed=seed).as_dict(),
+            paired_difference(fa_theirs - theirs, fa_ours - ours, seed=seed).as_dict(),
         )
     return rows
 
