@@ -29,11 +29,16 @@ def _runs(name: str) -> list[dict]:
     return sorted(committed_runs(name), key=lambda r: -run_size(r))
 
 
-def _took(run: dict) -> str:
-    """ " (took N min on MACHINE)" where the record has its wall time."""
+def _duration(run: dict) -> str:
+    """ "N min on MACHINE" from the record's wall time, "" where it has none."""
     if run.get("wall_s") is None:
         return ""
-    return f" (took {run['wall_s'] / 60:.1f} min on {run.get('machine', 'this machine')})"
+    return f"{run['wall_s'] / 60:.1f} min on {run.get('machine', 'this machine')}"
+
+
+def _took(run: dict) -> str:
+    """ " (took N min on MACHINE)" where the record has its wall time."""
+    return f" (took {_duration(run)})" if _duration(run) else ""
 
 
 def _comparisons(run: dict) -> None:
@@ -191,9 +196,8 @@ def sanity() -> None:
             f"test accuracy {t['test_accuracy']:.2f}), {data['parameters']['n_images']} test images\n"
         )
         _similarity_table(data["records"])
-        if data.get("wall_s") is not None:
-            took = f"{data['wall_s'] / 60:.1f} min on {data.get('machine', 'this machine')}"
-            print(f"\nBoth tests of this run together took {took}.")
+        if _duration(data):
+            print(f"\nBoth tests of this run together took {_duration(data)}.")
 
 
 def _similarity_table(records) -> None:

@@ -74,6 +74,14 @@ def _maps(expl: Any, x: Tensor, y: Tensor) -> Tensor:
     return torch.cat([expl.attribute(x[i : i + 50], y[i : i + 50]) for i in range(0, len(x), 50)])
 
 
+def _row(
+    measure: str, ours: dict[str, Any], theirs: dict[str, Any], diff: dict[str, Any], paired: bool
+) -> dict[str, Any]:
+    """One measured difference: both estimates, authors' − ours, and whether its interval excludes 0."""
+    verdict = "not significant" if diff["low"] <= 0 <= diff["high"] else "significant"
+    return dict(measure=measure, ours=ours, authors=theirs, difference=diff, paired=paired, verdict=verdict)
+
+
 def measure(
     *, n_images: int = 200, rise_n: int = 500, n_grids: int = 112, n_candidates: int = 5000, seed: int = 0
 ) -> list[dict[str, Any]]:
@@ -90,9 +98,8 @@ def measure(
 
     def row(measure: str, ours: np.ndarray, theirs: np.ndarray, paired: bool = True) -> None:
         diff = (paired_difference if paired else unpaired_difference)(theirs, ours, seed=seed).as_dict()
-        verdict = "not significant" if diff["low"] <= 0 <= diff["high"] else "significant"
         a, b = (bootstrap(v, seed=seed).as_dict() for v in (ours, theirs))
-        rows.append(dict(measure=measure, ours=a, authors=b, difference=diff, paired=paired, verdict=verdict))
+        rows.append(_row(measure, a, b, diff, paired))
 
     def rise(**kw: Any) -> Tensor:
         return _maps(facnn.RISE(net, n_masks=rise_n, seed=seed, **kw), x, y)
@@ -210,11 +217,7 @@ def measure_sanity(*, n_images: int = 200, rise_n: int = 200, seed: int = 0) -> 
         seed=seed,
     )
     rows: list[dict[str, Any]] = []
-
-    def row(measure: str, ours: dict[str, Any], theirs: dict[str, Any], diff: dict[str, Any]) -> None:
-        verdict = "not significant" if diff["low"] <= 0 <= diff["high"] else "significant"
-        rows.append(dict(measure=measure, ours=ours, authors=theirs, difference=diff, paired=True, verdict=verdict))
-
+    row = lambda *a: rows.append(_row(*a, paired=True))  # noqa: E731
     per_image = {}
     for label, (_, expl, _) in explainers.items():
         trained, rand = _maps(expl, x, y), _maps(rebind(expl, random_net), x, y)
