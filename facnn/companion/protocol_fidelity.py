@@ -217,7 +217,10 @@ def measure_sanity(*, n_images: int = 200, rise_n: int = 200, seed: int = 0) -> 
         seed=seed,
     )
     rows: list[dict[str, Any]] = []
-    row = lambda *a: rows.append(_row(*a, paired=True))  # noqa: E731
+
+    def row(measure: str, ours: dict[str, Any], theirs: dict[str, Any], diff: dict[str, Any]) -> None:
+        rows.append(_row(measure, ours, theirs, diff, paired=True))
+
     per_image = {}
     for label, (_, expl, _) in explainers.items():
         trained, rand = _maps(expl, x, y), _maps(rebind(expl, random_net), x, y)
