@@ -21,6 +21,7 @@ import torch
 
 from facnn import FACNN, RISE, BcosNet, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
 from facnn.core.modes import eval_mode
+from facnn.explain.base import images_per_forward
 from facnn.train import load_config
 from facnn.train.config import config_names
 
@@ -110,16 +111,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     targets = [ClassifierOutputTarget(int(c)) for c in t]
     add("Grad-CAM (pytorch-grad-cam)", *against(lambda: pgc(input_tensor=x, targets=targets)))
 
-    rise = RISE(model, a.rise_n, 7, batch_size=500)
+    rise = RISE(model, a.rise_n, 7)  # masked images per forward: 500, fewer at large sizes (images_per_forward)
     add(f"RISE N={a.rise_n}", *against(lambda: rise.attribute(x, t), repeats=a.rise_repeats))
-    masks = rise.masks(x.shape[-2:], 0, min(500, a.rise_n), dev)
+    step = images_per_forward(rise.batch_size, (a.image_size, a.image_size), RISE.MASK_CHUNK)
+    masks = rise.masks(x.shape[-2:], 0, min(step, a.rise_n), dev)
 
-    def rise_forwards_alone():  # the N masked forwards per image, nothing else (masks reused)
+    def rise_forwards_alone():  # the N masked forwards per image, as RISE batches them, nothing else (masks reused)
         with torch.no_grad():
             for i in range(a.batch):
-                for s in range(0, a.rise_n, 500):
-                    n = min(500, a.rise_n - s)
-                    model(x[i : i + 1] * masks[:n])
+                for s in range(0, a.rise_n, step):
+                    model(x[i : i + 1] * masks[: min(step, a.rise_n - s)])
 
     fw, fw_base = against(rise_forwards_alone, repeats=a.rise_repeats)
     add(f"RISE N={a.rise_n}: its forwards alone", fw, fw_base)

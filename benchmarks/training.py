@@ -4,7 +4,8 @@
     python -m benchmarks.training --device cuda      # also bf16 autocast + channels_last (+ torch.compile)
     python -m benchmarks.training --config-prefix imagenet100 --models resnet facnn24 --batch 4   # at 224²
 
-Every variant of every model is timed in turns (one round of all, then the next), and each ratio
+On CUDA each variant's peak memory (model, gradients, AdamW state, activations; after two
+steps) is recorded too. Every variant of every model is timed in turns (one round of all, then the next), and each ratio
 to the ResNet's eager fp32 step is the median of the per-round ratios, so drift cancels. Writes
 benchmarks/results/training-<machine>.json.
 """
@@ -62,6 +63,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         flops = forward_flops(train_cfg.model, model_config, size)
         for label, amp, cl, comp, check in variants:
             torch.manual_seed(0)
+            if dev.type == "cuda":  # peak memory beyond the inputs: model, gradients, AdamW state, activations
+                torch.cuda.synchronize(dev)
+                base = torch.cuda.memory_allocated(dev)
+                torch.cuda.reset_peak_memory_stats(dev)
             model = build_model(train_cfg.model, model_config).to(dev)
             if cl:
                 model = model.to(memory_format=torch.channels_last)
@@ -82,6 +87,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
             key = f"{name} train step ({label})"
             steps[key] = step
             facts[key] = dict(model=name, params=count_params(model), forward_flops_per_image=flops)
+            if dev.type == "cuda":  # two steps: the second holds the optimizer state the first created
+                step()
+                step()
+                torch.cuda.synchronize(dev)
+                facts[key]["peak_memory_gib"] = (torch.cuda.max_memory_allocated(dev) - base) / 2**30
     # every step timed in turns with every other (one round after another), so drift cancels in the ratios
     times = interleaved(steps, a.repeats, dev, warmup=3 if any(v[3] for v in variants) else 1)
     ref = times[next(iter(steps))]  # the first model's plain step (the ResNet by default)
@@ -92,7 +102,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(
             f"{key:45s} {rec['seconds_median'] * 1e3:8.1f} ms  ratio to {next(iter(steps)).split()[0]} "
             f"(paired median) {rec['ratio_paired_median']:5.2f}  params {rec['params']:>9,}  "
-            f"fwd GFLOP/img {rec['forward_flops_per_image'] / 1e9:.3f}",
+            f"fwd GFLOP/img {rec['forward_flops_per_image'] / 1e9:.3f}"
+            + (f"  peak {rec['peak_memory_gib']:.2f} GiB" if "peak_memory_gib" in rec else ""),
             flush=True,
         )
     if not a.no_write:

@@ -245,17 +245,22 @@ def costs() -> None:
             )
     for path in sorted(BENCH.glob("training-*.json")):
         d = load(path)
-        print(f"\n`{path.relative_to(ROOT)}`:\n")
+        m = d["meta"]
+        memory = any("peak_memory_gib" in r for r in d["records"])  # measured on CUDA only
+        batch = d["records"][0]["batch"]
+        print(f"\n`{path.relative_to(ROOT)}` ({m['device_name']}, torch {m['torch']}, batch {batch}):\n")
         print(
-            "| step | ms (median) | ratio to ResNet (median of paired rounds) | params | forward MFLOP/image |\n"
-            "|---|---|---|---|---|"
+            "| step | ms (median) | ratio to ResNet (median of paired rounds) | params | forward MFLOP/image |"
+            + (" peak memory (GiB) |" if memory else "")
+            + "\n|---|---|---|---|---|"
+            + ("---|" if memory else "")
         )
         for r in d["records"]:
             print(
-                f"| {r['method']} | {r['seconds_median'] * 1e3:.0f} | "
+                f"| {r['method']} | {r['seconds_median'] * 1e3:.{1 if r['seconds_median'] < 0.1 else 0}f} | "
                 f"{r.get('ratio_paired_median', r['ratio_median']):.2f} | "
                 f"{r['params']:,} | "
-                f"{r['forward_flops_per_image'] / 1e6:.0f} |"
+                f"{r['forward_flops_per_image'] / 1e6:.0f} |" + (f" {r['peak_memory_gib']:.2f} |" if memory else "")
             )
     _measured("pipeline", "224², ImageNet's training transforms", _pipeline_row)
     _measured("sharding", "notebook 03's experiment, one thread a process", _sharding_row)

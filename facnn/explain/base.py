@@ -17,7 +17,26 @@ from torch import Tensor, nn
 from facnn.core.modes import eval_mode  # noqa: F401  (explainers use it from here)
 from facnn.core.validation import check_images, check_target
 
-__all__ = ["Attribution", "eval_mode", "resolve_layer", "device_of"]
+__all__ = ["Attribution", "eval_mode", "resolve_layer", "device_of", "images_per_forward", "FORWARD_PIXELS"]
+
+# input pixels per batched forward of the perturbation methods when batch_size is left at None: 500 masked
+# images at 28² to 91², 83 at 224² (an FA-CNN-24's widest activation, 400 channels at 224², then holds
+# 1.7e9 values: under CUDA's 2^31-element kernels and ~7 GB in float32; 500 of them fail on a GPU)
+FORWARD_PIXELS = 2**22
+
+
+def images_per_forward(batch_size: int | None, size: tuple[int, int], cap: int) -> int:
+    """Images per batched forward: ``batch_size`` where given, else as many as keep the batch
+    within :data:`FORWARD_PIXELS` input pixels, at least 1 and at most ``cap``.
+
+    Example
+    -------
+    >>> images_per_forward(None, (28, 28), 500), images_per_forward(None, (224, 224), 500)
+    (500, 83)
+    """
+    if batch_size is not None:
+        return batch_size
+    return max(1, min(cap, FORWARD_PIXELS // (size[0] * size[1])))
 
 
 def device_of(model: Any) -> torch.device:
@@ -127,12 +146,17 @@ class Attribution:
     # options added after records and map caches keyed by this repr existed, with their defaults:
     # left out of the repr at the default, so those keys and records stay as they were
     LATER_OPTIONS: dict[str, object] = {}
+    # how a method runs, not what it computes (batch sizes): never in the repr, so not in map-cache keys
+    EXECUTION_OPTIONS: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         later = type(self).LATER_OPTIONS
         opts = ", ".join(
             f"{k}={v!r}"
             for k, v in vars(self).items()
-            if k != "model" and not k.startswith("_") and not (k in later and v == later[k])
+            if k != "model"
+            and not k.startswith("_")
+            and k not in type(self).EXECUTION_OPTIONS
+            and not (k in later and v == later[k])
         )
         return f"{type(self).__name__}({opts})"

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from facnn.core.registry import register_method
 from facnn.core.validation import check_float, check_int
-from facnn.explain.base import Attribution
+from facnn.explain.base import Attribution, images_per_forward
 
 __all__ = ["Occlusion"]
 
@@ -32,20 +32,31 @@ class Occlusion(Attribution):
     fill
         Value of occluded pixels (default 0).
     batch_size
-        Occluded images per forward pass (default 256).
+        Occluded images per forward pass (default ``None``: 256, fewer for large images, see
+        :func:`~facnn.explain.base.images_per_forward`: 83 at 224²). It changes memory, not the maps.
     """
 
     def __init__(
-        self, model: nn.Module, window: int = 4, stride: int | None = None, *, fill: float = 0.0, batch_size: int = 256
+        self,
+        model: nn.Module,
+        window: int = 4,
+        stride: int | None = None,
+        *,
+        fill: float = 0.0,
+        batch_size: int | None = None,
     ):
         super().__init__(model)
         window = check_int(window, "window", 1, fix="the occluded square's side in pixels, e.g. 4")
         stride = (
             max(1, window // 2) if stride is None else check_int(stride, "stride", 1, window, fix="at most the window")
         )
-        batch_size = check_int(batch_size, "batch_size", 1, fix="occluded images per forward pass, e.g. 256")
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size", 1, fix="occluded images per forward pass, e.g. 256")
         fill = check_float(fill, "fill", fix="occlusion replaces each window by it, e.g. 0.0")
         self.window, self.stride, self.fill, self.batch_size = window, stride, fill, batch_size
+
+    EXECUTION_OPTIONS = ("batch_size",)
+    DEFAULT_BATCH = 256
 
     def windows(self, h: int, w: int, device: torch.device) -> Tensor:
         """Boolean window masks ``(P, H, W)`` in captum's order (the last axis varies fastest)."""
@@ -72,8 +83,9 @@ class Occlusion(Attribution):
         with torch.no_grad():
             base = self.model(x).float().gather(1, classes)  # (B, K)
             # (image, window) pairs in chunks: few large forwards across images and windows
-            for s in range(0, b * p, self.batch_size):
-                pair = torch.arange(s, min(s + self.batch_size, b * p), device=x.device)
+            step = images_per_forward(self.batch_size, (h, w), self.DEFAULT_BATCH)
+            for s in range(0, b * p, step):
+                pair = torch.arange(s, min(s + step, b * p), device=x.device)
                 img, w_ = pair // p, pair % p
                 logits = self.model(torch.where(win[w_, None], fill, x[img])).float()
                 drop = base[img] - logits.gather(1, classes[img])  # (n, K)

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from facnn.core.registry import register_method
 from facnn.core.validation import MAX_SIZE, check_bool, check_choice, check_float, check_int
-from facnn.explain.base import Attribution
+from facnn.explain.base import Attribution, images_per_forward
 
 __all__ = ["RISE"]
 
@@ -41,15 +41,16 @@ class RISE(Attribution):
     ``N`` binary grids of ``s×s`` cells, each cell kept with probability ``p``, are upsampled
     bilinearly to ``(s+1)·⌈H/s⌉`` and cropped to ``H×W`` at a random shift in ``[0, ⌈H/s⌉)``;
     the saliency of class ``c`` is ``Σ_i f_c(x ⊙ M_i) · M_i / (N·p)`` with ``f_c`` the softmax
-    probability. Masks are drawn from ``seed`` in chunks of ``batch_size`` on the model's device,
-    so the same seed gives the same masks on every call and device.
+    probability. Masks are drawn from ``seed`` in chunks of :attr:`MASK_CHUNK` on the model's device,
+    so the same seed gives the same masks on every call, device and ``batch_size``.
 
     Parameters
     ----------
     n_masks, cells, p
         ``N`` (default 4000), ``s`` (default 7) and the keep probability (default 0.5).
     batch_size
-        Masked images per forward pass (default 500).
+        Masked images per forward pass (default ``None``: 500, fewer for large images, see
+        :func:`~facnn.explain.base.images_per_forward`: 83 at 224²). It changes memory, not the maps.
     seed
         Mask seed (default 0).
     fill
@@ -67,6 +68,8 @@ class RISE(Attribution):
     """
 
     LATER_OPTIONS = {"edges": "replicate"}
+    EXECUTION_OPTIONS = ("batch_size",)
+    MASK_CHUNK = 500  # masks drawn per generator seed (the records' masks: 500 was the batch size then)
 
     def __init__(
         self,
@@ -75,7 +78,7 @@ class RISE(Attribution):
         cells: int = 7,
         p: float = 0.5,
         *,
-        batch_size: int = 500,
+        batch_size: int | None = None,
         seed: int = 0,
         fill: float = 0.0,
         center: bool = False,
@@ -84,7 +87,8 @@ class RISE(Attribution):
         super().__init__(model)
         n_masks = check_int(n_masks, "n_masks", 1, MAX_SIZE, fix="the RISE paper uses 4000-8000 masks")
         cells = check_int(cells, "cells", 1, fix="mask grid cells per side, e.g. 7")
-        batch_size = check_int(batch_size, "batch_size", 1, fix="masked images per forward pass, e.g. 500")
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size", 1, fix="masked images per forward pass, e.g. 500")
         p = check_float(p, "p", 0, 1, low_open=True, fix="the share of cells kept, e.g. 0.5")
         fill = check_float(fill, "fill", fix="RISE fills masked pixels with it, e.g. 0.0")
         seed, center = check_int(seed, "seed", 0), check_bool(center, "center")
@@ -100,10 +104,10 @@ class RISE(Attribution):
         self.edges = check_choice(edges, "edges", ("replicate", "reflect"))
 
     def draws(self, chunk: int, cell: tuple[int, int]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """The random draws behind masks ``chunk·batch_size …``: binary grids ``(n, 1, s, s)`` and
+        """The random draws behind masks ``chunk·MASK_CHUNK …``: binary grids ``(n, 1, s, s)`` and
         the vertical and horizontal shifts ``(n,)`` in ``[0, cell)``, from ``(seed, chunk)`` alone."""
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + chunk)
-        n = min(self.batch_size, self.n_masks - chunk * self.batch_size)
+        n = min(self.MASK_CHUNK, self.n_masks - chunk * self.MASK_CHUNK)
         grid = (torch.rand(n, 1, self.cells, self.cells, generator=g) < self.p).float()
         return grid, (torch.randint(0, cell[0], (n,), generator=g), torch.randint(0, cell[1], (n,), generator=g))
 
@@ -112,8 +116,8 @@ class RISE(Attribution):
         h, w = size
         ch, cw = math.ceil(h / self.cells), math.ceil(w / self.cells)
         out = []
-        chunk0 = start // self.batch_size
-        for chunk in range(chunk0, (start + count - 1) // self.batch_size + 1):
+        chunk0 = start // self.MASK_CHUNK
+        for chunk in range(chunk0, (start + count - 1) // self.MASK_CHUNK + 1):
             grid, shift = self.draws(chunk, (ch, cw))
             n = len(grid)
             size_up = ((self.cells + 1) * ch, (self.cells + 1) * cw)
@@ -126,7 +130,7 @@ class RISE(Attribution):
             ix = (shift[1].to(device)[:, None] + torch.arange(w, device=device))[:, None, :]
             out.append(up[:, 0][torch.arange(n, device=device)[:, None, None], iy, ix].unsqueeze(1))
         m = torch.cat(out)
-        off = start - chunk0 * self.batch_size
+        off = start - chunk0 * self.MASK_CHUNK
         return m[off : off + count]
 
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
@@ -137,15 +141,18 @@ class RISE(Attribution):
         sal = torch.zeros(b, classes.shape[1], h, w, device=x.device)
         fsum = torch.zeros(b, classes.shape[1], device=x.device)  # Σ_i f_c(x ⊙ M_i)
         msum = torch.zeros(h, w, device=x.device)  # Σ_i M_i
+        step = images_per_forward(self.batch_size, (h, w), self.MASK_CHUNK)
         with torch.no_grad():
-            for s in range(0, self.n_masks, self.batch_size):
-                m = self.masks((h, w), s, min(self.batch_size, self.n_masks - s), x.device)
-                msum += m[:, 0].sum(0)
+            for s in range(0, self.n_masks, self.MASK_CHUNK):
+                chunk = self.masks((h, w), s, min(self.MASK_CHUNK, self.n_masks - s), x.device)
+                msum += chunk[:, 0].sum(0)
                 for i in range(b):
-                    xi = x[i : i + 1] * m + self.fill * (1 - m)
-                    prob = F.softmax(self.model(xi).float(), dim=1)[:, classes[i]]  # (n, K)
-                    sal[i] += torch.einsum("nk,nhw->khw", prob, m[:, 0])
-                    fsum[i] += prob.sum(0)
+                    for j in range(0, len(chunk), step):
+                        m = chunk[j : j + step]
+                        xi = x[i : i + 1] * m + self.fill * (1 - m)
+                        prob = F.softmax(self.model(xi).float(), dim=1)[:, classes[i]]  # (n, K)
+                        sal[i] += torch.einsum("nk,nhw->khw", prob, m[:, 0])
+                        fsum[i] += prob.sum(0)
         if self.center:
             sal -= (fsum / self.n_masks)[:, :, None, None] * msum
         return sal / (self.n_masks * self.p)
