@@ -21,6 +21,8 @@ run 90 $py -m benchmarks.training --device cuda --batch 128 --repeats 20 --out-d
 run 80 $py -m benchmarks.attribution --device cuda --batch 64 --rise-n 4000 --out-dir "$out"
 run 150 $py -m benchmarks.attribution --device cuda --config-prefix imagenet100 --model facnn24 --batch 8 \
   --rise-n 2000 --occlusion-k 32 --out-dir "$out"
+run 120 $py -m benchmarks.profile_step --device cuda --config imagenet100_facnn24 --batch 64 --top 18 \
+  > "$out/profile-imagenet100-facnn24.txt"
 run 90 $py -m torch.distributed.run --nproc-per-node 1 -m facnn.train --config fashion_mnist_facnn --epochs 2 \
   --device cuda --compile --channels-last --out /tmp/facnn-gpu-train --no-progress
 cp /tmp/facnn-gpu-train/results.json "$out/train-ddp-results.json"
