@@ -159,8 +159,12 @@ def test_the_evaluation_command_writes_notebook_07s_records(tmp_path):
         assert r["evaluation_command"].startswith("python -m facnn.companion.evaluation sanity_checks")
     fa = {"FA-CNN maps L6", "FA-CNN maps L4", "random"}
     assert {r["method"] for r in run["records"]} == fa | {"CoDA contributions"}
-    assert {r["method"] for r in data["records"]} == fa  # the CoDA-Net has no permuted-label twin
-    assert data["twin"]["source"].startswith("pretrained fashion-mnist/facnn-shuffled-labels")
+    # every model is compared with its own permuted-label twin: the CoDA-Net's contributions with the CoDA twin's
+    assert {r["method"] for r in data["records"]} == fa | {"CoDA contributions"}
+    assert data["twin"] == data["twins"]["facnn"] and set(data["twins"]) == {"facnn", "coda"}
+    for kind in ("facnn", "coda"):
+        assert data["twins"][kind]["source"].startswith(f"pretrained fashion-mnist/{kind}-shuffled-labels")
+        assert data["twins"][kind]["train_accuracy"] > 0.95  # it memorised its 256 permuted labels
     assert done.stdout.count("no committed record for these parameters") == 2  # both records are checked
 
 

@@ -189,15 +189,22 @@ def sanity() -> None:
         data = data_runs.get(run["key"])
         if data is None:
             continue
-        t = data["twin"]
+        twins = data.get("twins") or {p["model"]: data["twin"]}  # records before the peers had twins
+        n = next(iter(twins.values()))["config"]["train_subset"]
+        accuracies = ", ".join(
+            f"{TWIN_NAMES.get(k, k)} {t['train_accuracy']:.2f} / {t['test_accuracy']:.2f}" for k, t in twins.items()
+        )
         print(
-            f"\n**Data randomisation, the same run** ({data['weights']} against the same architecture trained on "
-            f"permuted labels: train accuracy {t['train_accuracy']:.2f} on {t['config']['train_subset']} images, "
-            f"test accuracy {t['test_accuracy']:.2f}), {data['parameters']['n_images']} test images\n"
+            f"\n**Data randomisation, the same run** ({data['weights']}): each model against its twin, the same "
+            f"architecture trained on {n} permuted labels (train / test accuracy: {accuracies}), "
+            f"{data['parameters']['n_images']} test images\n"
         )
         _similarity_table(data["records"])
         if _duration(data):
             print(f"\nBoth tests of this run together took {_duration(data)}.")
+
+
+TWIN_NAMES = {"facnn": "FA-CNN", "facnn24": "FA-CNN-24", "coda": "CoDA-Net", "bcos": "B-cos", "hybrid": "hybrid"}
 
 
 def _similarity_table(records) -> None:

@@ -88,7 +88,8 @@ def _train_kw(p: Mapping[str, Any]) -> dict[str, Any]:
 
 def _setup(p: Mapping[str, Any], n_images: int, layers: list[int], **explainer_kw: Any) -> SimpleNamespace:
     """The notebook's model (loaded or trained), ``n_images`` test images and its explainers:
-    ``net``, ``res``, ``layers`` (``layers`` or the paper's), ``x``, ``y``, ``explainers``."""
+    ``net``, ``res``, ``layers`` (``layers`` or the paper's), ``x``, ``y``, ``explainers`` and
+    ``companions`` (the CoDA-Net, B-cos network and hybrid the methods run on: ``{"coda": ...}``)."""
     from facnn.companion import experiments as ex
 
     train_kw = _train_kw(p)
@@ -101,7 +102,7 @@ def _setup(p: Mapping[str, Any], n_images: int, layers: list[int], **explainer_k
     explainers = ex.build_explainers(
         net, layers, p["methods"], occlusion_k=p["occlusion_k"], seed=p["seed"], **explainer_kw, **companions
     )
-    return SimpleNamespace(net=net, res=res, layers=layers, x=x, y=y, explainers=explainers)
+    return SimpleNamespace(net=net, res=res, layers=layers, x=x, y=y, explainers=explainers, companions=companions)
 
 
 def pixel_removal(params: Mapping[str, Any], *, cache: str | Path | None = None) -> SimpleNamespace:
@@ -249,12 +250,27 @@ def write_localisation(params: Mapping[str, Any], out: SimpleNamespace, **extra:
     return _write("localisation", params, out, records=out.records + out.sweep, **extra)
 
 
-def _twin_config(p: Mapping[str, Any]) -> Any:
-    """The permuted-label twin's training config (notebook 07's data randomisation)."""
+def _twin_config(p: Mapping[str, Any], model: str) -> Any:
+    """The training config of ``model``'s permuted-label twin (notebook 07's data randomisation);
+    ``model`` is ``p["model"]`` or a companion (``"coda"``, ``"bcos"``, ``"hybrid"``)."""
     from facnn.evaluate.randomisation import shuffled_twin_config
 
     kw = dict(seed=p["seed"], device=p["device"], data_root=p["data_root"] or None)
-    return shuffled_twin_config(f"{p['config_prefix']}_{p['model']}", p["shuffle_subset"], p["shuffle_epochs"], **kw)
+    return shuffled_twin_config(f"{p['config_prefix']}_{model}", p["shuffle_subset"], p["shuffle_epochs"], **kw)
+
+
+def _twinned_models(p: Mapping[str, Any]) -> list[str]:
+    """The models whose permuted-label twins notebook 07 compares with: the FA-CNN and every
+    companion the methods run on (the CoDA-Net for ``contributions``, B-cos, the hybrid)."""
+    from facnn.companion.experiments import companion_kinds
+
+    return [p["model"], *companion_kinds(p["methods"])]
+
+
+def _twin_summary(res: Mapping[str, Any]) -> dict[str, Any]:
+    """What a data-randomisation record says of one twin: where it came from, how far it memorised."""
+    keep = ("source", "train_accuracy", "test_accuracy", "config", "command")
+    return {k: res[k] for k in keep}
 
 
 def sanity_checks(params: Mapping[str, Any], *, cache: str | Path | None = None) -> SimpleNamespace:
@@ -266,8 +282,9 @@ def sanity_checks(params: Mapping[str, Any], *, cache: str | Path | None = None)
     -------
     SimpleNamespace
         ``net``, ``res``, ``layers``, ``x``, ``y``, ``explainers``, ``records`` (one per method and
-        step), ``quantities``, ``data_records``, ``data_quantities``, ``twin_res`` (``None`` without
-        a twin), and ``checks`` (record name → quantities, for the reproduction check).
+        step), ``quantities``, ``data_records``, ``data_quantities``, ``twin_res`` (each twinned
+        model's twin record, ``{"facnn": ..., "coda": ...}``; empty without the test), and ``checks``
+        (record name → quantities, for the reproduction check).
     """
     from facnn.companion import experiments as ex
     from facnn.companion import records as rec
@@ -283,14 +300,16 @@ def sanity_checks(params: Mapping[str, Any], *, cache: str | Path | None = None)
         for r in records
         for k in ("spearman_abs", "ssim")
     }
-    data_records, twin_res = [], None
+    data_records, twin_res, kind_of = [], {}, {}
     if p["shuffle_subset"]:
-        twin, twin_res = ex.trained(_twin_config(p), p["weights"])  # the shipped twin of this config, where one ships
-        twins = {run.net: twin.to(run.x.device)}
+        twins = {}
+        for kind, model in {p["model"]: run.net, **run.companions}.items():
+            twin, twin_res[kind] = ex.trained(_twin_config(p, kind), p["weights"])  # shipped where one ships
+            twins[model], kind_of[id(model)] = twin.to(run.x.device), kind
         data_records = data_randomisation(run.explainers, twins, run.x, run.y, **kw)
-    twin_tol = rec.tolerance_for(twin_res["source"], rec.SWEEP_TOLERANCE) if twin_res else tol
+    twin_of = {label: twin_res[kind_of[id(e[0])]] for label, e in run.explainers.items() if id(e[0]) in kind_of}
     data_quantities = {
-        f"{r['method']} {k}": rec.quantity(r[k]["value"], twin_tol)
+        f"{r['method']} {k}": rec.quantity(r[k]["value"], rec.tolerance_for(twin_of[r["method"]]["source"], tol))
         for r in data_records
         for k in ("spearman_abs", "ssim")
     }
@@ -313,17 +332,16 @@ def write_sanity_checks(params: Mapping[str, Any], out: SimpleNamespace, **extra
     common = dict(weights=out.res["source"], dataset=out.res["dataset"], **extra)
     nb = NOTEBOOKS["sanity_checks"]
     path = rec.write_run("sanity_checks", nb, params, quantities=out.quantities, records=out.records, **common)
-    if out.twin_res is not None:
-        t = out.twin_res
-        twin = dict(source=t["source"], train_accuracy=t["train_accuracy"], test_accuracy=t["test_accuracy"])
-        twin.update(config=t["config"], command=t["command"])
+    if out.twin_res:
+        twins = {kind: _twin_summary(t) for kind, t in out.twin_res.items()}
         rec.write_run(
             "sanity_checks_data",
             nb,
             params,
             quantities=out.data_quantities,
             records=out.data_records,
-            twin=twin,
+            twin=twins[params["model"]],  # the FA-CNN's, as records before peers had twins
+            twins=twins,
             **common,
         )
     return path
@@ -352,7 +370,8 @@ def _prepare_models(experiment: str, run: Mapping[str, Any]) -> None:
             for cfg in _sweep_configs(run):
                 ex.trained(cfg, run["weights"])
         if experiment == "sanity_checks" and run["shuffle_subset"]:
-            ex.trained(_twin_config(run), run["weights"])
+            for kind in _twinned_models(run):
+                ex.trained(_twin_config(run, kind), run["weights"])
 
 
 def _wait_for_models(rank: int) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "class_names",
     "morph_maps",
     "companion_models",
+    "companion_kinds",
     "trained",
     "shipped_accuracies",
     "shown_layers",
@@ -298,6 +299,26 @@ def morph_maps(model: FACNN, x: Tensor, index: int = 0) -> tuple[Any, list[Any],
     return img, [m[0, pred].cpu().numpy() for m in maps], pred
 
 
+def _companion_methods(methods: Sequence[str]) -> dict[str, list[str]]:
+    """``{"coda": [...], "bcos": [...], "hybrid": [...]}``: which of ``methods`` run on each companion."""
+    return {
+        "coda": [m for m in methods if m == "contributions" or m.startswith("coda-")],
+        "bcos": [m for m in methods if m.startswith("bcos-")],
+        "hybrid": [m for m in methods if m.startswith("hybrid-")],
+    }
+
+
+def companion_kinds(methods: Sequence[str]) -> list[str]:
+    """The companions ``methods`` need, in the order :func:`companion_models` returns them.
+
+    Example
+    -------
+    >>> companion_kinds(["intrinsic", "contributions", "hybrid-intrinsic"])
+    ['coda', 'hybrid']
+    """
+    return [k for k, v in _companion_methods(methods).items() if v]
+
+
 def companion_models(
     config_prefix: str, methods: Sequence[str], weights: str = "pretrained", **train_overrides: Any
 ) -> dict[str, nn.Module]:
@@ -311,11 +332,7 @@ def companion_models(
     """
     from facnn.train.config import config_names
 
-    need = {
-        "coda": [m for m in methods if m == "contributions" or m.startswith("coda-")],
-        "bcos": [m for m in methods if m.startswith("bcos-")],
-        "hybrid": [m for m in methods if m.startswith("hybrid-")],
-    }
+    need = _companion_methods(methods)
     for k, asked in need.items():
         if asked and f"{config_prefix}_{k}" not in config_names():
             raise ValueError(

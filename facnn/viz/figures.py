@@ -362,6 +362,22 @@ class Table:
         return "\n".join(([self.title] if self.title else []) + text + ([self.note] if self.note else []))
 
 
+def _wrap(text: str, width: int) -> str:
+    """``text`` as is when it has at most ``width`` characters, else on two lines (``<br>``) split
+    at the space that makes the longer line shortest.
+
+    Example
+    -------
+    >>> _wrap("Hybrid FA-CNN maps L4", 19), _wrap("B-cos contributions", 19)
+    ('Hybrid FA-CNN<br>maps L4', 'B-cos contributions')
+    """
+    spaces = [i for i, ch in enumerate(text) if ch == " "]
+    if len(text) <= width or not spaces:
+        return text
+    cut = min(spaces, key=lambda i: max(i, len(text) - i - 1))
+    return f"{text[:cut]}<br>{text[cut + 1 :]}"
+
+
 def map_grid(
     images: np.ndarray,
     rows: Mapping[str, np.ndarray],
@@ -389,12 +405,14 @@ def map_grid(
     """
     n = images.shape[0]
     names = ["image", *rows]
+    titles = [_wrap(name, 19) for name in names]  # rotated along a 110-px row: long names on two lines
+    pad = 10 + 14 * max(t.count("<br>") for t in titles)  # colour bars right of the (widest) row title
     fig = make_subplots(
         rows=len(names),
         cols=n,
         horizontal_spacing=0.01,
         vertical_spacing=0.02,
-        row_titles=names,
+        row_titles=titles,
         column_titles=list(col_titles) if col_titles else None,
     )
     for r, (name, maps) in enumerate([("image", images), *rows.items()], start=1):
@@ -413,6 +431,7 @@ def map_grid(
                 y=(lo + hi) / 2,
                 yanchor="middle",
                 x=1.0,
+                xpad=pad,
                 thickness=8,
                 tickfont=dict(size=8),
                 exponentformat="e",
