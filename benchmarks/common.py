@@ -46,6 +46,19 @@ def interleaved(
     return out
 
 
+def train_step(net: Callable, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, cfg, amp: bool) -> None:
+    """One training step as ``facnn.train`` takes it: forward (bf16 autocast when ``amp``), the
+    config's loss in float32, backward, optimizer step."""
+    from facnn.train.loop import training_loss
+
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        out = net(x)
+    loss = training_loss(cfg, out.float(), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def paired_ratio(times: list[float], ref: list[float]) -> float:
     """Median over repeats of ``times[i] / ref[i]``: the ratio of two functions timed in turns."""
     return statistics.median(a / b for a, b in zip(times, ref))

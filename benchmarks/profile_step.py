@@ -15,7 +15,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from facnn import build_model
 from facnn.train import load_config
-from facnn.train.loop import training_loss
+
+from .common import train_step
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,19 +46,11 @@ def main(argv: list[str] | None = None) -> None:
         xx = x.contiguous(memory_format=torch.channels_last) if cl else x
         opt = torch.optim.AdamW(model.parameters(), 1e-3)
 
-        def step(model=model, opt=opt, xx=xx, amp=amp):
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(xx)
-            loss = training_loss(cfg, out.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
         for _ in range(a.warmup):
-            step()
+            train_step(model, opt, xx, y, cfg, amp)
         with profile(activities=activities) as prof:
             for _ in range(a.steps):
-                step()
+                train_step(model, opt, xx, y, cfg, amp)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
         print(f"\n== {a.config} {label}, batch {a.batch}, {a.steps} steps on {dev}")

@@ -21,9 +21,8 @@ from facnn import build_model, count_params
 from facnn.core.registry import forward_flops
 from facnn.core.validation import check_images
 from facnn.train import load_config
-from facnn.train.loop import training_loss
 
-from .common import RESULTS, interleaved, summary, write
+from .common import RESULTS, interleaved, summary, train_step, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,12 +76,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             def step(net=net, opt=opt, xx=xx, amp=amp, check=check, train_cfg=train_cfg):
                 if check:
                     check_images(xx, channels)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    out = net(xx)
-                loss = training_loss(train_cfg, out.float(), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                train_step(net, opt, xx, y, train_cfg, amp)
 
             key = f"{name} train step ({label})"
             steps[key] = step
