@@ -48,7 +48,8 @@ def reference_rise_saliency(prob_of, x: torch.Tensor, masks: torch.Tensor, p1: f
 
 @pytest.mark.parametrize("size,cells", [((28, 28), 7), ((32, 32), 7), ((30, 17), 4), ((84, 84), 7)])
 def test_rise_masks_with_reflected_edges_are_the_authors_resized_grids(size, cells):
-    rise = RISE(torch.nn.Identity(), n_masks=40, cells=cells, batch_size=16, seed=3, edges="reflect")
+    rise = RISE(torch.nn.Identity(), n_masks=40, cells=cells, seed=3, edges="reflect")
+    rise.MASK_CHUNK = 16  # draws of 16 (500 by default), so that 40 masks stitch three chunks
     cell = (math.ceil(size[0] / cells), math.ceil(size[1] / cells))
     ours = rise.masks(size, 0, 40, torch.device("cpu"))[:, 0].double().numpy()
     for chunk in range(3):
