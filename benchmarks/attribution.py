@@ -21,7 +21,6 @@ import torch
 
 from facnn import FACNN, RISE, BcosNet, CoDANet, Contributions, GradCAM, Occlusion, all_class_maps
 from facnn.core.modes import eval_mode
-from facnn.explain.base import images_per_forward
 from facnn.train import load_config
 from facnn.train.config import config_names
 
@@ -111,9 +110,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     targets = [ClassifierOutputTarget(int(c)) for c in t]
     add("Grad-CAM (pytorch-grad-cam)", *against(lambda: pgc(input_tensor=x, targets=targets)))
 
-    rise = RISE(model, a.rise_n, 7)  # masked images per forward: 500, fewer at large sizes (images_per_forward)
+    rise = RISE(model, a.rise_n, 7)  # masked images per forward: 500, fewer at large sizes (forward_batch)
     add(f"RISE N={a.rise_n}", *against(lambda: rise.attribute(x, t), repeats=a.rise_repeats))
-    step = images_per_forward(rise.batch_size, (a.image_size, a.image_size), RISE.MASK_CHUNK)
+    step = rise.forward_batch((a.image_size, a.image_size))
     masks = rise.masks(x.shape[-2:], 0, min(step, a.rise_n), dev)
 
     def rise_forwards_alone():  # the N masked forwards per image, as RISE batches them, nothing else (masks reused)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from facnn.companion.records import committed_runs, run_size
 from facnn.evaluate.stats import fmt_ci as _ci
+from facnn.explain.catalogue import MODEL_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,8 @@ def _duration(run: dict) -> str:
 
 def _took(run: dict) -> str:
     """ " (took N min on MACHINE)" where the record has its wall time."""
-    return f" (took {_duration(run)})" if _duration(run) else ""
+    took = _duration(run)
+    return f" (took {took})" if took else ""
 
 
 def _comparisons(run: dict) -> None:
@@ -191,8 +193,9 @@ def sanity() -> None:
             continue
         twins = data.get("twins") or {p["model"]: data["twin"]}  # records before the peers had twins
         n = next(iter(twins.values()))["config"]["train_subset"]
+        names = {k: MODEL_NAMES["facnn"] if k == p["model"] else MODEL_NAMES.get(k, k) for k in twins}  # 6 or 24 layers
         accuracies = ", ".join(
-            f"{TWIN_NAMES.get(k, k)} {t['train_accuracy']:.2f} / {t['test_accuracy']:.2f}" for k, t in twins.items()
+            f"{names[k]} {t['train_accuracy']:.2f} / {t['test_accuracy']:.2f}" for k, t in twins.items()
         )
         print(
             f"\n**Data randomisation, the same run** ({data['weights']}): each model against its twin, the same "
@@ -200,11 +203,9 @@ def sanity() -> None:
             f"{data['parameters']['n_images']} test images\n"
         )
         _similarity_table(data["records"])
-        if _duration(data):
-            print(f"\nBoth tests of this run together took {_duration(data)}.")
-
-
-TWIN_NAMES = {"facnn": "FA-CNN", "facnn24": "FA-CNN-24", "coda": "CoDA-Net", "bcos": "B-cos", "hybrid": "hybrid"}
+        took = _duration(data)
+        if took:
+            print(f"\nBoth tests of this run together took {took}.")
 
 
 def _similarity_table(records) -> None:

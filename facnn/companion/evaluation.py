@@ -300,16 +300,21 @@ def sanity_checks(params: Mapping[str, Any], *, cache: str | Path | None = None)
         for r in records
         for k in ("spearman_abs", "ssim")
     }
-    data_records, twin_res, kind_of = [], {}, {}
+    models = {p["model"]: run.net, **run.companions}  # each model (by kind) that has a twin
+    kind_of = {id(m): kind for kind, m in models.items()}
+    data_records, twin_res = [], {}
     if p["shuffle_subset"]:
         twins = {}
-        for kind, model in {p["model"]: run.net, **run.companions}.items():
+        for kind, model in models.items():
             twin, twin_res[kind] = ex.trained(_twin_config(p, kind), p["weights"])  # shipped where one ships
-            twins[model], kind_of[id(model)] = twin.to(run.x.device), kind
+            twins[model] = twin.to(run.x.device)
         data_records = data_randomisation(run.explainers, twins, run.x, run.y, **kw)
-    twin_of = {label: twin_res[kind_of[id(e[0])]] for label, e in run.explainers.items() if id(e[0]) in kind_of}
+
+    def twin_tolerance(method: str) -> dict[str, Any]:  # from the source of the twin of the model the method ran on
+        return rec.tolerance_for(twin_res[kind_of[id(run.explainers[method][0])]]["source"], tol)
+
     data_quantities = {
-        f"{r['method']} {k}": rec.quantity(r[k]["value"], rec.tolerance_for(twin_of[r["method"]]["source"], tol))
+        f"{r['method']} {k}": rec.quantity(r[k]["value"], twin_tolerance(r["method"]))
         for r in data_records
         for k in ("spearman_abs", "ssim")
     }

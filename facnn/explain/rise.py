@@ -133,6 +133,11 @@ class RISE(Attribution):
         off = start - chunk0 * self.MASK_CHUNK
         return m[off : off + count]
 
+    def forward_batch(self, size: tuple[int, int]) -> int:
+        """Masked images per forward pass at image size ``(H, W)``: ``batch_size``, or by default as
+        many as :func:`~facnn.explain.base.images_per_forward` allows, at most :attr:`MASK_CHUNK`."""
+        return images_per_forward(self.batch_size, size, self.MASK_CHUNK)
+
     def _attribute(self, x: Tensor, t: Tensor) -> Tensor:
         return self._attribute_classes(x, t[:, None])[:, 0]
 
@@ -141,7 +146,7 @@ class RISE(Attribution):
         sal = torch.zeros(b, classes.shape[1], h, w, device=x.device)
         fsum = torch.zeros(b, classes.shape[1], device=x.device)  # Σ_i f_c(x ⊙ M_i)
         msum = torch.zeros(h, w, device=x.device)  # Σ_i M_i
-        step = images_per_forward(self.batch_size, (h, w), self.MASK_CHUNK)
+        step = self.forward_batch((h, w))
         with torch.no_grad():
             for s in range(0, self.n_masks, self.MASK_CHUNK):
                 chunk = self.masks((h, w), s, min(self.MASK_CHUNK, self.n_masks - s), x.device)
